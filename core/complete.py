@@ -1,0 +1,310 @@
+"""Semantic inpainting (Yeh et al.): find the z whose G(z) best fits the known pixels.
+
+    z^ = argmin_z  ||W * (G(z) - y)||_1  +  lam * log(1 - D(G(z)))      (z clipped to [-1, 1])
+    x  = M * y + (1 - M) * G(z^), then Poisson blending
+
+CLI: python -m core.complete IMG... --weights weights/ --out OUT --mask center
+"""
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Callable, Sequence
+
+import cv2
+import numpy as np
+import tensorflow as tf
+
+from core.blend import poisson_blend
+from core.config import CompletionConfig
+from core.images import to_model, to_uint8
+from core.masks import Mask, MaskError
+from core.model import sample_z
+from core.weights import TrainedModel
+
+# callback(iteration, loss per image, current completion per image in [-1, 1]) -> False to stop
+ProgressCallback = Callable[[int, np.ndarray, np.ndarray], "bool | None"]
+
+
+@dataclass
+class Completion:
+    """Completions of N images (all float32 in [-1, 1] unless noted)."""
+
+    z: np.ndarray  # (N, z_dim) the chosen z^
+    generated: np.ndarray  # (N, H, W, 3) G(z^)
+    filled: np.ndarray  # (N, H, W, 3) M*y + (1-M)*G(z^)
+    blended: np.ndarray  # (N, H, W, 3) uint8, Poisson-blended (= filled when blending is off)
+    loss: np.ndarray  # (N,) total loss of z^
+    contextual: np.ndarray  # (N,)
+    perceptual: np.ndarray  # (N,)
+    iterations: int
+    history: list[tuple[int, float]] = field(default_factory=list)  # (iteration, mean best loss)
+
+
+def contextual_weights(mask: Mask, weighted: bool = False, window: int = 7) -> np.ndarray:
+    """Per-pixel weights of the contextual loss, (h, w, 1).
+
+    Plain: the mask itself. Weighted (the paper): each known pixel counts in
+    proportion to the unknown pixels in its window, so pixels near the hole
+    matter most. Lowres: ones over the downsampled grid, scaled so one block
+    counts like its factor^2 pixels.
+    """
+    if mask.lowres_factor > 1:
+        size = mask.known.shape[0] // mask.lowres_factor
+        return np.full((size, size, 1), mask.lowres_factor**2, np.float32)
+    known = mask.known.astype(np.float32)
+    if weighted:
+        unknown_share = cv2.boxFilter(1 - known, -1, (window, window), borderType=cv2.BORDER_CONSTANT)
+        known = known * unknown_share
+    return known[..., None]
+
+
+class Completer:
+    """Compiled completion for one trained model; reuse it across calls (traces are cached per shape)."""
+
+    def __init__(self, model: TrainedModel):
+        self.model = model
+        self.generator = model.generator
+        self.discriminator = model.discriminator
+        self.z_dim = model.config.z_dim
+        self.size = model.config.image_size
+
+    def _losses(self, z, y, w, lam, factor: int):
+        g = self.generator(z, training=False)
+        if factor > 1:
+            diff = tf.nn.avg_pool2d(g, factor, factor, "VALID") - tf.nn.avg_pool2d(y, factor, factor, "VALID")
+        else:
+            diff = g - y
+        contextual = tf.reduce_sum(tf.abs(diff) * w, axis=[1, 2, 3])
+        perceptual = tf.nn.softplus(-self.discriminator(g, training=False))[:, 0]  # -log D(G(z))
+        return contextual + lam * perceptual, contextual, perceptual
+
+    def _gradient(self, z, y, w, lam, factor):
+        with tf.GradientTape() as tape:
+            tape.watch(z)
+            loss, _, _ = self._losses(z, y, w, lam, factor)
+        return loss, tape.gradient(loss, z)
+
+    @tf.function(reduce_retracing=True)
+    def _iterate(self, z, m, v, t, best_z, best_loss, y, w, n, hp, optimizer: str, factor: int):
+        """n optimiser steps on z; hp = (lr, beta1, beta2, momentum, lam, hmc_step, leapfrog)."""
+        lr, beta1, beta2, momentum, lam, hmc_step, leapfrog = tf.unstack(hp)
+        for _ in tf.range(n):
+            loss, grad = self._gradient(z, y, w, lam, factor)
+            better = loss < best_loss
+            best_loss = tf.where(better, loss, best_loss)
+            best_z = tf.where(better[:, None], z, best_z)
+            t += 1.0
+            if optimizer == "adam":
+                m = beta1 * m + (1 - beta1) * grad
+                v = beta2 * v + (1 - beta2) * tf.square(grad)
+                step = lr * (m / (1 - beta1**t)) / (tf.sqrt(v / (1 - beta2**t)) + 1e-8)
+                z = tf.clip_by_value(z - step, -1.0, 1.0)
+            elif optimizer == "momentum":  # Nesterov momentum, as in Amos's write-up
+                previous = m
+                m = momentum * m - lr * grad
+                z = tf.clip_by_value(z - momentum * previous + (1 + momentum) * m, -1.0, 1.0)
+            else:
+                z = self._hmc_step(z, loss, grad, y, w, lam, hmc_step, leapfrog, factor)
+        loss, _ = self._gradient(z, y, w, lam, factor)
+        better = loss < best_loss
+        return z, m, v, t, tf.where(better[:, None], z, best_z), tf.where(better, loss, best_loss)
+
+    def _hmc_step(self, z, loss, grad, y, w, lam, eps, leapfrog, factor):
+        """Hamiltonian Monte Carlo: leapfrog along the loss surface, Metropolis-accept per sample."""
+        p = tf.random.normal(tf.shape(z))
+        h0 = loss + 0.5 * tf.reduce_sum(p * p, axis=1)
+        zn, pn, last_loss, last_grad = z, p - 0.5 * eps * grad, loss, grad
+        for _ in tf.range(tf.cast(leapfrog, tf.int32)):
+            zn = tf.clip_by_value(zn + eps * pn, -1.0, 1.0)
+            last_loss, last_grad = self._gradient(zn, y, w, lam, factor)
+            pn = pn - eps * last_grad
+        pn = pn + 0.5 * eps * last_grad
+        h1 = last_loss + 0.5 * tf.reduce_sum(pn * pn, axis=1)
+        accept = tf.random.uniform(tf.shape(h0)) < tf.exp(tf.minimum(h0 - h1, 0.0))
+        return tf.where(accept[:, None], zn, z)
+
+    @tf.function(reduce_retracing=True)
+    def _evaluate(self, z, y, w, lam, factor: int):
+        loss, contextual, perceptual = self._losses(z, y, w, lam, factor)
+        return loss, contextual, perceptual, self.generator(z, training=False)
+
+    def _initial_z(self, y, w, config: CompletionConfig, factor: int) -> tf.Tensor:
+        """restarts z per image: random, or the best-fitting of an init_pool of random z."""
+        n, k = y.shape[0], config.restarts
+        if not config.init_pool:
+            return sample_z(n * k, self.z_dim, config.seed)
+        pool = max(config.init_pool, k)
+        chosen = []
+        for i in range(n):
+            z = sample_z(pool, self.z_dim, config.seed * 7919 + i)
+            yi = tf.repeat(y[i : i + 1], pool, axis=0)
+            wi = tf.repeat(w[i : i + 1], pool, axis=0)
+            _, contextual, _, _ = self._evaluate(z, yi, wi, 0.0, factor)
+            chosen.append(tf.gather(z, tf.argsort(contextual)[:k]))
+        return tf.concat(chosen, axis=0)
+
+    def complete(
+        self,
+        images: np.ndarray,
+        masks: Mask | Sequence[Mask],
+        config: CompletionConfig = CompletionConfig(),
+        callback: ProgressCallback | None = None,
+    ) -> Completion:
+        """Complete N aligned faces (N, S, S, 3; uint8 or float in [-1, 1]) under their masks."""
+        images = np.asarray(images)
+        if images.ndim == 3:
+            images = images[None]
+        if images.ndim != 4 or images.shape[1:] != (self.size, self.size, 3):
+            raise ValueError(f"Expected aligned faces of shape (N, {self.size}, {self.size}, 3), got {images.shape}.")
+        y = to_model(images) if images.dtype == np.uint8 else images.astype(np.float32)
+        if not np.isfinite(y).all():
+            raise ValueError("The images hold NaN or infinite values.")
+        masks = [masks] * len(y) if isinstance(masks, Mask) else list(masks)
+        if len(masks) != len(y):
+            raise MaskError(f"{len(masks)} masks for {len(y)} images.")
+        for mask in masks:
+            if mask.known.shape != (self.size, self.size):
+                raise MaskError(f"A mask is {mask.known.shape}, the model's images are {self.size}x{self.size}.")
+        factors = {mask.lowres_factor for mask in masks}
+        if len(factors) > 1:
+            raise MaskError("Low-resolution and pixel masks cannot be mixed in one call.")
+        factor = factors.pop()
+
+        n, k = len(y), config.restarts
+        w = np.stack([contextual_weights(mask, config.weighted) for mask in masks])
+        y_t, w_t = tf.constant(y), tf.constant(w)
+        z = self._initial_z(y_t, w_t, config, factor)
+        y_k, w_k = tf.repeat(y_t, k, axis=0), tf.repeat(w_t, k, axis=0)
+        hp = tf.constant(
+            [config.learning_rate, config.beta1, config.beta2, config.momentum, config.lam,
+             config.hmc_step, config.hmc_leapfrog], tf.float32,
+        )
+        m = v = tf.zeros_like(z)
+        t = tf.constant(0.0)
+        best_z, best_loss = z, tf.fill([n * k], np.float32(np.inf))
+        known = np.stack([mask.known for mask in masks])[..., None]
+        history: list[tuple[int, float]] = []
+        done = 0
+        while done < config.iterations:
+            chunk = min(config.report_every, config.iterations - done)
+            z, m, v, t, best_z, best_loss = self._iterate(
+                z, m, v, t, best_z, best_loss, y_k, w_k, tf.constant(chunk), hp, config.optimizer, factor
+            )
+            done += chunk
+            per_image = tf.reshape(best_loss, (n, k)).numpy()
+            history.append((done, float(per_image.min(axis=1).mean())))
+            if callback is not None:
+                winner = self._pick(best_z, per_image)
+                preview = self.generator(winner, training=False).numpy()
+                if callback(done, per_image.min(axis=1), known * y + (1 - known) * preview) is False:
+                    break
+
+        z_hat = self._pick(best_z, tf.reshape(best_loss, (n, k)).numpy())
+        loss, contextual, perceptual, generated = (a.numpy() for a in self._evaluate(z_hat, y_t, w_t, config.lam, factor))
+        filled = known * y + (1 - known) * generated
+        if config.blend and factor == 1:
+            blended = np.stack([
+                poisson_blend(to_uint8(yi), to_uint8(gi), mask.known)
+                for yi, gi, mask in zip(y, generated, masks)
+            ])
+        else:
+            blended = to_uint8(filled)
+        return Completion(z_hat.numpy(), generated, filled, blended, loss, contextual, perceptual, done, history)
+
+    @staticmethod
+    def _pick(best_z: tf.Tensor, per_image_loss: np.ndarray) -> tf.Tensor:
+        """The lowest-loss restart of each image."""
+        n, k = per_image_loss.shape
+        return tf.gather(best_z, np.arange(n) * k + per_image_loss.argmin(axis=1))
+
+
+def load_faces(paths: Sequence[Path], size: int, aligner=None) -> tuple[list[np.ndarray], list, list[str]]:
+    """Read photos; size x size images are taken as aligned, others are aligned first.
+
+    Returns faces, the Alignment of each (None for pre-aligned) and per-file errors.
+    """
+    from core.align import AlignmentError, FaceAligner
+    from core.images import ImageError, read_image
+
+    faces, alignments, errors = [], [], []
+    for path in paths:
+        try:
+            image = read_image(path)
+            if image.shape[:2] == (size, size):
+                faces.append(image)
+                alignments.append(None)
+                continue
+            aligner = aligner or FaceAligner()
+            alignment = aligner.align(image, size)
+            faces.append(alignment.face)
+            alignments.append((image, alignment))
+        except (ImageError, AlignmentError) as err:
+            errors.append(f"{path}: {err}")
+    return faces, alignments, errors
+
+
+def main(argv: list[str] | None = None) -> None:
+    from core.align import paste_back
+    from core.images import read_image, save_gif, save_png
+    from core.masks import PRESETS, mask_from_image, masked_preview, preset_mask
+    from core.weights import WeightsError, load_model
+
+    defaults = CompletionConfig()
+    parser = argparse.ArgumentParser(description="Fill holes in face photos with the DCGAN (Yeh et al.).")
+    parser.add_argument("images", nargs="+", type=Path, help="photos, or aligned faces of the model's size")
+    parser.add_argument("--weights", type=Path, default=Path("weights"), help="model folder (model.json + .weights.h5)")
+    parser.add_argument("--out", type=Path, default=Path("completions"))
+    parser.add_argument("--mask", default="center", help=f"{'|'.join(PRESETS)} or a mask PNG (white or painted = fill)")
+    parser.add_argument("--iters", type=int, default=defaults.iterations)
+    parser.add_argument("--lam", type=float, default=defaults.lam)
+    parser.add_argument("--lr", type=float, default=defaults.learning_rate)
+    parser.add_argument("--optimizer", choices=("adam", "momentum", "hmc"), default=defaults.optimizer)
+    parser.add_argument("--restarts", type=int, default=defaults.restarts)
+    parser.add_argument("--init-pool", type=int, default=defaults.init_pool)
+    parser.add_argument("--weighted", action="store_true", help="the paper's 7x7 weighted contextual loss")
+    parser.add_argument("--blend", action=argparse.BooleanOptionalAction, default=defaults.blend)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+
+    try:
+        config = CompletionConfig(
+            lam=args.lam, iterations=args.iters, optimizer=args.optimizer, learning_rate=args.lr,
+            restarts=args.restarts, init_pool=args.init_pool, weighted=args.weighted, blend=args.blend,
+            report_every=max(1, min(defaults.report_every, args.iters // 20 or 1)), seed=args.seed,
+        )
+        model = load_model(args.weights)
+        size = model.config.image_size
+        mask = preset_mask(args.mask, size, args.seed) if args.mask in PRESETS else mask_from_image(read_image(Path(args.mask)), size)
+    except (ValueError, WeightsError) as err:
+        parser.exit(2, f"error: {err}\n")
+
+    faces, alignments, errors = load_faces(args.images, size)
+    for error in errors:
+        print(f"skipped {error}")
+    if not faces:
+        parser.exit(1, "error: no usable face among the inputs\n")
+    kept = [p for p in args.images if not any(e.startswith(f"{p}:") for e in errors)]
+
+    frames: list[np.ndarray] = []
+    def record(iteration, loss, preview):
+        frames.append(to_uint8(preview))
+        print(f"iteration {iteration:5d}  mean loss {loss.mean():.2f}", flush=True)
+
+    result = Completer(model).complete(np.stack(faces), mask, config, record)
+    args.out.mkdir(parents=True, exist_ok=True)
+    for i, (path, face, aligned) in enumerate(zip(kept, faces, alignments)):
+        stem = args.out / path.stem
+        save_png(f"{stem}_masked.png", masked_preview(face, mask))
+        save_png(f"{stem}_generated.png", to_uint8(result.generated[i]))
+        save_png(f"{stem}_completed.png", result.blended[i])
+        save_gif(f"{stem}_progress.gif", [f[i] for f in frames] + [result.blended[i]])
+        if aligned is not None:
+            photo, alignment = aligned
+            save_png(f"{stem}_pasted.png", paste_back(photo, alignment, result.blended[i], 1 - mask.known))
+        print(f"{path}: loss {result.loss[i]:.1f} -> {stem}_completed.png")
+
+
+if __name__ == "__main__":
+    main()

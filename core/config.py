@@ -1,0 +1,92 @@
+"""Configuration dataclasses with the defaults of DCGAN and of Yeh et al."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Shape of the DCGAN: G maps z in [-1,1]^z_dim to an image_size^2 RGB face."""
+
+    image_size: int = 64
+    z_dim: int = 100
+    gf: int = 64  # generator width: the last transposed conv has gf filters
+    df: int = 64  # discriminator width: the first conv has df filters
+
+    def __post_init__(self) -> None:
+        size = self.image_size
+        if size < 8 or size & (size - 1):
+            raise ValueError(f"image_size must be a power of two >= 8, got {size}")
+        if self.z_dim < 1 or self.gf < 1 or self.df < 1:
+            raise ValueError(f"z_dim, gf and df must be positive: {self}")
+
+    @property
+    def n_scales(self) -> int:
+        """Number of stride-2 layers between 4x4 and image_size (4 for 64x64)."""
+        return self.image_size.bit_length() - 3
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "ModelConfig":
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """DCGAN training settings (Radford et al.; G updated twice per D step)."""
+
+    batch_size: int = 64
+    learning_rate: float = 2e-4
+    beta1: float = 0.5
+    g_steps: int = 2
+    steps: int = 6000
+    log_every: int = 50
+    sample_every: int = 250
+    checkpoint_every: int = 250
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class CompletionConfig:
+    """Settings of the completion optimiser (Yeh et al. / Amos's write-up)."""
+
+    lam: float = 0.1  # weight of the perceptual (adversarial) loss
+    iterations: int = 1000
+    optimizer: str = "adam"  # adam | momentum | hmc
+    learning_rate: float = 0.01
+    beta1: float = 0.9
+    beta2: float = 0.999
+    momentum: float = 0.9
+    restarts: int = 1  # random starts per image; the lowest total loss wins
+    init_pool: int = 0  # >0: start from the best of this many random z (forward passes only)
+    weighted: bool = False  # the paper's 7x7 weighted contextual loss
+    blend: bool = True  # Poisson blending of the filled region
+    report_every: int = 50
+    hmc_leapfrog: int = 5
+    hmc_step: float = 0.01
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("lam", "learning_rate", "beta1", "beta2", "momentum", "hmc_step"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and value == value and abs(value) != float("inf")):
+                raise ValueError(f"{name} must be a finite number, got {value!r}")
+        if self.lam < 0:
+            raise ValueError(f"lam must be >= 0, got {self.lam}")
+        if self.learning_rate <= 0:
+            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}")
+        if self.optimizer not in ("adam", "momentum", "hmc"):
+            raise ValueError(f"optimizer must be adam, momentum or hmc, got {self.optimizer!r}")
+        for name in ("iterations", "restarts", "report_every", "hmc_leapfrog"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.init_pool < 0:
+            raise ValueError(f"init_pool must be >= 0, got {self.init_pool}")
+
+
+SEED_COMPLETION = CompletionConfig(iterations=1000, restarts=1, init_pool=0, blend=False)
+"""The seed's exact settings: lambda 0.1, Adam lr 0.01, 1000 iterations, 1 start, no blending."""

@@ -1,0 +1,125 @@
+"""Masks for completion: 1 = known pixel, 0 = pixel to fill. All (size, size) float32.
+
+`lowres` is special: no pixel is known exactly, only an 8x-downsampled average
+of the image; `Mask.lowres_factor` tells the contextual loss to compare
+downsampled images.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+PRESETS = ("center", "left", "random", "grid", "lowres", "full")
+
+
+class MaskError(ValueError):
+    """A mask that cannot be used, with a message fit to show a user."""
+
+
+@dataclass(frozen=True)
+class Mask:
+    known: np.ndarray  # (H, W) float32, 1 = known
+    lowres_factor: int = 1  # >1: only an average over factor x factor blocks is known
+
+    @property
+    def fill_fraction(self) -> float:
+        return 1.0 if self.lowres_factor > 1 else float(1.0 - self.known.mean())
+
+
+def center_mask(size: int, scale: float = 0.25) -> Mask:
+    """A square hole in the middle; scale is its offset from each edge as a fraction of size."""
+    known = np.ones((size, size), np.float32)
+    lo, hi = int(size * scale), int(size * (1 - scale))
+    known[lo:hi, lo:hi] = 0
+    return Mask(known)
+
+
+def left_mask(size: int) -> Mask:
+    known = np.ones((size, size), np.float32)
+    known[:, : size // 2] = 0
+    return Mask(known)
+
+
+def random_mask(size: int, fraction: float = 0.8, seed: int = 0) -> Mask:
+    """Each pixel is unknown with probability `fraction`."""
+    rng = np.random.default_rng(seed)
+    return Mask((rng.random((size, size)) >= fraction).astype(np.float32))
+
+
+def grid_mask(size: int, step: int = 4) -> Mask:
+    """Only every step-th row and column is known (the seed's grid mask)."""
+    known = np.zeros((size, size), np.float32)
+    known[::step, :] = 1
+    known[:, ::step] = 1
+    return Mask(known)
+
+
+def lowres_mask(size: int, factor: int = 8) -> Mask:
+    """Super-resolution: only the factor x factor block averages are known."""
+    if size % factor:
+        raise MaskError(f"lowres factor {factor} does not divide image size {size}")
+    return Mask(np.zeros((size, size), np.float32), lowres_factor=factor)
+
+
+def full_mask(size: int) -> Mask:
+    """Everything unknown: completion becomes generation."""
+    return Mask(np.zeros((size, size), np.float32))
+
+
+def preset_mask(name: str, size: int, seed: int = 0) -> Mask:
+    makers = {
+        "center": lambda: center_mask(size),
+        "left": lambda: left_mask(size),
+        "random": lambda: random_mask(size, seed=seed),
+        "grid": lambda: grid_mask(size),
+        "lowres": lambda: lowres_mask(size),
+        "full": lambda: full_mask(size),
+    }
+    if name not in makers:
+        raise MaskError(f"Unknown mask {name!r}; choose one of {', '.join(PRESETS)} or a PNG file.")
+    return makers[name]()
+
+
+def mask_from_drawing(fill: np.ndarray, size: int) -> Mask:
+    """A mask from a drawing of any size: fill is (H, W) bool/0-1 (True = fill).
+
+    An RGBA canvas gives fill = alpha > 0; a grayscale PNG gives fill = value > 127.
+    """
+    fill = np.asarray(fill)
+    if fill.ndim != 2 or min(fill.shape) < 1:
+        raise MaskError(f"A drawn mask must be a 2-D array, got shape {fill.shape}.")
+    if not np.isfinite(fill.astype(np.float32)).all():
+        raise MaskError("The drawn mask holds NaN or infinite values.")
+    small = cv2.resize(fill.astype(np.float32), (size, size), interpolation=cv2.INTER_AREA)
+    known = (small < 0.5).astype(np.float32)
+    if known.min() == 1:
+        raise MaskError("Nothing is drawn: mark the part of the face to fill.")
+    return Mask(known)
+
+
+def mask_from_canvas(rgba: np.ndarray, size: int) -> Mask:
+    """streamlit-drawable-canvas gives an (H, W, 4) RGBA array: alpha > 0 is to be filled."""
+    rgba = np.asarray(rgba)
+    if rgba.ndim != 3 or rgba.shape[2] != 4:
+        raise MaskError(f"Expected an RGBA canvas image, got shape {rgba.shape}.")
+    return mask_from_drawing(rgba[..., 3] > 0, size)
+
+
+def mask_from_image(image: np.ndarray, size: int) -> Mask:
+    """A mask PNG: a transparent background with painted fill (alpha > 0), or white = fill."""
+    if image.ndim == 3 and image.shape[2] == 4 and image[..., 3].min() < image[..., 3].max():
+        return mask_from_canvas(image, size)
+    gray = image if image.ndim == 2 else image[..., :3].mean(axis=2)
+    return mask_from_drawing(gray > 127, size)
+
+
+def masked_preview(image: np.ndarray, mask: Mask) -> np.ndarray:
+    """What the optimiser sees, for display: known pixels, grey holes (or the low-res image)."""
+    if mask.lowres_factor > 1:
+        f, size = mask.lowres_factor, image.shape[0]
+        small = cv2.resize(image, (size // f, size // f), interpolation=cv2.INTER_AREA)
+        return cv2.resize(small, (size, size), interpolation=cv2.INTER_NEAREST)
+    known = mask.known[..., None]
+    return (image * known + 128 * (1 - known)).astype(np.uint8)

@@ -1,0 +1,212 @@
+"""Train the DCGAN on a folder of aligned faces, resumably.
+
+CLI: python -m core.train --data DIR --out RUN_DIR [--steps N] [--resume]
+
+A run folder holds:
+  run.json                   model and training config, data summary
+  checkpoint.weights.h5      G, D and both optimizers (written atomically)
+  checkpoint.json            the step and wall time of that checkpoint
+  metrics.csv                step, d_loss_real, d_loss_fake, g_loss, seconds
+  samples/step_NNNNNN.png    samples from a fixed z
+  tensorboard/               TensorBoard scalars
+  model/                     the latest G and D in the app's weights format
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import platform
+import time
+from dataclasses import asdict, replace
+from datetime import datetime, timezone
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from core.config import ModelConfig, TrainConfig
+from core.data import face_dataset, list_images
+from core.images import image_grid, save_png, to_uint8
+from core.model import DCGAN, sample_z
+from core.weights import atomic_write, save_model, write_json
+
+RUN_JSON = "run.json"
+CHECKPOINT = "checkpoint.weights.h5"
+CHECKPOINT_JSON = "checkpoint.json"
+METRICS = "metrics.csv"
+METRIC_FIELDS = ("step", "d_loss_real", "d_loss_fake", "g_loss", "seconds")
+SAMPLE_Z = "sample_z.npy"
+
+
+class RunExistsError(RuntimeError):
+    """The run folder already has a checkpoint and --resume was not given."""
+
+
+def read_checkpoint_state(run_dir: Path) -> dict:
+    """{'step': ..., 'seconds': ...} of the last checkpoint, or step 0 if there is none."""
+    path = Path(run_dir) / CHECKPOINT_JSON
+    return json.loads(path.read_text()) if path.is_file() else {"step": 0, "seconds": 0.0}
+
+
+def read_metrics(run_dir: Path) -> list[dict[str, float]]:
+    path = Path(run_dir) / METRICS
+    if not path.is_file():
+        return []
+    with open(path, newline="") as f:
+        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f) if None not in row.values()]
+
+
+def _truncate_metrics(run_dir: Path, step: int) -> None:
+    """Drop rows logged after the checkpoint we resume from, so the log matches the steps."""
+    rows = [row for row in read_metrics(run_dir) if row["step"] <= step]
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "w", newline="") as f:
+            writer = csv.DictWriter(f, METRIC_FIELDS)
+            writer.writeheader()
+            for row in rows:
+                writer.writerow({**row, "step": int(row["step"])})
+
+    atomic_write(Path(run_dir) / METRICS, write)
+
+
+class RunLogger(keras.callbacks.Callback):
+    """After every log_every steps: a metrics row; on schedule: samples and checkpoints."""
+
+    def __init__(self, run_dir: Path, gan: DCGAN, start_seconds: float, card: dict):
+        super().__init__()
+        self.run_dir, self.gan, self.card = run_dir, gan, card
+        self.t = gan.train_config
+        self.start_seconds = start_seconds
+        self.sample_z = np.load(run_dir / SAMPLE_Z)
+        (run_dir / "samples").mkdir(exist_ok=True)
+
+    def on_train_begin(self, logs=None):
+        self.clock = time.perf_counter()
+
+    def seconds(self) -> float:
+        return self.start_seconds + time.perf_counter() - self.clock
+
+    def on_epoch_end(self, epoch, logs=None):
+        step = (epoch + 1) * self.t.log_every
+        with open(self.run_dir / METRICS, "a", newline="") as f:
+            row = {k: float(logs[k]) for k in METRIC_FIELDS[1:4]}
+            csv.DictWriter(f, METRIC_FIELDS).writerow({"step": step, **row, "seconds": round(self.seconds(), 2)})
+        if step % self.t.sample_every == 0 or step == self.t.steps:
+            self.save_samples(step)
+        if step % self.t.checkpoint_every == 0 or step == self.t.steps:
+            self.save_checkpoint(step)
+
+    def save_samples(self, step: int) -> None:
+        images = to_uint8(self.gan.generator(self.sample_z, training=False))
+        path = self.run_dir / "samples" / f"step_{step:06d}.png"
+        atomic_write(path, lambda tmp: save_png(tmp, image_grid(images)))
+
+    def save_checkpoint(self, step: int) -> None:
+        seconds = self.seconds()
+        atomic_write(self.run_dir / CHECKPOINT, self.gan.save_weights)
+        card = {**self.card, "steps": step, "wall_seconds": round(seconds, 1)}
+        save_model(self.run_dir / "model", self.gan.config, self.gan.generator, self.gan.discriminator, card)
+        write_json(self.run_dir / CHECKPOINT_JSON, {"step": step, "seconds": seconds})
+
+
+def train(
+    data_dir: str | Path,
+    run_dir: str | Path,
+    model_config: ModelConfig = ModelConfig(),
+    train_config: TrainConfig = TrainConfig(),
+    resume: bool = False,
+    verbose: int | str = "auto",
+) -> DCGAN:
+    """Train (or resume) a run; returns the trained model. Safe to kill at any point."""
+    run_dir = Path(run_dir)
+    state = read_checkpoint_state(run_dir)
+    if state["step"] and not resume:
+        raise RunExistsError(f"{run_dir} already holds a checkpoint at step {state['step']}; pass --resume.")
+    if state["step"]:
+        saved = json.loads((run_dir / RUN_JSON).read_text())
+        model_config = ModelConfig.from_dict(saved["model"])
+        train_config = replace(TrainConfig(**saved["train"]), steps=train_config.steps)
+    if train_config.checkpoint_every % train_config.log_every or train_config.sample_every % train_config.log_every:
+        raise ValueError("checkpoint_every and sample_every must be multiples of log_every")
+
+    paths, skipped = list_images(data_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    card = {
+        "data": str(data_dir),
+        "images": len(paths),
+        "skipped_images": skipped,
+        "batch_size": train_config.batch_size,
+        "machine": f"{platform.machine()} {platform.processor() or ''}".strip() + f", {__import__('os').cpu_count()} cores",
+        "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    if not state["step"]:
+        write_json(run_dir / RUN_JSON, {"model": model_config.to_dict(), "train": asdict(train_config), "card": card})
+        atomic_write(run_dir / SAMPLE_Z, lambda tmp: np.save(open(tmp, "wb"), sample_z(64, model_config.z_dim, train_config.seed).numpy()))
+    else:
+        card["started"] = json.loads((run_dir / RUN_JSON).read_text())["card"]["started"]
+    _truncate_metrics(run_dir, state["step"])
+    print(f"{len(paths)} images ({skipped} unreadable, skipped) in {data_dir}; run folder {run_dir}")
+
+    gan = DCGAN(model_config, train_config)
+    gan.compile()
+    gan.build_optimizers()
+    if state["step"]:
+        gan.load_weights(run_dir / CHECKPOINT)
+        print(f"resumed from step {state['step']}")
+
+    t = train_config
+    dataset = face_dataset(paths, model_config.image_size, t.batch_size, seed=t.seed + state["step"])
+    callbacks = [
+        RunLogger(run_dir, gan, state["seconds"], card),
+        keras.callbacks.TensorBoard(run_dir / "tensorboard", write_graph=False),
+    ]
+    gan.fit(
+        dataset,
+        epochs=-(-t.steps // t.log_every),
+        initial_epoch=state["step"] // t.log_every,
+        steps_per_epoch=t.log_every,
+        callbacks=callbacks,
+        shuffle=False,
+        verbose=verbose,
+    )
+    return gan
+
+
+def main(argv: list[str] | None = None) -> None:
+    defaults = TrainConfig()
+    parser = argparse.ArgumentParser(description="Train the DCGAN on aligned faces (see core.align).")
+    parser.add_argument("--data", required=True, type=Path, help="folder of aligned face images")
+    parser.add_argument("--out", required=True, type=Path, help="run folder (checkpoints, samples, logs)")
+    parser.add_argument("--resume", action="store_true", help="continue from the run folder's last checkpoint")
+    parser.add_argument("--steps", type=int, default=defaults.steps, help="train until this step")
+    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    parser.add_argument("--log-every", type=int, default=defaults.log_every)
+    parser.add_argument("--sample-every", type=int, default=defaults.sample_every)
+    parser.add_argument("--checkpoint-every", type=int, default=defaults.checkpoint_every)
+    parser.add_argument("--image-size", type=int, default=ModelConfig.image_size)
+    parser.add_argument("--z-dim", type=int, default=ModelConfig.z_dim)
+    parser.add_argument("--gf", type=int, default=ModelConfig.gf)
+    parser.add_argument("--df", type=int, default=ModelConfig.df)
+    parser.add_argument("--seed", type=int, default=defaults.seed)
+    args = parser.parse_args(argv)
+    if args.steps < 1 or args.batch_size < 1:
+        parser.error("--steps and --batch-size must be positive")
+    try:
+        model = ModelConfig(args.image_size, args.z_dim, args.gf, args.df)
+        config = TrainConfig(
+            batch_size=args.batch_size,
+            steps=args.steps,
+            log_every=args.log_every,
+            sample_every=args.sample_every,
+            checkpoint_every=args.checkpoint_every,
+            seed=args.seed,
+        )
+        train(args.data, args.out, model, config, resume=args.resume, verbose=2)
+    except (RunExistsError, FileNotFoundError, ValueError) as err:
+        parser.exit(2, f"error: {err}\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,120 @@
+"""Saving and loading a trained DCGAN: two `.weights.h5` files and a `model.json`.
+
+`model.json` holds the model config (so the right shapes are built before
+loading) and a training card (data, steps, wall time). Every write goes to a
+temporary name first and is renamed into place, so a killed process never
+leaves a half-written file behind.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import h5py
+import keras
+
+from core.config import ModelConfig
+from core.model import build_discriminator, build_generator
+
+MODEL_JSON = "model.json"
+GENERATOR_FILE = "generator.weights.h5"
+DISCRIMINATOR_FILE = "discriminator.weights.h5"
+
+
+class WeightsError(RuntimeError):
+    """A weights folder or file is missing, unreadable or does not fit the model."""
+
+
+@dataclass
+class TrainedModel:
+    """A generator and discriminator ready for inference, with where they came from."""
+
+    config: ModelConfig
+    generator: keras.Model
+    discriminator: keras.Model
+    card: dict[str, Any] = field(default_factory=dict)
+
+
+def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    """Call write(tmp) and rename tmp onto path, so path is always whole or absent."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp{''.join(path.suffixes)}")
+    try:
+        write(tmp)
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    atomic_write(path, lambda tmp: tmp.write_text(json.dumps(data, indent=2)))
+
+
+def save_model(
+    folder: str | Path,
+    config: ModelConfig,
+    generator: keras.Model,
+    discriminator: keras.Model,
+    card: dict[str, Any] | None = None,
+    dtype: str = "float32",
+) -> Path:
+    """Write G, D and model.json into folder; dtype="float16" halves the file size."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for build, model, name in (
+        (build_generator, generator, GENERATOR_FILE),
+        (build_discriminator, discriminator, DISCRIMINATOR_FILE),
+    ):
+        if dtype != "float32":
+            copy = build(config, dtype=dtype)
+            copy.set_weights(model.get_weights())
+            model = copy
+        atomic_write(folder / name, model.save_weights)
+    write_json(folder / MODEL_JSON, {"config": config.to_dict(), "dtype": dtype, "card": card or {}})
+    return folder
+
+
+def read_model_json(folder: str | Path) -> dict[str, Any]:
+    path = Path(folder) / MODEL_JSON
+    if not path.is_file():
+        raise WeightsError(f"No model found: {path} is missing. Train one with `python -m core.train`.")
+    try:
+        data = json.loads(path.read_text())
+        data["config"] = ModelConfig.from_dict(data["config"])
+    except (ValueError, KeyError, TypeError) as err:
+        raise WeightsError(f"{path} is not a valid model description: {err}") from err
+    return data
+
+
+def _load_weights_file(model: keras.Model, path: Path, config: ModelConfig) -> None:
+    if not path.is_file():
+        raise WeightsError(f"Weights file {path} is missing.")
+    if not h5py.is_hdf5(path):
+        raise WeightsError(f"{path} is not an HDF5 weights file (truncated, or another format such as a pickle).")
+    try:
+        model.load_weights(path)
+    except (ValueError, OSError, KeyError) as err:
+        raise WeightsError(
+            f"{path} does not fit a {model.name} with {config} (from {MODEL_JSON}): {err}"
+        ) from err
+
+
+def load_model(folder: str | Path, expect: ModelConfig | None = None) -> TrainedModel:
+    """Build the model described by folder/model.json and load its weights.
+
+    Raises WeightsError naming the file and what differs when anything does not fit.
+    """
+    folder = Path(folder)
+    meta = read_model_json(folder)
+    config: ModelConfig = meta["config"]
+    if expect is not None and expect != config:
+        raise WeightsError(f"{folder / MODEL_JSON} describes {config}, expected {expect}.")
+    generator, discriminator = build_generator(config), build_discriminator(config)
+    _load_weights_file(generator, folder / GENERATOR_FILE, config)
+    _load_weights_file(discriminator, folder / DISCRIMINATOR_FILE, config)
+    return TrainedModel(config, generator, discriminator, meta.get("card", {}))

@@ -1,0 +1,85 @@
+import json
+
+import h5py
+import numpy as np
+import pytest
+
+from core.config import ModelConfig
+from core.model import build_discriminator, build_generator, sample_z
+from core.weights import GENERATOR_FILE, MODEL_JSON, WeightsError, load_model, save_model
+
+
+@pytest.mark.parametrize("config", [ModelConfig(), ModelConfig(image_size=16, z_dim=8, gf=4, df=4)])
+def test_shapes_and_ranges(config):
+    g, d = build_generator(config), build_discriminator(config)
+    z = sample_z(3, config.z_dim, seed=1)
+    images = g(z, training=False).numpy()
+    assert images.shape == (3, config.image_size, config.image_size, 3)
+    assert images.min() >= -1 and images.max() <= 1
+    assert d(images, training=False).shape == (3, 1)
+
+
+def test_paper_architecture():
+    g, d = build_generator(ModelConfig()), build_discriminator(ModelConfig())
+    reshape = next(l for l in g.layers if l.name.startswith("reshape"))
+    assert reshape.output.shape[1:] == (4, 4, 512)
+    convs = [l for l in d.layers if l.name.startswith("conv2d")]
+    assert [c.filters for c in convs] == [64, 128, 256, 512]
+    assert all(c.kernel_size == (5, 5) and c.strides == (2, 2) for c in convs)
+
+
+def test_z_is_uniform_in_unit_cube():
+    z = sample_z(1000, 100, seed=3).numpy()
+    assert z.min() >= -1 and z.max() <= 1 and abs(z.mean()) < 0.05
+
+
+def test_invalid_config_is_refused():
+    with pytest.raises(ValueError, match="power of two"):
+        ModelConfig(image_size=48)
+
+
+def test_save_load_round_trip(tmp_path, tiny_model, tiny_config):
+    save_model(tmp_path, tiny_config, tiny_model.generator, tiny_model.discriminator, card={"steps": 7})
+    loaded = load_model(tmp_path)
+    z = sample_z(4, tiny_config.z_dim, seed=2)
+    np.testing.assert_array_equal(loaded.generator(z).numpy(), tiny_model.generator(z).numpy())
+    images = tiny_model.generator(z)
+    np.testing.assert_array_equal(loaded.discriminator(images).numpy(), tiny_model.discriminator(images).numpy())
+    assert loaded.card["steps"] == 7 and loaded.config == tiny_config
+
+
+def test_float16_storage_matches_float32(tmp_path, tiny_model, tiny_config):
+    save_model(tmp_path, tiny_config, tiny_model.generator, tiny_model.discriminator, dtype="float16")
+    with h5py.File(tmp_path / GENERATOR_FILE) as f:
+        dtypes = set()
+        f.visititems(lambda name, obj: dtypes.add(obj.dtype) if isinstance(obj, h5py.Dataset) else None)
+    assert dtypes == {np.dtype("float16")}
+    z = sample_z(4, tiny_config.z_dim, seed=2)
+    np.testing.assert_allclose(load_model(tmp_path).generator(z).numpy(), tiny_model.generator(z).numpy(), atol=2e-2)
+
+
+def test_missing_folder_is_reported(tmp_path):
+    with pytest.raises(WeightsError, match="model.json is missing"):
+        load_model(tmp_path / "nowhere")
+
+
+def test_mismatched_weights_are_refused(tmp_path, tiny_model, tiny_config):
+    save_model(tmp_path, tiny_config, tiny_model.generator, tiny_model.discriminator)
+    meta = json.loads((tmp_path / MODEL_JSON).read_text())
+    meta["config"]["gf"] = 8
+    (tmp_path / MODEL_JSON).write_text(json.dumps(meta))
+    with pytest.raises(WeightsError, match=r"generator\.weights\.h5 does not fit"):
+        load_model(tmp_path)
+
+
+def test_unexpected_config_is_refused(tiny_weights):
+    with pytest.raises(WeightsError, match="expected"):
+        load_model(tiny_weights, expect=ModelConfig())
+
+
+@pytest.mark.parametrize("content", [b"", b"\x80\x04\x95pickle", b"\x89HDF\r\n\x1a\n truncated"])
+def test_broken_weights_file_is_refused(tmp_path, tiny_model, tiny_config, content):
+    save_model(tmp_path, tiny_config, tiny_model.generator, tiny_model.discriminator)
+    (tmp_path / GENERATOR_FILE).write_bytes(content)
+    with pytest.raises(WeightsError, match=GENERATOR_FILE):
+        load_model(tmp_path)
