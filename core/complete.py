@@ -38,6 +38,7 @@ class Completion:
     loss: np.ndarray  # (N,) total loss of z^
     contextual: np.ndarray  # (N,)
     perceptual: np.ndarray  # (N,)
+    restart_losses: np.ndarray  # (N, restarts) best total loss of each start
     iterations: int
     history: list[tuple[int, float]] = field(default_factory=list)  # (iteration, mean best loss)
 
@@ -201,7 +202,8 @@ class Completer:
                 if callback(done, per_image.min(axis=1), known * y + (1 - known) * preview) is False:
                     break
 
-        z_hat = self._pick(best_z, tf.reshape(best_loss, (n, k)).numpy())
+        restart_losses = tf.reshape(best_loss, (n, k)).numpy()
+        z_hat = self._pick(best_z, restart_losses)
         loss, contextual, perceptual, generated = (a.numpy() for a in self._evaluate(z_hat, y_t, w_t, config.lam, factor))
         filled = known * y + (1 - known) * generated
         if config.blend and factor == 1:
@@ -211,7 +213,9 @@ class Completer:
             ])
         else:
             blended = to_uint8(filled)
-        return Completion(z_hat.numpy(), generated, filled, blended, loss, contextual, perceptual, done, history)
+        return Completion(
+            z_hat.numpy(), generated, filled, blended, loss, contextual, perceptual, restart_losses, done, history
+        )
 
     @staticmethod
     def _pick(best_z: tf.Tensor, per_image_loss: np.ndarray) -> tf.Tensor:

@@ -1,0 +1,144 @@
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from core.blend import poisson_blend
+from core.complete import Completer, contextual_weights
+from core.config import CompletionConfig
+from core.images import to_uint8
+from core.masks import Mask, MaskError, center_mask, full_mask, lowres_mask, preset_mask
+from core.model import sample_z
+
+FAST = CompletionConfig(iterations=60, learning_rate=0.05, report_every=20, blend=False)
+
+
+@pytest.fixture(scope="module")
+def completer(tiny_model):
+    return Completer(tiny_model)
+
+
+@pytest.fixture(scope="module")
+def own_samples(tiny_model):
+    """Faces the generator itself can draw exactly: completion should nearly recover them."""
+    return tiny_model.generator(sample_z(3, tiny_model.config.z_dim, seed=11), training=False).numpy()
+
+
+def hole_error(a, b, mask):
+    return float(np.abs((a - b) * (1 - mask.known[..., None])).mean())
+
+
+# HMC samples around low-loss regions rather than descending, so it is held to a looser bound.
+@pytest.mark.parametrize("optimizer, lr, bound", [("adam", 0.05, 0.5), ("momentum", 0.002, 0.5), ("hmc", 0.01, 0.95)])
+def test_optimiser_lowers_the_loss_and_recovers_g_samples(completer, own_samples, optimizer, lr, bound):
+    mask = center_mask(16)
+    config = CompletionConfig(**{**FAST.__dict__, "optimizer": optimizer, "learning_rate": lr})
+    start = completer.complete(own_samples, mask, CompletionConfig(**{**config.__dict__, "iterations": 1}))
+    result = completer.complete(own_samples, mask, config)
+    assert result.history[-1][1] < bound * start.history[0][1]
+    assert hole_error(result.generated, own_samples, mask) < hole_error(start.generated, own_samples, mask)
+    assert np.abs(result.z).max() <= 1.0
+
+
+def test_completion_keeps_known_pixels(completer, own_samples):
+    mask = center_mask(16)
+    result = completer.complete(own_samples, mask, FAST)
+    known = mask.known[..., None].astype(bool)
+    np.testing.assert_allclose(np.where(known, result.filled, 0), np.where(known, own_samples, 0), atol=1e-6)
+    assert result.blended.dtype == np.uint8 and result.blended.shape == (3, 16, 16, 3)
+
+
+def test_restarts_pick_the_lowest_loss(completer, own_samples):
+    config = CompletionConfig(**{**FAST.__dict__, "restarts": 4})
+    result = completer.complete(own_samples, center_mask(16), config)
+    assert result.restart_losses.shape == (3, 4) and len(result.z) == 3
+    assert (result.restart_losses.max(axis=1) > result.restart_losses.min(axis=1)).all()
+    # The returned z is the winning restart: re-evaluating it gives the smallest of the K losses.
+    np.testing.assert_allclose(result.loss, result.restart_losses.min(axis=1), rtol=1e-4)
+
+
+def test_init_pool_starts_closer(completer, own_samples):
+    one = CompletionConfig(**{**FAST.__dict__, "iterations": 1})
+    pooled = completer.complete(own_samples, center_mask(16), CompletionConfig(**{**one.__dict__, "init_pool": 256}))
+    plain = completer.complete(own_samples, center_mask(16), one)
+    assert pooled.contextual.mean() < plain.contextual.mean()
+
+
+def test_callback_reports_progress_and_can_stop(completer, own_samples):
+    seen = []
+    def callback(iteration, loss, preview):
+        seen.append((iteration, loss.shape, preview.shape))
+        return iteration < 40
+    result = completer.complete(own_samples, center_mask(16), FAST, callback)
+    assert [s[0] for s in seen] == [20, 40] and result.iterations == 40
+    assert seen[0][1] == (3,) and seen[0][2] == (3, 16, 16, 3)
+
+
+def test_weighted_loss_favours_pixels_near_the_hole():
+    weights = contextual_weights(center_mask(64), weighted=True)[..., 0]
+    assert weights[32, 32] == 0 and weights[0, 0] == 0
+    assert weights[15, 32] > 0 and weights[15, 32] > weights[10, 32]
+
+
+def test_lowres_and_full_masks_give_finite_results(completer, own_samples):
+    for mask in (lowres_mask(16, 4), full_mask(16)):
+        result = completer.complete(own_samples, mask, CompletionConfig(**{**FAST.__dict__, "blend": True}))
+        assert np.isfinite(result.loss).all() and np.isfinite(result.generated).all()
+
+
+def test_all_known_mask_returns_the_input(completer, own_samples):
+    result = completer.complete(own_samples, Mask(np.ones((16, 16), np.float32)), CompletionConfig(**{**FAST.__dict__, "blend": True}))
+    np.testing.assert_array_equal(result.blended, to_uint8(own_samples))
+
+
+def test_wrong_inputs_are_refused(completer, own_samples):
+    with pytest.raises(MaskError, match="16x16"):
+        completer.complete(own_samples, center_mask(32), FAST)
+    with pytest.raises(ValueError, match="aligned faces"):
+        completer.complete(np.zeros((2, 20, 20, 3), np.uint8), center_mask(16), FAST)
+    with pytest.raises(ValueError, match="NaN"):
+        completer.complete(np.full((1, 16, 16, 3), np.nan, np.float32), center_mask(16), FAST)
+    with pytest.raises(ValueError, match="finite"):
+        CompletionConfig(lam=float("nan"))
+    with pytest.raises(ValueError, match="iterations"):
+        CompletionConfig(iterations=-5)
+
+
+def test_blending_keeps_known_pixels_away_from_the_seam():
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)
+    generated = np.full((64, 64, 3), 90, np.uint8)
+    for mask in (center_mask(64), preset_mask("left", 64)):
+        blended = poisson_blend(image, generated, mask.known)
+        hole = mask.known < 0.5
+        seam = np.zeros_like(hole)
+        seam[np.nonzero(__import__("cv2").dilate(hole.astype(np.uint8), np.ones((5, 5), np.uint8)))] = True
+        np.testing.assert_array_equal(blended[~seam], image[~seam])
+        assert not np.array_equal(blended[hole], image[hole])
+
+
+def test_complete_cli_writes_outputs(tmp_path, tiny_weights, tiny_model):
+    face = to_uint8(tiny_model.generator(sample_z(1, tiny_model.config.z_dim, seed=4)).numpy()[0])
+    Image.fromarray(face).save(tmp_path / "face.png")
+    (tmp_path / "junk.jpg").write_bytes(b"junk")
+    out = tmp_path / "out"
+    result = subprocess.run(
+        [sys.executable, "-m", "core.complete", str(tmp_path / "face.png"), str(tmp_path / "junk.jpg"),
+         "--weights", str(tiny_weights), "--out", str(out), "--iters", "20", "--restarts", "2"],
+        capture_output=True, text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "skipped" in result.stdout and "junk.jpg" in result.stdout
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["face_completed.png", "face_generated.png", "face_masked.png", "face_progress.gif"]
+    gif = Image.open(out / "face_progress.gif")
+    assert gif.n_frames > 2
+
+
+def test_complete_cli_refuses_missing_weights(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "core.complete", "x.png", "--weights", str(tmp_path)], capture_output=True, text=True
+    )
+    assert result.returncode == 2 and "model.json is missing" in result.stderr
