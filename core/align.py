@@ -116,13 +116,21 @@ class FaceAligner:
         return align_landmarks(image, faces[face_index], size)
 
     def align_all(self, image: np.ndarray, size: int = 64) -> list[Alignment]:
-        """Every usable face in the photo, largest first (a group photo gives several)."""
-        aligned = []
-        for face in self.landmarks(image):
+        """Every usable face in the photo, largest first (a group photo gives several).
+
+        Raises the first face's AlignmentError when none is usable, so the reason can be shown.
+        """
+        faces = self.landmarks(image)
+        if not faces:
+            raise AlignmentError("no_face", "No face was found in this photo.")
+        aligned, errors = [], []
+        for face in faces:
             try:
                 aligned.append(align_landmarks(image, face, size))
-            except AlignmentError:
-                continue
+            except AlignmentError as err:
+                errors.append(err)
+        if not aligned:
+            raise errors[0]
         return aligned
 
 

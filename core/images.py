@@ -89,7 +89,7 @@ def save_png(path: str | Path, image: np.ndarray) -> None:
     Image.fromarray(image).save(path)
 
 
-def save_gif(path: str | Path, frames: list[np.ndarray], duration_ms: int = 120, scale: int = 2) -> None:
+def save_gif(path: str | Path | io.BytesIO, frames: list[np.ndarray], duration_ms: int = 120, scale: int = 2) -> None:
     """An animated GIF of uint8 frames (enlarged by scale so a 64 px face is visible)."""
     images = [Image.fromarray(f).resize((f.shape[1] * scale, f.shape[0] * scale), Image.Resampling.NEAREST) for f in frames]
-    images[0].save(path, save_all=True, append_images=images[1:], duration=duration_ms, loop=0)
+    images[0].save(path, format="GIF", save_all=True, append_images=images[1:], duration=duration_ms, loop=0)

@@ -1,0 +1,151 @@
+"""Inpaint: pick a face, mark a hole, watch the optimiser fill it."""
+from __future__ import annotations
+
+import hashlib
+import io
+
+import numpy as np
+import streamlit as st
+from PIL import Image
+
+from core.align import AlignmentError, paste_back
+from core.config import CompletionConfig
+from core.images import ImageError, read_image, save_gif, to_uint8
+from core.masks import PRESETS, MaskError, mask_from_canvas, masked_preview, preset_mask
+from core.model import sample_z
+from app_pages.common import aligner, completion_slots, enlarge, model_and_completer, png_bytes, settings
+
+EXAMPLE = "examples/astronaut.jpg"
+CANVAS = 256  # the face is shown (and drawn on) at 4x
+
+st.title("Inpaint")
+model, completer = model_and_completer()
+size = model.config.image_size
+limits = settings()
+
+
+@st.cache_data(max_entries=8, show_spinner="Finding faces...")
+def find_faces(data: bytes, name: str) -> tuple[np.ndarray, list]:
+    """The photo (downscaled if huge) and its aligned faces. Raises ImageError / AlignmentError."""
+    photo = read_image(data, name)
+    return photo, aligner().align_all(photo, size)
+
+
+# --- 1. the face -----------------------------------------------------------------------
+source = st.segmented_control(
+    "Face", ["Upload a photo", "Random face", "Example photo"], default="Upload a photo", key="source", required=True
+)
+photo, alignment = None, None
+try:
+    if source == "Random face":
+        if st.button("Another face", icon=":material/casino:"):
+            st.session_state.face_seed = st.session_state.get("face_seed", 0) + 1
+        z = sample_z(1, model.config.z_dim, seed=1000 + st.session_state.get("face_seed", 0))
+        face = to_uint8(model.generator(z, training=False).numpy()[0])
+    else:
+        if source == "Example photo":
+            data, name = open(EXAMPLE, "rb").read(), EXAMPLE
+        else:
+            upload = st.file_uploader(
+                f"A photo with a face (JPEG, PNG or WebP, up to {limits.max_upload_mb} MB)",
+                type=["jpg", "jpeg", "png", "webp"],
+            )
+            if upload is None:
+                st.info("Upload a photo, or try a random face or the example photo.")
+                st.stop()
+            data, name = upload.getvalue(), upload.name
+        photo, faces = find_faces(data, name)
+        index = 0
+        if len(faces) > 1:
+            columns = st.columns(min(len(faces), 6))
+            for i, (column, found) in enumerate(zip(columns, faces)):
+                column.image(enlarge(found.face, 2), caption=f"Face {i + 1}")
+            index = st.radio("Which face?", range(len(faces)), format_func=lambda i: f"Face {i + 1}", horizontal=True)
+        alignment = faces[index]
+        face = alignment.face
+except (ImageError, AlignmentError) as err:
+    st.error(str(err), icon=":material/error:")
+    st.stop()
+face_id = hashlib.sha1(face.tobytes()).hexdigest()[:12]
+
+# --- 2. the mask -----------------------------------------------------------------------
+left, right = st.columns([1, 1])
+with left:
+    kind = st.segmented_control("Mask", ["Draw", *PRESETS[:-1]], default="Draw", key="mask_kind", required=True)
+    if kind == "Draw":
+        from streamlit_drawable_canvas import st_canvas  # needs a running Streamlit app
+
+        tool = st.radio("Tool", ["freedraw", "rect"], horizontal=True, format_func={"freedraw": "Brush", "rect": "Rectangle"}.get)
+        width = st.slider("Brush width", 4, 60, 24)
+        canvas = st_canvas(
+            fill_color="rgba(255, 255, 255, 0.9)", stroke_width=width, stroke_color="rgba(255, 255, 255, 0.9)",
+            background_image=Image.fromarray(enlarge(face)), height=CANVAS, width=CANVAS,
+            drawing_mode=tool, return_image_data=True, key=f"canvas-{face_id}",
+        )
+        try:
+            mask = mask_from_canvas(canvas.image_data, size)
+        except (MaskError, AttributeError, TypeError):
+            st.info("Paint over the part of the face to fill.")
+            st.stop()
+    else:
+        mask = preset_mask(kind, size, seed=0)
+with right:
+    st.image(enlarge(masked_preview(face, mask)), caption="What the model gets to see")
+
+# --- 3. settings -----------------------------------------------------------------------
+defaults = CompletionConfig()
+with st.expander("Settings (defaults follow the paper)"):
+    a, b = st.columns(2)
+    lam = a.number_input("λ, weight of the perceptual loss", 0.0, 10.0, defaults.lam, 0.05)
+    iterations = a.slider("Iterations", 10, limits.max_iterations, min(defaults.iterations, limits.max_iterations), 10)
+    learning_rate = a.number_input("Learning rate", 0.0001, 1.0, defaults.learning_rate, format="%.4f")
+    optimizer = b.selectbox("Optimiser", ["adam", "momentum", "hmc"])
+    restarts = b.slider("Random restarts (best one wins)", 1, limits.max_restarts, min(defaults.restarts, limits.max_restarts))
+    init_pool = b.select_slider("Start from the best of N random z", [0, 16, 64, 128, 256, 512], defaults.init_pool)
+    blend = b.checkbox("Poisson blending", defaults.blend)
+try:
+    config = CompletionConfig(
+        lam=lam, iterations=iterations, learning_rate=learning_rate, optimizer=optimizer, restarts=restarts,
+        init_pool=init_pool, blend=blend, report_every=max(5, iterations // 30),
+    )
+except ValueError as err:
+    st.error(f"Settings: {err}")
+    st.stop()
+
+# --- 4. completion ---------------------------------------------------------------------
+if st.button("Fill the hole", type="primary", icon=":material/auto_fix_high:"):
+    progress = st.progress(0.0, text="Waiting for a free slot...")
+    live = st.empty()
+    frames: list[np.ndarray] = []
+
+    def show(iteration: int, loss: np.ndarray, preview: np.ndarray) -> None:
+        frames.append(to_uint8(preview[0]))
+        progress.progress(iteration / config.iterations, text=f"Iteration {iteration} of {config.iterations}, loss {loss[0]:.1f}")
+        live.image(enlarge(frames[-1]), caption="Current completion")
+
+    with completion_slots():
+        result = completer.complete(face[None], mask, config, show)
+    gif = io.BytesIO()
+    save_gif(gif, frames + [result.blended[0]], scale=4)
+    pasted = paste_back(photo, alignment, result.blended[0], 1 - mask.known) if alignment is not None else None
+    st.session_state.result = {
+        "face_id": face_id, "masked": masked_preview(face, mask), "generated": to_uint8(result.generated[0]),
+        "completed": result.blended[0], "pasted": pasted, "gif": gif.getvalue(), "loss": float(result.loss[0]),
+    }
+    progress.empty()
+    live.empty()
+
+result = st.session_state.get("result")
+if result and result["face_id"] == face_id:
+    st.subheader("Result")
+    columns = st.columns(3)
+    for column, key, caption in zip(columns, ("masked", "generated", "completed"), ("Input", "G(ẑ)", "Completion")):
+        column.image(enlarge(result[key]), caption=caption)
+    st.caption(f"Total loss {result['loss']:.1f}")
+    if result["pasted"] is not None:
+        st.image(result["pasted"], caption="Pasted back into the photo", width=min(640, result["pasted"].shape[1]))
+    d1, d2, d3 = st.columns(3)
+    d1.download_button("Completion (PNG)", png_bytes(result["completed"]), "completion.png", "image/png")
+    if result["pasted"] is not None:
+        d2.download_button("Photo (PNG)", png_bytes(result["pasted"]), "photo-completed.png", "image/png")
+    d3.download_button("Optimisation (GIF)", result["gif"], "completion.gif", "image/gif")

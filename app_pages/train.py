@@ -1,0 +1,80 @@
+"""Train: start, stop and resume a training run in the background; watch its curves and samples."""
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from core import jobs
+from core.settings import SettingsError
+from core.train import read_metrics
+from app_pages.common import settings
+
+st.title("Train")
+config = settings()
+if not config.training_enabled:
+    st.info("Training is switched off on this server (FACEFILL_TRAINING=0).")
+    st.stop()
+
+runs = config.runs
+existing = sorted(p.name for p in runs.glob("*") if (p / "run.json").is_file() or (p / jobs.PID_FILE).is_file()) if runs.is_dir() else []
+
+with st.form("new-run"):
+    st.subheader("New run")
+    choices = config.dataset_choices()
+    if not choices:
+        st.warning(f"No dataset folders under the allowed roots: {', '.join(map(str, config.data_roots))}.")
+    data = st.selectbox("Dataset folder (photos, or faces already aligned)", choices, format_func=str)
+    align = st.checkbox("Align the photos first (skip if they are aligned 64x64 faces)", True)
+    name = st.text_input("Run name", "faces")
+    steps = st.number_input("Steps", 10, 100_000, 6000, 50)
+    started = st.form_submit_button("Start training", type="primary", disabled=not choices)
+if started:
+    try:
+        folder = config.dataset_path(data)
+        if not name or not name.replace("-", "").replace("_", "").isalnum():
+            raise SettingsError("A run name may hold letters, digits, - and _ only.")
+        if (runs / name / "checkpoint.json").is_file():
+            raise SettingsError(f"Run {name} exists: resume it below, or choose another name.")
+        jobs.start(runs / name, folder, int(steps), align=align, log_every=10, sample_every=50, checkpoint_every=50)
+        st.success(f"Training {name} on {folder}.")
+        existing = sorted(set(existing) | {name})
+    except (SettingsError, RuntimeError) as err:
+        st.error(str(err))
+
+if not existing:
+    st.stop()
+st.subheader("Runs")
+run_name = st.selectbox("Run", existing, index=existing.index(name) if started and name in existing else 0)
+run = runs / run_name
+
+
+@st.fragment(run_every=5)
+def progress() -> None:
+    state = jobs.status(run)
+    rows = read_metrics(run)
+    st.write(f"**{'Running' if state.running else 'Stopped'}** · last checkpoint at step {state.step}"
+             + (f" · {rows[-1]['seconds'] / 60:.0f} min of training" if rows else ""))
+    a, b, c = st.columns(3)
+    if state.running and a.button("Stop", icon=":material/stop:"):
+        jobs.stop(run)
+        st.rerun()
+    if not state.running and state.step and b.button("Resume", icon=":material/play_arrow:"):
+        jobs.resume(run)
+        st.rerun()
+    if (run / "model" / "model.json").is_file() and c.button("Use this model in the app", icon=":material/check_circle:"):
+        (runs / jobs.ACTIVE_FILE).write_text(str((run / "model").resolve()))
+        st.success("The app now uses this run's model.")
+    if rows:
+        fig = go.Figure()
+        for key in ("d_loss_real", "d_loss_fake", "g_loss"):
+            fig.add_trace(go.Scatter(x=[r["step"] for r in rows], y=[r[key] for r in rows], name=key, mode="lines"))
+        fig.update_layout(xaxis_title="step", yaxis_title="loss", height=360, margin=dict(t=10, b=10))
+        st.plotly_chart(fig)
+    samples = sorted((run / "samples").glob("step_*.png"))
+    if samples:
+        st.image(str(samples[-1]), caption=f"Samples from a fixed z at {samples[-1].stem.replace('_', ' ')}", width=512)
+    with st.expander("Log"):
+        st.code(state.log_tail or "(empty)")
+
+
+progress()

@@ -1,0 +1,75 @@
+"""ms per completion step (G forward, D forward, gradient to z, Adam) at several batch sizes.
+
+python -m benchmarks.complete_step [--weights weights] [--batches 1 8 32]
+
+Prints achieved GFLOP/s against this CPU's sgemm ceiling, the speed-up over the
+same loop run eagerly, and the seconds to complete one face with the defaults.
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from benchmarks.common import forward_flops, sgemm_gflops, time_call
+
+import numpy as np
+import tensorflow as tf
+
+from core.complete import Completer, contextual_weights
+from core.config import CompletionConfig
+from core.masks import center_mask
+from core.model import build_discriminator, build_generator, sample_z
+from core.config import ModelConfig
+from core.weights import TrainedModel, WeightsError, load_model
+
+STEPS = 20
+
+
+def step_timer(completer: Completer, batch: int, eager: bool = False):
+    """A function running STEPS Adam steps on a batch of center-masked faces."""
+    size = completer.size
+    z = sample_z(batch, completer.z_dim, 0)
+    y = completer.generator(sample_z(batch, completer.z_dim, 1), training=False)
+    w = tf.constant(np.repeat(contextual_weights(center_mask(size))[None], batch, 0))
+    c = CompletionConfig()
+    hp = tf.constant([c.learning_rate, c.beta1, c.beta2, c.momentum, c.lam, c.hmc_step, c.hmc_leapfrog])
+    zeros, inf = tf.zeros_like(z), tf.fill([batch], np.float32(np.inf))
+    iterate = Completer._iterate.python_function.__get__(completer) if eager else completer._iterate
+    args = (z, zeros, zeros, tf.constant(0.0), z, inf, y, w, tf.constant(STEPS), hp, "adam", 1)
+    return lambda: iterate(*args)[0].numpy()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--weights", type=Path, default=Path("weights"))
+    parser.add_argument("--batches", type=int, nargs="+", default=[1, 8, 32])
+    args = parser.parse_args()
+    try:
+        model = load_model(args.weights)
+    except WeightsError:
+        config = ModelConfig()
+        model = TrainedModel(config, build_generator(config), build_discriminator(config))
+        print(f"(no weights in {args.weights}: timing an untrained model of the same shape)")
+
+    completer = Completer(model)
+    # Per sample and step: G and D forward, then gradients back to the input through both (about 1x forward each).
+    flops = 2 * (forward_flops(model.generator) + forward_flops(model.discriminator))
+    ceiling = sgemm_gflops()
+    print(f"sgemm ceiling {ceiling:.1f} GFLOP/s; {flops / 1e9:.2f} GFLOP per sample and step")
+    print(f"{'batch':>5} {'ms/step':>9} {'GFLOP/s':>8} {'of ceiling':>10} {'eager ms':>9} {'speed-up':>8}")
+    for batch in args.batches:
+        compiled = time_call(step_timer(completer, batch), repeats=3) / STEPS
+        eager = time_call(step_timer(completer, batch, eager=True), repeats=1, warmup=0) / STEPS
+        achieved = batch * flops / compiled / 1e9
+        print(f"{batch:5d} {compiled * 1e3:9.1f} {achieved:8.1f} {achieved / ceiling:10.0%} {eager * 1e3:9.1f} {eager / compiled:7.1f}x")
+
+    face = model.generator(sample_z(1, model.config.z_dim, 7), training=False).numpy()
+    config = CompletionConfig()
+    completer.complete(face, center_mask(model.config.image_size), config)  # trace once
+    seconds = time_call(lambda: completer.complete(face, center_mask(model.config.image_size), config), repeats=3, warmup=0)
+    print(f"one face, defaults ({config.iterations} iterations, {config.restarts} restarts, "
+          f"pool {config.init_pool}, blend {config.blend}): {seconds:.2f} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,105 @@
+"""Training in a background process, for the app: start, stop, resume, status.
+
+The app never trains in its own process: start() launches `python -m core.jobs`,
+which aligns the dataset if asked and then runs core.train in the run folder.
+Its pid and log live in the run folder, so any session of the app can find it.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.train import RUN_JSON, read_checkpoint_state
+
+PID_FILE = "job.pid"
+LOG_FILE = "job.log"
+ACTIVE_FILE = "ACTIVE"  # in the runs folder: which run's model the app uses
+
+
+@dataclass
+class JobStatus:
+    running: bool
+    step: int  # last checkpoint
+    log_tail: str
+
+
+def _pid(run_dir: Path) -> int | None:
+    try:
+        pid = int((run_dir / PID_FILE).read_text())
+        os.kill(pid, 0)
+    except (FileNotFoundError, ValueError, ProcessLookupError, PermissionError):
+        return None
+    try:  # a zombie child counts as finished
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        return None if done == pid else pid
+    except ChildProcessError:
+        return pid
+
+
+def status(run_dir: Path) -> JobStatus:
+    log = run_dir / LOG_FILE
+    tail = log.read_text(errors="replace")[-3000:] if log.is_file() else ""
+    return JobStatus(_pid(run_dir) is not None, read_checkpoint_state(run_dir)["step"], tail)
+
+
+def start(run_dir: Path, data_dir: Path, steps: int, align: bool = False, resume: bool = False, **train_args) -> int:
+    """Launch training in a new process; returns its pid. Refuses if one already runs here."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if _pid(run_dir) is not None:
+        raise RuntimeError(f"A training job is already running in {run_dir}.")
+    command = [sys.executable, "-m", "core.jobs", "--data", str(data_dir), "--out", str(run_dir), "--steps", str(steps)]
+    command += ["--align"] * align + ["--resume"] * resume
+    for name, value in train_args.items():
+        command += [f"--{name.replace('_', '-')}", str(value)]
+    env = {k: v for k, v in os.environ.items() if k != "TF_ONEDNN_ASSUME_FROZEN_WEIGHTS"}  # weights change
+    with open(run_dir / LOG_FILE, "ab") as log:
+        process = subprocess.Popen(
+            command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+            cwd=Path(__file__).resolve().parent.parent, start_new_session=True,
+        )
+    (run_dir / PID_FILE).write_text(str(process.pid))
+    return process.pid
+
+
+def resume(run_dir: Path) -> int:
+    """Continue a stopped run from its last checkpoint towards its planned steps (at least 100 more)."""
+    saved = json.loads((run_dir / RUN_JSON).read_text())
+    steps = max(int(saved["train"]["steps"]), read_checkpoint_state(run_dir)["step"] + 100)
+    return start(run_dir, Path(saved["card"]["data"]), steps, resume=True)
+
+
+def stop(run_dir: Path) -> bool:
+    """Stop the run's job (it resumes later from its last checkpoint). False if none ran."""
+    pid = _pid(run_dir)
+    if pid is None:
+        return False
+    os.killpg(pid, signal.SIGTERM)
+    return True
+
+
+def main(argv: list[str] | None = None) -> None:
+    from core.align import align_folder
+    from core.train import main as train_main
+
+    parser = argparse.ArgumentParser(description="Align (optionally) and train: the app's background job.")
+    parser.add_argument("--data", type=Path, required=True)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--align", action="store_true", help="align the photos into OUT/aligned first")
+    args, train_args = parser.parse_known_args(argv)
+    data = args.data
+    if args.align:
+        data = args.out / "aligned"
+        if not any(data.glob("*.png")):
+            counts = align_folder(args.data, data)
+            print("alignment: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())), flush=True)
+    train_main(["--data", str(data), "--out", str(args.out), *train_args])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,86 @@
+"""Deployment settings in one place, read from environment variables.
+
+| variable | default | meaning |
+| --- | --- | --- |
+| FACEFILL_WEIGHTS | weights | the model the app loads unless a run was made active |
+| FACEFILL_RUNS | runs | where the Train page keeps its runs |
+| FACEFILL_TRAINING | 1 | 0 hides the Train page (hosted demo) |
+| FACEFILL_DATA_ROOTS | ../shared/data:data | folders training may read from (colon-separated) |
+| FACEFILL_MAX_ITERATIONS | 3000 | upper bound on completion iterations a user may ask for |
+| FACEFILL_MAX_RESTARTS | 16 | upper bound on restarts |
+| FACEFILL_MAX_CONCURRENT | 1 | completions running at once per server; others wait their turn |
+| FACEFILL_MAX_UPLOAD_MB | 20 | upload size limit (keep .streamlit/config.toml's maxUploadSize equal) |
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class SettingsError(ValueError):
+    """A setting or a user-given path that is not allowed."""
+
+
+def _flag(name: str, default: bool) -> bool:
+    return os.environ.get(name, "1" if default else "0").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _int(name: str, default: int) -> int:
+    value = os.environ.get(name, str(default))
+    try:
+        number = int(value)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, got {value!r}") from None
+    if number < 1:
+        raise SettingsError(f"{name} must be at least 1, got {number}")
+    return number
+
+
+@dataclass(frozen=True)
+class Settings:
+    weights: Path
+    runs: Path
+    training_enabled: bool
+    data_roots: tuple[Path, ...]
+    max_iterations: int
+    max_restarts: int
+    max_concurrent: int
+    max_upload_mb: int
+
+    @classmethod
+    def from_env(cls) -> "Settings":
+        roots = os.environ.get("FACEFILL_DATA_ROOTS", "../shared/data:data")
+        return cls(
+            weights=Path(os.environ.get("FACEFILL_WEIGHTS", "weights")),
+            runs=Path(os.environ.get("FACEFILL_RUNS", "runs")),
+            training_enabled=_flag("FACEFILL_TRAINING", True),
+            data_roots=tuple(Path(r).resolve() for r in roots.split(":") if r),
+            max_iterations=_int("FACEFILL_MAX_ITERATIONS", 3000),
+            max_restarts=_int("FACEFILL_MAX_RESTARTS", 16),
+            max_concurrent=_int("FACEFILL_MAX_CONCURRENT", 1),
+            max_upload_mb=_int("FACEFILL_MAX_UPLOAD_MB", 20),
+        )
+
+    def dataset_path(self, path: str | Path) -> Path:
+        """Resolve a user-given dataset folder; it must lie inside an allowed root (after symlinks)."""
+        text = str(path).strip()
+        if not text:
+            raise SettingsError("Choose a dataset folder.")
+        resolved = Path(text).resolve()
+        if not any(resolved == root or root in resolved.parents for root in self.data_roots):
+            allowed = ", ".join(str(r) for r in self.data_roots) or "none"
+            raise SettingsError(f"{text} is outside the allowed dataset folders ({allowed}).")
+        if not resolved.is_dir():
+            raise SettingsError(f"{text} is not a folder.")
+        return resolved
+
+    def dataset_choices(self, depth: int = 2) -> list[Path]:
+        """Folders under the allowed roots, for a picker (no free-form paths on a hosted demo)."""
+        found = []
+        for root in self.data_roots:
+            if root.is_dir():
+                found.append(root)
+                for level in range(1, depth + 1):
+                    found += sorted(p for p in root.glob("/".join(["*"] * level)) if p.is_dir() and not p.is_symlink())
+        return found
