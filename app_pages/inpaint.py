@@ -24,11 +24,18 @@ size = model.config.image_size
 limits = settings()
 
 
-@st.cache_data(max_entries=8, show_spinner="Finding faces...")
 def find_faces(data: bytes, name: str) -> tuple[np.ndarray, list]:
-    """The photo (downscaled if huge) and its aligned faces. Raises ImageError / AlignmentError."""
-    photo = read_image(data, name)
-    return photo, aligner().align_all(photo, size)
+    """The photo (downscaled if huge) and its aligned faces. Raises ImageError / AlignmentError.
+
+    Kept in this user's session only (never a process-wide cache), so an upload is gone with the session.
+    """
+    key = hashlib.sha1(data).hexdigest()
+    cached = st.session_state.get("photo")
+    if cached is None or cached[0] != key:
+        with st.spinner("Finding faces..."):
+            photo = read_image(data, name)
+            st.session_state.photo = (key, photo, aligner().align_all(photo, size))
+    return st.session_state.photo[1], st.session_state.photo[2]
 
 
 # --- 1. the face -----------------------------------------------------------------------

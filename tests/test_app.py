@@ -1,0 +1,97 @@
+"""Every page through Streamlit's AppTest, with a tiny model (no browser)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def app(monkeypatch, tiny_weights, tmp_path):
+    """An AppTest of the entry point, with a tiny model and an empty runs folder."""
+    monkeypatch.setenv("FACEFILL_WEIGHTS", str(tiny_weights))
+    monkeypatch.setenv("FACEFILL_RUNS", str(tmp_path / "runs"))
+    monkeypatch.setenv("FACEFILL_DATA_ROOTS", str(tmp_path / "data"))
+    monkeypatch.setenv("FACEFILL_MAX_ITERATIONS", "20")
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    monkeypatch.chdir(ROOT)
+    test = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=120)
+    yield test
+    st.cache_resource.clear()
+
+
+def page(app: AppTest, path: str) -> AppTest:
+    app.switch_page(path)
+    return app.run()
+
+
+def messages(app: AppTest) -> str:
+    return " ".join(e.value for e in [*app.error, *app.info, *app.warning, *app.success])
+
+
+def test_home_explains_and_shows_samples(app):
+    app.run()
+    assert not app.exception
+    assert app.title[0].value == "FaceFill"
+    assert len(app.get("plotly_chart")) == 2
+    assert app.get("image")
+
+
+def test_missing_weights_give_a_clear_message(app, monkeypatch, tmp_path):
+    monkeypatch.setenv("FACEFILL_WEIGHTS", str(tmp_path / "no-weights"))
+    st.cache_resource.clear()
+    for path in ("app_pages/home.py", "app_pages/inpaint.py", "app_pages/explore.py"):
+        page(app, path)
+        assert not app.exception
+        assert "model.json is missing" in messages(app)
+
+
+def test_inpaint_preset_mask_on_a_random_face(app):
+    page(app, "app_pages/inpaint.py")
+    assert "Upload a photo" in messages(app)
+    app.segmented_control(key="source").set_value("Random face").run()
+    app.segmented_control(key="mask_kind").set_value("center").run()
+    app.button[-1].click().run()  # Fill the hole
+    assert not app.exception
+    assert app.subheader[0].value == "Result"
+    assert "Total loss" in app.caption[0].value
+    assert "result" in app.session_state
+
+
+def test_inpaint_example_photo_is_aligned(app):
+    page(app, "app_pages/inpaint.py")
+    app.segmented_control(key="source").set_value("Example photo").run()
+    app.segmented_control(key="mask_kind").set_value("left").run()
+    app.button[-1].click().run()
+    assert not app.exception
+    assert app.subheader[0].value == "Result"
+
+
+def test_explore_face_algebra(app):
+    page(app, "app_pages/explore.py")
+    assert not app.exception
+    assert len(app.get("plotly_chart")) == 1
+    app.multiselect[0].set_value([]).run()
+    assert "Pick at least one face for concept A" in messages(app)
+
+
+def test_train_page_lists_only_allowed_folders(app, tmp_path):
+    (tmp_path / "data" / "faces").mkdir(parents=True)
+    page(app, "app_pages/train.py")
+    assert not app.exception
+    options = app.selectbox[0].options
+    assert options and all(str(tmp_path / "data") in o for o in options)
+
+
+def test_train_page_is_off_on_a_hosted_demo(app, monkeypatch):
+    monkeypatch.setenv("FACEFILL_TRAINING", "0")
+    st.cache_resource.clear()
+    page(app, "app_pages/train.py")
+    assert not app.exception
+    assert app.title[0].value != "Train"  # the page is not registered, so it cannot be reached
