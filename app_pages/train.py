@@ -6,7 +6,7 @@ import streamlit as st
 
 from core import jobs
 from core.settings import SettingsError
-from core.train import read_metrics
+from core.train import CHECKPOINT, read_metrics
 from app_pages.common import settings
 
 st.title("Train")
@@ -33,7 +33,7 @@ if started:
         folder = config.dataset_path(data)
         if not name or not name.replace("-", "").replace("_", "").isalnum():
             raise SettingsError("A run name may hold letters, digits, - and _ only.")
-        if (runs / name / "checkpoint.json").is_file():
+        if (runs / name / CHECKPOINT).is_file():
             raise SettingsError(f"Run {name} exists: resume it below, or choose another name.")
         jobs.start(runs / name, folder, int(steps), align=align, log_every=10, sample_every=50, checkpoint_every=50)
         st.success(f"Training {name} on {folder}.")

@@ -50,6 +50,10 @@ class TrainConfig:
     seed: int = 0
 
 
+# Upper bounds that keep one request from holding the CPU for hours or exhausting memory.
+LIMITS = {"iterations": 100_000, "restarts": 256, "init_pool": 4096, "report_every": 100_000, "hmc_leapfrog": 100}
+
+
 @dataclass(frozen=True)
 class CompletionConfig:
     """Settings of the completion optimiser (Yeh et al. / Amos's write-up)."""
@@ -81,11 +85,11 @@ class CompletionConfig:
             raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}")
         if self.optimizer not in ("adam", "momentum", "hmc"):
             raise ValueError(f"optimizer must be adam, momentum or hmc, got {self.optimizer!r}")
-        for name in ("iterations", "restarts", "report_every", "hmc_leapfrog"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.init_pool < 0:
-            raise ValueError(f"init_pool must be >= 0, got {self.init_pool}")
+        for name, most in LIMITS.items():
+            value = getattr(self, name)
+            least = 0 if name == "init_pool" else 1
+            if not isinstance(value, int) or not least <= value <= most:
+                raise ValueError(f"{name} must be a whole number from {least} to {most}, got {value!r}")
 
 
 SEED_COMPLETION = CompletionConfig(iterations=1000, restarts=1, init_pool=0, blend=False)

@@ -4,8 +4,8 @@ CLI: python -m core.train --data DIR --out RUN_DIR [--steps N] [--resume]
 
 A run folder holds:
   run.json                   model and training config, data summary
-  checkpoint.weights.h5      G, D and both optimizers (written atomically)
-  checkpoint.json            the step and wall time of that checkpoint
+  checkpoint.weights.h5      G, D, both optimizers, and the step and wall time as HDF5
+                             attributes: one file renamed into place, so always consistent
   metrics.csv                step, d_loss_real, d_loss_fake, g_loss, seconds
   samples/step_NNNNNN.png    samples from a fixed z
   tensorboard/               TensorBoard scalars
@@ -16,12 +16,15 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import platform
+import shutil
 import time
 from dataclasses import asdict, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
+import h5py
 import keras
 import numpy as np
 
@@ -33,7 +36,6 @@ from core.weights import atomic_write, save_model, write_json
 
 RUN_JSON = "run.json"
 CHECKPOINT = "checkpoint.weights.h5"
-CHECKPOINT_JSON = "checkpoint.json"
 METRICS = "metrics.csv"
 METRIC_FIELDS = ("step", "d_loss_real", "d_loss_fake", "g_loss", "seconds")
 SAMPLE_Z = "sample_z.npy"
@@ -45,16 +47,26 @@ class RunExistsError(RuntimeError):
 
 def read_checkpoint_state(run_dir: Path) -> dict:
     """{'step': ..., 'seconds': ...} of the last checkpoint, or step 0 if there is none."""
-    path = Path(run_dir) / CHECKPOINT_JSON
-    return json.loads(path.read_text()) if path.is_file() else {"step": 0, "seconds": 0.0}
+    path = Path(run_dir) / CHECKPOINT
+    if not path.is_file():
+        return {"step": 0, "seconds": 0.0}
+    with h5py.File(path, "r") as f:
+        return {"step": int(f.attrs["step"]), "seconds": float(f.attrs["seconds"])}
 
 
 def read_metrics(run_dir: Path) -> list[dict[str, float]]:
+    """The run's metrics rows; a row cut short by a kill mid-write is skipped."""
     path = Path(run_dir) / METRICS
     if not path.is_file():
         return []
+    rows = []
     with open(path, newline="") as f:
-        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f) if None not in row.values()]
+        for row in csv.DictReader(f):
+            try:
+                rows.append({k: float(row[k]) for k in METRIC_FIELDS})
+            except (TypeError, ValueError, KeyError):
+                continue
+    return rows
 
 
 def _truncate_metrics(run_dir: Path, step: int) -> None:
@@ -105,10 +117,21 @@ class RunLogger(keras.callbacks.Callback):
 
     def save_checkpoint(self, step: int) -> None:
         seconds = self.seconds()
-        atomic_write(self.run_dir / CHECKPOINT, self.gan.save_weights)
+
+        def write(tmp: Path) -> None:
+            self.gan.save_weights(tmp)
+            with h5py.File(tmp, "a") as f:
+                f.attrs["step"], f.attrs["seconds"] = step, seconds
+
+        atomic_write(self.run_dir / CHECKPOINT, write)
+        # The app-format export is swapped in as a whole folder, so G and D always match.
         card = {**self.card, "steps": step, "wall_seconds": round(seconds, 1)}
-        save_model(self.run_dir / "model", self.gan.config, self.gan.generator, self.gan.discriminator, card)
-        write_json(self.run_dir / CHECKPOINT_JSON, {"step": step, "seconds": seconds})
+        staging, export, old = (self.run_dir / name for name in (".model.tmp", "model", ".model.old"))
+        save_model(staging, self.gan.config, self.gan.generator, self.gan.discriminator, card)
+        if export.exists():
+            export.rename(old)
+        staging.rename(export)
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def train(
@@ -138,7 +161,7 @@ def train(
         "images": len(paths),
         "skipped_images": skipped,
         "batch_size": train_config.batch_size,
-        "machine": f"{platform.machine()} {platform.processor() or ''}".strip() + f", {__import__('os').cpu_count()} cores",
+        "machine": f"{platform.machine()} {platform.processor() or ''}".strip() + f", {os.cpu_count()} cores",
         "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     if not state["step"]:
@@ -147,6 +170,8 @@ def train(
     else:
         card["started"] = json.loads((run_dir / RUN_JSON).read_text())["card"]["started"]
     _truncate_metrics(run_dir, state["step"])
+    for stale in list(run_dir.rglob(".*")):  # temporary files and folders of a process killed mid-write
+        shutil.rmtree(stale) if stale.is_dir() else stale.unlink(missing_ok=True)
     print(f"{len(paths)} images ({skipped} unreadable, skipped) in {data_dir}; run folder {run_dir}")
 
     gan = DCGAN(model_config, train_config)
@@ -154,6 +179,8 @@ def train(
     gan.build_optimizers()
     if state["step"]:
         gan.load_weights(run_dir / CHECKPOINT)
+        if int(gan.d_optimizer.iterations.numpy()) != state["step"]:
+            raise RuntimeError(f"{run_dir / CHECKPOINT} is inconsistent: its step and optimiser disagree.")
         print(f"resumed from step {state['step']}")
 
     t = train_config

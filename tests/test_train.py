@@ -1,5 +1,3 @@
-import json
-
 import numpy as np
 import pytest
 from PIL import Image
@@ -47,15 +45,19 @@ def test_train_writes_run_and_resumes(synthetic_faces, tmp_path, tiny_config):
     assert int(gan.d_optimizer.iterations.numpy()) == 5
     assert int(gan.g_optimizer.iterations.numpy()) == 10  # two G updates per D update
     assert [row["step"] for row in read_metrics(run)] == [1, 2, 3, 4, 5]
-    assert json.loads((run / "checkpoint.json").read_text())["step"] == 5
+    assert read_checkpoint_state(run)["step"] == 5
+    assert load_model(run / "model").card["steps"] == 5
 
 
 def test_resume_drops_metrics_after_the_checkpoint(synthetic_faces, tmp_path, tiny_config):
     run = tmp_path / "run"
-    train(synthetic_faces, run, tiny_config, TrainConfig(**{**STEPS, "checkpoint_every": 2, "steps": 3}), verbose=0)
-    # Simulate a kill after the metrics row of step 3 but before its checkpoint.
-    state = json.loads((run / "checkpoint.json").read_text())
-    (run / "checkpoint.json").write_text(json.dumps({**state, "step": 2}))
-    gan = train(synthetic_faces, run, tiny_config, TrainConfig(**{**STEPS, "checkpoint_every": 2, "steps": 4}), resume=True, verbose=0)
-    assert [row["step"] for row in read_metrics(run)] == [1, 2, 3, 4]
+    train(synthetic_faces, run, tiny_config, TrainConfig(**STEPS), verbose=0)
+    # A kill after step 4's metrics row (half written, too) but before its checkpoint, and mid-write leftovers.
+    with open(run / "metrics.csv", "a") as f:
+        f.write("4,0.5,0.5,0.5,9.0\n5,0.4")
+    (run / ".checkpoint.weights.h5.123.tmp.weights.h5").write_bytes(b"half")
+    train(synthetic_faces, run, tiny_config, TrainConfig(**{**STEPS, "steps": 5}), resume=True, verbose=0)
+    assert [row["step"] for row in read_metrics(run)] == [1, 2, 3, 4, 5]
+    assert read_metrics(run)[3]["seconds"] != 9.0  # the stale row was replaced, not kept
+    assert not list(run.glob(".*"))
     assert (run / CHECKPOINT).is_file()
