@@ -10,7 +10,9 @@ import time
 import urllib.request
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
@@ -30,6 +32,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+class AppURL(str):
+    """The app's address, carrying the server's pid so a test can read its memory use."""
+
+    server_pid: int
+
+
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory):
     """The real app on a free loopback port, with short completions so the test is quick."""
@@ -40,7 +48,8 @@ def app_url(tmp_path_factory):
          "--server.address", "127.0.0.1", "--server.headless", "true"],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )
-    url = f"http://127.0.0.1:{port}"
+    url = AppURL(f"http://127.0.0.1:{port}")
+    url.server_pid = server.pid
     for _ in range(120):
         try:
             if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
@@ -87,9 +96,65 @@ def test_draw_a_mask_and_get_a_completion(app_url, browser, tmp_path):
     fill.click()
     page.get_by_text("Total loss").wait_for(timeout=120_000)
     print(f"completion shown after {time.perf_counter() - start:.1f} s")
-    assert page.get_by_text("Pasted back into the photo").is_visible()
-    assert page.get_by_role("button", name="Completion (PNG)").is_visible()
+    page.get_by_text("Pasted back into the photo").wait_for(timeout=10_000)
+    page.get_by_role("button", name="Completion (PNG)").wait_for(timeout=10_000)
     shots = Path(os.environ.get("FACEFILL_SCREENSHOTS", tmp_path))
     shots.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(shots / "inpaint-completed.png"), full_page=True)
     page.close()
+
+
+def known_pixels_match(completion: np.ndarray, face: np.ndarray, mask) -> bool:
+    """Known pixels away from the blended seam are the face's own."""
+    import cv2
+
+    hole = (mask.known < 0.5).astype(np.uint8)
+    away = cv2.dilate(hole, np.ones((7, 7), np.uint8)) == 0
+    return bool(np.array_equal(completion[away], face[away]))
+
+
+def test_four_sessions_at_once_each_get_their_own_result(app_url, browser):
+    """Four users complete at once on one server; each result is built from that user's own face and mask."""
+    from core.align import FaceAligner
+    from core.images import read_image, to_uint8
+    from core.masks import preset_mask
+    from core.model import sample_z
+    from core.weights import load_model
+
+    model = load_model(ROOT / "weights")
+    with FaceAligner() as aligner:
+        example = aligner.align(read_image(ROOT / "examples" / "astronaut.jpg"), 64).face
+    random_face = lambda n: to_uint8(model.generator(sample_z(1, model.config.z_dim, seed=1000 + n), training=False).numpy()[0])
+    users = [("Example photo", 0, "center"), ("Example photo", 0, "left"), ("Random face", 0, "center"), ("Random face", 2, "left")]
+
+    pages = []
+    for source, clicks, mask in users:
+        page = browser.new_context(viewport={"width": 1280, "height": 1600}).new_page()
+        page.goto(f"{app_url}/inpaint")
+        page.get_by_text(source, exact=True).click()
+        for _ in range(clicks):
+            page.get_by_role("button", name="Another face").click()
+            page.wait_for_timeout(1500)
+        page.get_by_text(mask, exact=True).click()
+        page.get_by_text("What the model gets to see").wait_for(timeout=60_000)
+        pages.append(page)
+    for page in pages:  # all four now run (or queue) on the server at the same time
+        page.get_by_role("button", name="Fill the hole").click()
+
+    results = []
+    for page, (source, clicks, mask_name) in zip(pages, users):
+        page.get_by_text("Total loss").wait_for(timeout=180_000)
+        with page.expect_download() as download:
+            page.get_by_role("button", name="Completion (PNG)").click()
+        completion = np.asarray(Image.open(download.value.path()).convert("RGB"))
+        face = example if source == "Example photo" else random_face(clicks)
+        assert known_pixels_match(completion, face, preset_mask(mask_name, 64)), f"{source}/{mask_name} got another user's pixels"
+        results.append(completion)
+        page.context.close()
+    for i in range(len(results)):
+        for j in range(i + 1, len(results)):
+            assert not np.array_equal(results[i], results[j])
+
+    peak_kb = int(next(l for l in open(f"/proc/{app_url.server_pid}/status") if l.startswith("VmHWM")).split()[1])
+    print(f"server peak RSS after 4 concurrent sessions: {peak_kb / 1024:.0f} MiB")
+    assert peak_kb < 4 * 1024 * 1024
