@@ -158,3 +158,25 @@ def test_four_sessions_at_once_each_get_their_own_result(app_url, browser):
     peak_kb = int(next(l for l in open(f"/proc/{app_url.server_pid}/status") if l.startswith("VmHWM")).split()[1])
     print(f"server peak RSS after 4 concurrent sessions: {peak_kb / 1024:.0f} MiB")
     assert peak_kb < 4 * 1024 * 1024
+
+
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        ("random.jpg", np.random.default_rng(1).bytes(4000), "is not a readable image"),
+        ("blank.png", None, "No face was found"),
+        ("empty.jpg", b"", "is empty"),
+    ],
+    ids=["random bytes", "no face", "empty file"],
+)
+def test_bad_upload_shows_a_message(app_url, browser, name, content, message):
+    if content is None:
+        buffer = __import__("io").BytesIO()
+        Image.new("RGB", (300, 300), (120, 160, 200)).save(buffer, format="PNG")
+        content = buffer.getvalue()
+    page = browser.new_page()
+    page.goto(f"{app_url}/inpaint")
+    page.locator("input[type=file]").set_input_files(files=[{"name": name, "mimeType": "image/jpeg", "buffer": content}])
+    page.get_by_text(message).wait_for(timeout=30_000)
+    assert page.get_by_text("Traceback").count() == 0
+    page.close()
