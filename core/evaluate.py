@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Callable
 
@@ -24,7 +24,7 @@ import tensorflow as tf
 from core.align import FaceAligner, find_images
 from core.complete import Completer, load_faces
 from core.config import SEED_COMPLETION, CompletionConfig
-from core.images import image_grid, save_png
+from core.images import image_grid, save_png, to_uint8
 from core.masks import PRESETS, Mask, masked_preview, preset_mask
 from core.weights import TrainedModel, load_model
 
@@ -83,6 +83,22 @@ def evaluate(
     return summary, outputs
 
 
+def convergence_curve(
+    model: TrainedModel, faces: np.ndarray, mask: Mask, config: CompletionConfig
+) -> list[dict[str, float]]:
+    """Mean loss and hole PSNR/SSIM of the (unblended) completion at every report, for choosing iterations."""
+    curve = []
+
+    def record(iteration: int, loss: np.ndarray, preview: np.ndarray) -> None:
+        scores = quality(faces, to_uint8(preview), mask)
+        curve.append({"iteration": iteration, "loss": float(loss.mean()), "seconds": time.perf_counter() - start,
+                      "psnr_hole": float(scores["psnr_hole"].mean()), "ssim_hole": float(scores["ssim_hole"].mean())})
+
+    start = time.perf_counter()
+    Completer(model).complete(faces, mask, config, record)
+    return curve
+
+
 def markdown_table(summary: dict[str, dict[str, float]]) -> str:
     lines = [
         "| method | PSNR hole (dB) | SSIM hole | PSNR image (dB) | SSIM image | s / face |",
@@ -107,6 +123,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--iters", type=int, default=defaults.iterations, help="iterations of the project's defaults")
     parser.add_argument("--restarts", type=int, default=defaults.restarts)
     parser.add_argument("--seed-iters", type=int, default=SEED_COMPLETION.iterations, help="iterations of the seed baseline")
+    parser.add_argument("--curve", action="store_true",
+                        help="instead: hole PSNR against iterations for the seed's and the project's settings")
     args = parser.parse_args(argv)
 
     model = load_model(args.weights)
@@ -134,9 +152,19 @@ def main(argv: list[str] | None = None) -> None:
         "ours (defaults)": gan_method(model, ours),
     }
     print(f"{len(faces_array)} faces from {args.folder} ({skipped} photos skipped), mask {args.mask}")
+    args.out.mkdir(parents=True, exist_ok=True)
+    if args.curve:
+        curves = {}
+        for name, config in (("seed settings", seed), ("ours (defaults)", ours)):
+            report_every = max(1, config.iterations // 40)
+            curves[name] = convergence_curve(model, faces_array, mask, replace(config, report_every=report_every, blend=False))
+            for point in curves[name]:
+                print(f"{name:>16} iteration {point['iteration']:5d}: loss {point['loss']:8.1f}, "
+                      f"PSNR hole {point['psnr_hole']:.2f} dB, SSIM hole {point['ssim_hole']:.3f}, {point['seconds']:.1f} s")
+        (args.out / "curve.json").write_text(json.dumps(curves, indent=2))
+        return
     summary, outputs = evaluate(faces_array, mask, methods)
 
-    args.out.mkdir(parents=True, exist_ok=True)
     report = {
         "folder": str(args.folder), "faces": len(faces_array), "skipped": skipped, "mask": args.mask,
         "weights": str(args.weights), "ours": asdict(ours), "seed": asdict(seed), "results": summary,
