@@ -118,3 +118,25 @@ def load_model(folder: str | Path, expect: ModelConfig | None = None) -> Trained
     _load_weights_file(generator, folder / GENERATOR_FILE, config)
     _load_weights_file(discriminator, folder / DISCRIMINATOR_FILE, config)
     return TrainedModel(config, generator, discriminator, meta.get("card", {}))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """python -m core.weights SRC DST [--dtype float16]: copy a model folder, e.g. a run's into weights/."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Publish a model folder (a run's model/) as the app's weights.")
+    parser.add_argument("source", type=Path, help="model folder, e.g. runs/faces/model")
+    parser.add_argument("dest", type=Path, help="where to write it, e.g. weights")
+    parser.add_argument("--dtype", choices=("float32", "float16"), default="float16", help="storage precision")
+    args = parser.parse_args(argv)
+    try:
+        model = load_model(args.source)
+    except WeightsError as err:
+        parser.exit(2, f"error: {err}\n")
+    save_model(args.dest, model.config, model.generator, model.discriminator, model.card, dtype=args.dtype)
+    size = sum(p.stat().st_size for p in args.dest.glob("*.h5")) / 2**20
+    print(f"wrote {args.dest} ({args.dtype}, {size:.1f} MiB): {model.card.get('steps', '?')} steps")
+
+
+if __name__ == "__main__":
+    main()

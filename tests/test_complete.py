@@ -12,7 +12,7 @@ from core.images import to_uint8
 from core.masks import Mask, MaskError, center_mask, full_mask, lowres_mask, preset_mask
 from core.model import sample_z
 
-FAST = CompletionConfig(iterations=60, learning_rate=0.05, report_every=20, blend=False)
+FAST = CompletionConfig(iterations=60, learning_rate=0.05, report_every=20, blend=False, init_pool=0)
 
 
 @pytest.fixture(scope="module")
