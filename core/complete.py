@@ -3,6 +3,9 @@
     z^ = argmin_z  ||W * (G(z) - y)||_1  +  lam * log(1 - D(G(z)))      (z clipped to [-1, 1])
     x  = M * y + (1 - M) * G(z^), then Poisson blending
 
+The perceptual term is computed as the generator's non-saturating loss -log D(G(z)),
+as in Amos's code: it has the same minimiser and does not vanish where D is sure.
+
 CLI: python -m core.complete IMG... --weights weights/ --out OUT --mask center
 """
 from __future__ import annotations
@@ -108,7 +111,7 @@ class Completer:
                 z = tf.clip_by_value(z - momentum * previous + (1 + momentum) * m, -1.0, 1.0)
             else:
                 z = self._hmc_step(z, loss, grad, y, w, lam, hmc_step, leapfrog, factor)
-        loss, _ = self._gradient(z, y, w, lam, factor)
+        loss, _, _ = self._losses(z, y, w, lam, factor)
         better = loss < best_loss
         return z, m, v, t, tf.where(better[:, None], z, best_z), tf.where(better, loss, best_loss)
 
