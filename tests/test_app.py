@@ -95,3 +95,30 @@ def test_train_page_is_off_on_a_hosted_demo(app, monkeypatch):
     page(app, "app_pages/train.py")
     assert not app.exception
     assert app.title[0].value != "Train"  # the page is not registered, so it cannot be reached
+
+
+def test_train_page_starts_a_background_run(app, tmp_path, synthetic_faces):
+    import shutil
+    import time
+
+    from core import jobs
+
+    data = tmp_path / "data" / "faces"
+    shutil.copytree(synthetic_faces, data)
+    page(app, "app_pages/train.py")
+    app.selectbox[0].set_value(data)
+    app.checkbox[0].uncheck()
+    app.text_input[0].input("smoke")
+    app.number_input[0].set_value(10)
+    app.button[0].click().run()  # Start training
+    run = tmp_path / "runs" / "smoke"
+    try:
+        assert not app.exception
+        assert "Training smoke" in messages(app)
+        assert jobs.status(run).running
+        assert app.selectbox[1].value == "smoke"  # the new run is listed and selected
+    finally:
+        jobs.stop(run)
+        deadline = time.time() + 30
+        while jobs.status(run).running and time.time() < deadline:
+            time.sleep(0.2)
