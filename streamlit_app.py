@@ -1,11 +1,7 @@
 """FaceFill: `streamlit run streamlit_app.py`."""
-import os
+import core
 
-import core  # noqa: F401  (TensorFlow's environment, before it loads)
-
-# The app's TensorFlow only runs inference (training is a separate process), so
-# oneDNN may cache its weight layouts: ~13% faster completion steps at batch 1.
-os.environ.setdefault("TF_ONEDNN_ASSUME_FROZEN_WEIGHTS", "1")
+core.assume_frozen_weights()  # this process only completes; training runs in a separate process
 
 import streamlit as st  # noqa: E402
 

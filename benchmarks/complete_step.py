@@ -12,14 +12,14 @@ from pathlib import Path
 
 from benchmarks.common import forward_flops, sgemm_gflops, time_call
 
+import core
 import numpy as np
 import tensorflow as tf
 
 from core.complete import Completer, contextual_weights
-from core.config import CompletionConfig
+from core.config import CompletionConfig, ModelConfig
 from core.masks import center_mask
 from core.model import build_discriminator, build_generator, sample_z
-from core.config import ModelConfig
 from core.weights import TrainedModel, WeightsError, load_model
 
 STEPS = 20
@@ -40,6 +40,7 @@ def step_timer(completer: Completer, batch: int, eager: bool = False):
 
 
 def main() -> None:
+    core.assume_frozen_weights()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--weights", type=Path, default=Path("weights"))
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 8, 32])

@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 import tensorflow as tf
 
+import core
 from core.blend import poisson_blend
 from core.config import CompletionConfig
 from core.images import to_model, to_uint8
@@ -258,6 +259,7 @@ def main(argv: list[str] | None = None) -> None:
     from core.masks import PRESETS, mask_from_image, masked_preview, preset_mask
     from core.weights import WeightsError, load_model
 
+    core.assume_frozen_weights()
     defaults = CompletionConfig()
     parser = argparse.ArgumentParser(description="Fill holes in face photos with the DCGAN (Yeh et al.).")
     parser.add_argument("images", nargs="+", type=Path, help="photos, or aligned faces of the model's size")

@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 import tensorflow as tf
 
+import core
 from core.align import FaceAligner, find_images
 from core.complete import Completer, load_faces
 from core.config import SEED_COMPLETION, CompletionConfig
@@ -113,6 +114,7 @@ def markdown_table(summary: dict[str, dict[str, float]]) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
+    core.assume_frozen_weights()
     defaults = CompletionConfig()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folder", type=Path, help="folder of face photos (aligned on the fly)")

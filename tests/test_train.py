@@ -31,7 +31,9 @@ def test_train_writes_run_and_resumes(synthetic_faces, tmp_path, tiny_config):
     train(synthetic_faces, run, tiny_config, TrainConfig(**STEPS), verbose=0)
     assert read_checkpoint_state(run)["step"] == 3
     assert sorted(p.name for p in (run / "samples").iterdir()) == [f"step_00000{i}.png" for i in (1, 2, 3)]
-    assert Image.open(run / "samples" / "step_000003.png").size == (16 * 8, 16 * 8)
+    first, last = (np.asarray(Image.open(run / "samples" / f"step_00000{i}.png")) for i in (1, 3))
+    assert first.shape == (16 * 8, 16 * 8, 3)
+    assert not np.array_equal(first, last)  # G really learns (no stale cached weights)
     assert [row["step"] for row in read_metrics(run)] == [1, 2, 3]
     assert all(np.isfinite(row["g_loss"]) for row in read_metrics(run))
     assert list((run / "tensorboard").rglob("events.out.tfevents.*"))
