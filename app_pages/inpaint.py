@@ -101,7 +101,7 @@ with right:
 
 # --- 3. settings -----------------------------------------------------------------------
 defaults = CompletionConfig()
-with st.expander("Settings (defaults follow the paper)"):
+with st.expander("Settings (λ and losses as in the paper; faster start and fewer steps than the seed)"):
     a, b = st.columns(2)
     lam = a.number_input("λ, weight of the perceptual loss", 0.0, 10.0, defaults.lam, 0.05)
     iterations = a.slider("Iterations", 10, limits.max_iterations, min(defaults.iterations, limits.max_iterations), 10)
