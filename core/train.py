@@ -32,7 +32,7 @@ from core.config import ModelConfig, TrainConfig
 from core.data import face_dataset, list_images
 from core.images import image_grid, save_png, to_uint8
 from core.model import DCGAN, sample_z
-from core.weights import atomic_write, save_model, write_json
+from core.weights import WeightsError, atomic_write, load_model, save_model, write_json
 
 RUN_JSON = "run.json"
 CHECKPOINT = "checkpoint.weights.h5"
@@ -125,7 +125,7 @@ class RunLogger(keras.callbacks.Callback):
 
         atomic_write(self.run_dir / CHECKPOINT, write)
         # The app-format export is swapped in as a whole folder, so G and D always match.
-        card = {**self.card, "steps": step, "wall_seconds": round(seconds, 1)}
+        card = {**self.card, "steps": self.card.get("previous_steps", 0) + step, "wall_seconds": round(seconds, 1)}
         staging, export, old = (self.run_dir / name for name in (".model.tmp", "model", ".model.old"))
         save_model(staging, self.gan.config, self.gan.generator, self.gan.discriminator, card)
         if export.exists():
@@ -141,8 +141,13 @@ def train(
     train_config: TrainConfig = TrainConfig(),
     resume: bool = False,
     verbose: int | str = "auto",
+    init_from: str | Path | None = None,
 ) -> DCGAN:
-    """Train (or resume) a run; returns the trained model. Safe to kill at any point."""
+    """Train (or resume) a run; returns the trained model. Safe to kill at any point.
+
+    init_from: a model folder (e.g. the shipped weights/) whose G and D start a new run,
+    so training can continue on a machine that only has the published weights.
+    """
     run_dir = Path(run_dir)
     state = read_checkpoint_state(run_dir)
     if state["step"] and not resume:
@@ -164,11 +169,15 @@ def train(
         "machine": f"{platform.machine()} {platform.processor() or ''}".strip() + f", {os.cpu_count()} cores",
         "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
+    if init_from and not state["step"]:
+        previous = load_model(init_from, expect=model_config)
+        card["initialised_from"] = str(init_from)
+        card["previous_steps"] = int(previous.card.get("steps", 0))
     if not state["step"]:
         write_json(run_dir / RUN_JSON, {"model": model_config.to_dict(), "train": asdict(train_config), "card": card})
         atomic_write(run_dir / SAMPLE_Z, lambda tmp: np.save(open(tmp, "wb"), sample_z(64, model_config.z_dim, train_config.seed).numpy()))
     else:
-        card["started"] = json.loads((run_dir / RUN_JSON).read_text())["card"]["started"]
+        card = {**json.loads((run_dir / RUN_JSON).read_text())["card"], **{k: card[k] for k in ("images", "skipped_images")}}
     _truncate_metrics(run_dir, state["step"])
     for stale in list(run_dir.rglob(".*")):  # temporary files and folders of a process killed mid-write
         shutil.rmtree(stale) if stale.is_dir() else stale.unlink(missing_ok=True)
@@ -177,6 +186,10 @@ def train(
     gan = DCGAN(model_config, train_config)
     gan.compile()
     gan.build_optimizers()
+    if init_from and not state["step"]:
+        gan.generator.set_weights(previous.generator.get_weights())
+        gan.discriminator.set_weights(previous.discriminator.get_weights())
+        print(f"initialised from {init_from} ({card['previous_steps']} steps)")
     if state["step"]:
         gan.load_weights(run_dir / CHECKPOINT)
         if int(gan.d_optimizer.iterations.numpy()) != state["step"]:
@@ -217,6 +230,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--gf", type=int, default=ModelConfig.gf)
     parser.add_argument("--df", type=int, default=ModelConfig.df)
     parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--init-from", type=Path, help="start G and D from this model folder (e.g. weights)")
     args = parser.parse_args(argv)
     if args.steps < 1 or args.batch_size < 1:
         parser.error("--steps and --batch-size must be positive")
@@ -230,8 +244,8 @@ def main(argv: list[str] | None = None) -> None:
             checkpoint_every=args.checkpoint_every,
             seed=args.seed,
         )
-        train(args.data, args.out, model, config, resume=args.resume, verbose=2)
-    except (RunExistsError, FileNotFoundError, ValueError) as err:
+        train(args.data, args.out, model, config, resume=args.resume, verbose=2, init_from=args.init_from)
+    except (RunExistsError, FileNotFoundError, ValueError, WeightsError) as err:
         parser.exit(2, f"error: {err}\n")
 
 

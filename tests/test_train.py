@@ -63,3 +63,17 @@ def test_resume_drops_metrics_after_the_checkpoint(synthetic_faces, tmp_path, ti
     assert read_metrics(run)[3]["seconds"] != 9.0  # the stale row was replaced, not kept
     assert not list(run.glob(".*"))
     assert (run / CHECKPOINT).is_file()
+
+
+def test_a_new_run_can_start_from_published_weights(synthetic_faces, tmp_path, tiny_config, tiny_weights, tiny_model):
+    from core.model import build_generator
+
+    run = tmp_path / "run"
+    gan = train(synthetic_faces, run, tiny_config, TrainConfig(**{**STEPS, "steps": 1}), verbose=0, init_from=tiny_weights)
+    model = load_model(run / "model")
+    assert model.card["initialised_from"] == str(tiny_weights)
+    assert model.card["steps"] == 1  # the tiny weights' card says 0 steps, plus 1 here
+    # Started from the published G: one Adam step (lr 2e-4) away from it, while a fresh G is far.
+    published = tiny_model.generator.get_weights()[0]
+    assert np.abs(gan.generator.get_weights()[0] - published).max() < 1e-3
+    assert np.abs(build_generator(tiny_config).get_weights()[0] - published).max() > 1e-2
