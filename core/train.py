@@ -134,6 +134,33 @@ class RunLogger(keras.callbacks.Callback):
         shutil.rmtree(old, ignore_errors=True)
 
 
+def _configs(run_dir: Path, step: int, resume: bool, model: ModelConfig, train: TrainConfig):
+    """The run's own configs when resuming (only the target steps may change), else the given ones."""
+    if step and not resume:
+        raise RunExistsError(f"{run_dir} already holds a checkpoint at step {step}; pass --resume.")
+    if step:
+        saved = json.loads((run_dir / RUN_JSON).read_text())
+        model = ModelConfig.from_dict(saved["model"])
+        train = replace(TrainConfig(**saved["train"]), steps=train.steps)
+    if train.checkpoint_every % train.log_every or train.sample_every % train.log_every:
+        raise ValueError("checkpoint_every and sample_every must be multiples of log_every")
+    return model, train
+
+
+def _start_run(run_dir: Path, model: ModelConfig, train: TrainConfig, card: dict) -> None:
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_json(run_dir / RUN_JSON, {"model": model.to_dict(), "train": asdict(train), "card": card})
+    z = sample_z(64, model.z_dim, train.seed).numpy()
+    atomic_write(run_dir / SAMPLE_Z, lambda tmp: np.save(tmp, z))
+
+
+def _clean_after_kill(run_dir: Path, step: int) -> None:
+    """Drop what a killed process may have left: metrics past the checkpoint, temporary files."""
+    _truncate_metrics(run_dir, step)
+    for stale in list(run_dir.rglob(".*")):
+        shutil.rmtree(stale) if stale.is_dir() else stale.unlink(missing_ok=True)
+
+
 def train(
     data_dir: str | Path,
     run_dir: str | Path,
@@ -150,53 +177,38 @@ def train(
     """
     run_dir = Path(run_dir)
     state = read_checkpoint_state(run_dir)
-    if state["step"] and not resume:
-        raise RunExistsError(f"{run_dir} already holds a checkpoint at step {state['step']}; pass --resume.")
-    if state["step"]:
-        saved = json.loads((run_dir / RUN_JSON).read_text())
-        model_config = ModelConfig.from_dict(saved["model"])
-        train_config = replace(TrainConfig(**saved["train"]), steps=train_config.steps)
-    if train_config.checkpoint_every % train_config.log_every or train_config.sample_every % train_config.log_every:
-        raise ValueError("checkpoint_every and sample_every must be multiples of log_every")
-
+    model_config, t = _configs(run_dir, state["step"], resume, model_config, train_config)
     paths, skipped = list_images(data_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    card = {
-        "data": str(data_dir),
-        "images": len(paths),
-        "skipped_images": skipped,
-        "batch_size": train_config.batch_size,
-        "machine": f"{platform.machine()} {platform.processor() or ''}".strip() + f", {os.cpu_count()} cores",
-        "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-    }
-    if init_from and not state["step"]:
-        previous = load_model(init_from, expect=model_config)
-        card["initialised_from"] = str(init_from)
-        card["previous_steps"] = int(previous.card.get("steps", 0))
-    if not state["step"]:
-        write_json(run_dir / RUN_JSON, {"model": model_config.to_dict(), "train": asdict(train_config), "card": card})
-        atomic_write(run_dir / SAMPLE_Z, lambda tmp: np.save(open(tmp, "wb"), sample_z(64, model_config.z_dim, train_config.seed).numpy()))
-    else:
-        card = {**json.loads((run_dir / RUN_JSON).read_text())["card"], **{k: card[k] for k in ("images", "skipped_images")}}
-    _truncate_metrics(run_dir, state["step"])
-    for stale in list(run_dir.rglob(".*")):  # temporary files and folders of a process killed mid-write
-        shutil.rmtree(stale) if stale.is_dir() else stale.unlink(missing_ok=True)
     print(f"{len(paths)} images ({skipped} unreadable, skipped) in {data_dir}; run folder {run_dir}")
 
-    gan = DCGAN(model_config, train_config)
+    gan = DCGAN(model_config, t)
     gan.compile()
     gan.build_optimizers()
-    if init_from and not state["step"]:
-        gan.generator.set_weights(previous.generator.get_weights())
-        gan.discriminator.set_weights(previous.discriminator.get_weights())
-        print(f"initialised from {init_from} ({card['previous_steps']} steps)")
     if state["step"]:
+        card = json.loads((run_dir / RUN_JSON).read_text())["card"]
+        _clean_after_kill(run_dir, state["step"])
         gan.load_weights(run_dir / CHECKPOINT)
         if int(gan.d_optimizer.iterations.numpy()) != state["step"]:
             raise RuntimeError(f"{run_dir / CHECKPOINT} is inconsistent: its step and optimiser disagree.")
         print(f"resumed from step {state['step']}")
+    else:
+        card = {
+            "data": str(data_dir),
+            "images": len(paths),
+            "skipped_images": skipped,
+            "batch_size": t.batch_size,
+            "machine": f"{platform.machine()} {platform.processor() or ''}".strip() + f", {os.cpu_count()} cores",
+            "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        }
+        if init_from:
+            previous = load_model(init_from, expect=model_config)
+            gan.generator.set_weights(previous.generator.get_weights())
+            gan.discriminator.set_weights(previous.discriminator.get_weights())
+            card.update(initialised_from=str(init_from), previous_steps=int(previous.card.get("steps", 0)))
+            print(f"initialised from {init_from} ({card['previous_steps']} steps)")
+        _start_run(run_dir, model_config, t, card)
+        _clean_after_kill(run_dir, 0)
 
-    t = train_config
     dataset = face_dataset(paths, model_config.image_size, t.batch_size, seed=t.seed + state["step"])
     callbacks = [
         RunLogger(run_dir, gan, state["seconds"], card),
