@@ -231,25 +231,29 @@ class Completer:
 def load_faces(paths: Sequence[Path], size: int, aligner=None) -> tuple[list[np.ndarray], list, list[str]]:
     """Read photos; size x size images are taken as aligned, others are aligned first.
 
-    Returns faces, the Alignment of each (None for pre-aligned) and per-file errors.
+    Returns faces, the (photo, Alignment) of each (None for pre-aligned) and per-file errors.
+    An aligner is created only when a photo needs one, and closed again.
     """
+    from contextlib import ExitStack
+
     from core.align import AlignmentError, FaceAligner
     from core.images import ImageError, read_image
 
     faces, alignments, errors = [], [], []
-    for path in paths:
-        try:
-            image = read_image(path)
-            if image.shape[:2] == (size, size):
-                faces.append(image)
-                alignments.append(None)
-                continue
-            aligner = aligner or FaceAligner()
-            alignment = aligner.align(image, size)
-            faces.append(alignment.face)
-            alignments.append((image, alignment))
-        except (ImageError, AlignmentError) as err:
-            errors.append(f"{path}: {err}")
+    with ExitStack() as stack:
+        for path in paths:
+            try:
+                image = read_image(path)
+                if image.shape[:2] == (size, size):
+                    faces.append(image)
+                    alignments.append(None)
+                    continue
+                aligner = aligner or stack.enter_context(FaceAligner())
+                alignment = aligner.align(image, size)
+                faces.append(alignment.face)
+                alignments.append((image, alignment))
+            except (ImageError, AlignmentError) as err:
+                errors.append(f"{path}: {err}")
     return faces, alignments, errors
 
 
@@ -297,9 +301,12 @@ def main(argv: list[str] | None = None) -> None:
     kept = [p for p in args.images if not any(e.startswith(f"{p}:") for e in errors)]
 
     frames: list[np.ndarray] = []
+    print_every = max(config.report_every, config.iterations // 10)
+
     def record(iteration, loss, preview):
         frames.append(to_uint8(preview))
-        print(f"iteration {iteration:5d}  mean loss {loss.mean():.2f}", flush=True)
+        if iteration % print_every == 0 or iteration == config.iterations:
+            print(f"iteration {iteration:5d}  mean loss {loss.mean():.2f}", flush=True)
 
     result = Completer(model).complete(np.stack(faces), mask, config, record)
     args.out.mkdir(parents=True, exist_ok=True)
