@@ -7,6 +7,7 @@ import io
 import numpy as np
 import streamlit as st
 from PIL import Image
+from streamlit_drawable_canvas import st_canvas
 
 from core.align import AlignmentError, paste_back
 from core.config import CompletionConfig
@@ -80,8 +81,6 @@ left, right = st.columns([1, 1])
 with left:
     kind = st.segmented_control("Mask", ["Draw", *PRESETS[:-1]], default="Draw", key="mask_kind", required=True)
     if kind == "Draw":
-        from streamlit_drawable_canvas import st_canvas  # needs a running Streamlit app
-
         tool = st.radio("Tool", ["freedraw", "rect"], horizontal=True, format_func={"freedraw": "Brush", "rect": "Rectangle"}.get)
         width = st.slider("Brush width", 4, 60, 24)
         canvas = st_canvas(

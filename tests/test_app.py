@@ -56,6 +56,8 @@ def test_inpaint_preset_mask_on_a_random_face(app):
     page(app, "app_pages/inpaint.py")
     assert "Upload a photo" in messages(app)
     app.segmented_control(key="source").set_value("Random face").run()
+    assert not app.exception
+    assert "Paint over the part of the face to fill" in messages(app)  # the canvas, nothing drawn yet
     app.segmented_control(key="mask_kind").set_value("center").run()
     app.button[-1].click().run()  # Fill the hole
     assert not app.exception
