@@ -75,20 +75,25 @@ class Completer:
         self.z_dim = model.config.z_dim
         self.size = model.config.image_size
 
-    def _losses(self, z, y, w, lam, factor: int):
-        g = self.generator(z, training=False)
+    @staticmethod
+    def _contextual(g, y, w, factor: int):
         if factor > 1:
             diff = tf.nn.avg_pool2d(g, factor, factor, "VALID") - tf.nn.avg_pool2d(y, factor, factor, "VALID")
         else:
             diff = g - y
-        contextual = tf.reduce_sum(tf.abs(diff) * w, axis=[1, 2, 3])
+        return tf.reduce_sum(tf.abs(diff) * w, axis=[1, 2, 3])
+
+    def _losses(self, z, y, w, lam, factor: int):
+        """Total, contextual and perceptual loss per sample, and G(z)."""
+        g = self.generator(z, training=False)
+        contextual = self._contextual(g, y, w, factor)
         perceptual = tf.nn.softplus(-self.discriminator(g, training=False))[:, 0]  # -log D(G(z))
-        return contextual + lam * perceptual, contextual, perceptual
+        return contextual + lam * perceptual, contextual, perceptual, g
 
     def _gradient(self, z, y, w, lam, factor):
         with tf.GradientTape() as tape:
             tape.watch(z)
-            loss, _, _ = self._losses(z, y, w, lam, factor)
+            loss = self._losses(z, y, w, lam, factor)[0]
         return loss, tape.gradient(loss, z)
 
     @tf.function(reduce_retracing=True)
@@ -112,7 +117,7 @@ class Completer:
                 z = tf.clip_by_value(z - momentum * previous + (1 + momentum) * m, -1.0, 1.0)
             else:
                 z = self._hmc_step(z, loss, grad, y, w, lam, hmc_step, leapfrog, factor)
-        loss, _, _ = self._losses(z, y, w, lam, factor)
+        loss = self._losses(z, y, w, lam, factor)[0]
         better = loss < best_loss
         return z, m, v, t, tf.where(better[:, None], z, best_z), tf.where(better, loss, best_loss)
 
@@ -132,8 +137,12 @@ class Completer:
 
     @tf.function(reduce_retracing=True)
     def _evaluate(self, z, y, w, lam, factor: int):
-        loss, contextual, perceptual = self._losses(z, y, w, lam, factor)
-        return loss, contextual, perceptual, self.generator(z, training=False)
+        return self._losses(z, y, w, lam, factor)
+
+    @tf.function(reduce_retracing=True)
+    def _fit_only(self, z, y, w, factor: int):
+        """Contextual loss alone: G forward passes only, for scoring the starting pool."""
+        return self._contextual(self.generator(z, training=False), y, w, factor)
 
     def _initial_z(self, y, w, config: CompletionConfig, factor: int) -> tf.Tensor:
         """restarts z per image: random, or the best-fitting of an init_pool of random z."""
@@ -146,7 +155,7 @@ class Completer:
             z = sample_z(pool, self.z_dim, config.seed * 7919 + i)
             yi = tf.repeat(y[i : i + 1], pool, axis=0)
             wi = tf.repeat(w[i : i + 1], pool, axis=0)
-            _, contextual, _, _ = self._evaluate(z, yi, wi, 0.0, factor)
+            contextual = self._fit_only(z, yi, wi, factor)
             chosen.append(tf.gather(z, tf.argsort(contextual)[:k]))
         return tf.concat(chosen, axis=0)
 
