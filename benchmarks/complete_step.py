@@ -31,8 +31,7 @@ def step_timer(completer: Completer, batch: int, eager: bool = False):
     z = sample_z(batch, completer.z_dim, 0)
     y = completer.generator(sample_z(batch, completer.z_dim, 1), training=False)
     w = tf.constant(np.repeat(contextual_weights(center_mask(size))[None], batch, 0))
-    c = CompletionConfig()
-    hp = tf.constant([c.learning_rate, c.beta1, c.beta2, c.momentum, c.lam, c.hmc_step, c.hmc_leapfrog])
+    hp = Completer.hyperparameters(CompletionConfig())
     zeros, inf = tf.zeros_like(z), tf.fill([batch], np.float32(np.inf))
     iterate = Completer._iterate.python_function.__get__(completer) if eager else completer._iterate
     args = (z, zeros, zeros, tf.constant(0.0), z, inf, y, w, tf.constant(STEPS), hp, "adam", 1)

@@ -96,6 +96,14 @@ class Completer:
             loss = self._losses(z, y, w, lam, factor)[0]
         return loss, tape.gradient(loss, z)
 
+    @staticmethod
+    def hyperparameters(config: CompletionConfig) -> tf.Tensor:
+        """The optimiser settings as one tensor, in the order _iterate unpacks them."""
+        return tf.constant(
+            [config.learning_rate, config.beta1, config.beta2, config.momentum, config.lam,
+             config.hmc_step, config.hmc_leapfrog], tf.float32,
+        )
+
     @tf.function(reduce_retracing=True)
     def _iterate(self, z, m, v, t, best_z, best_loss, y, w, n, hp, optimizer: str, factor: int):
         """n optimiser steps on z; hp = (lr, beta1, beta2, momentum, lam, hmc_step, leapfrog)."""
@@ -191,10 +199,7 @@ class Completer:
         y_t, w_t = tf.constant(y), tf.constant(w)
         z = self._initial_z(y_t, w_t, config, factor)
         y_k, w_k = tf.repeat(y_t, k, axis=0), tf.repeat(w_t, k, axis=0)
-        hp = tf.constant(
-            [config.learning_rate, config.beta1, config.beta2, config.momentum, config.lam,
-             config.hmc_step, config.hmc_leapfrog], tf.float32,
-        )
+        hp = self.hyperparameters(config)
         m = v = tf.zeros_like(z)
         t = tf.constant(0.0)
         best_z, best_loss = z, tf.fill([n * k], np.float32(np.inf))
@@ -237,10 +242,10 @@ class Completer:
         return tf.gather(best_z, np.arange(n) * k + per_image_loss.argmin(axis=1))
 
 
-def load_faces(paths: Sequence[Path], size: int, aligner=None) -> tuple[list[np.ndarray], list, list[str]]:
+def load_faces(paths: Sequence[Path], size: int, aligner=None) -> tuple[list[np.ndarray], list, dict[Path, str]]:
     """Read photos; size x size images are taken as aligned, others are aligned first.
 
-    Returns faces, the (photo, Alignment) of each (None for pre-aligned) and per-file errors.
+    Returns faces, the (photo, Alignment) of each (None for pre-aligned), and why each skipped path was skipped.
     An aligner is created only when a photo needs one, and closed again.
     """
     from contextlib import ExitStack
@@ -248,7 +253,7 @@ def load_faces(paths: Sequence[Path], size: int, aligner=None) -> tuple[list[np.
     from core.align import AlignmentError, FaceAligner
     from core.images import ImageError, read_image
 
-    faces, alignments, errors = [], [], []
+    faces, alignments, errors = [], [], {}
     with ExitStack() as stack:
         for path in paths:
             try:
@@ -262,7 +267,7 @@ def load_faces(paths: Sequence[Path], size: int, aligner=None) -> tuple[list[np.
                 faces.append(alignment.face)
                 alignments.append((image, alignment))
             except (ImageError, AlignmentError) as err:
-                errors.append(f"{path}: {err}")
+                errors[path] = str(err)
     return faces, alignments, errors
 
 
@@ -303,11 +308,11 @@ def main(argv: list[str] | None = None) -> None:
         parser.exit(2, f"error: {err}\n")
 
     faces, alignments, errors = load_faces(args.images, size)
-    for error in errors:
-        print(f"skipped {error}")
+    for path, error in errors.items():
+        print(f"skipped {path}: {error}")
     if not faces:
         parser.exit(1, "error: no usable face among the inputs\n")
-    kept = [p for p in args.images if not any(e.startswith(f"{p}:") for e in errors)]
+    kept = [p for p in args.images if p not in errors]
 
     frames: list[np.ndarray] = []
     print_every = max(config.report_every, config.iterations // 10)
