@@ -49,11 +49,10 @@ def quality(truth: np.ndarray, result: np.ndarray, mask: Mask) -> dict[str, np.n
 def opencv_inpaint(flag: int) -> Callable[[np.ndarray, Mask], np.ndarray]:
     def run(faces: np.ndarray, mask: Mask) -> np.ndarray:
         if mask.lowres_factor > 1:  # nothing to inpaint from: upsample the known low-res image
-            size = faces.shape[1]
+            size, f = faces.shape[1], mask.lowres_factor
             return np.stack([
-                cv2.resize(masked_preview(f, Mask(mask.known, mask.lowres_factor))[:: mask.lowres_factor, :: mask.lowres_factor],
-                           (size, size), interpolation=cv2.INTER_CUBIC)
-                for f in faces
+                cv2.resize(masked_preview(face, mask)[::f, ::f], (size, size), interpolation=cv2.INTER_CUBIC)
+                for face in faces
             ])
         hole = (mask.known < 0.5).astype(np.uint8) * 255
         return np.stack([cv2.inpaint(masked_preview(f, mask), hole, 3, flag) for f in faces])
