@@ -35,11 +35,20 @@ def _pid(run_dir: Path) -> int | None:
         os.kill(pid, 0)
     except (FileNotFoundError, ValueError, ProcessLookupError, PermissionError):
         return None
-    try:  # a zombie child counts as finished
-        done, _ = os.waitpid(pid, os.WNOHANG)
-        return None if done == pid else pid
+    try:  # reap the job if it is this process's child and has finished
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return None
     except ChildProcessError:
-        return pid
+        pass
+    return None if _is_zombie(pid) else pid
+
+
+def _is_zombie(pid: int) -> bool:
+    """A finished job that another process started and has not reaped yet (Linux; elsewhere assume not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return False
 
 
 def status(run_dir: Path) -> JobStatus:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,12 @@ TINY = ModelConfig(image_size=16, z_dim=8, gf=4, df=4)
 @pytest.fixture(scope="session")
 def tiny_config() -> ModelConfig:
     return TINY
+
+
+@pytest.fixture(scope="session")
+def tiny_job_args() -> dict:
+    """Arguments for core.jobs.start: the tiny model, small batches, a checkpoint and log line every step."""
+    return dict(asdict(TINY), batch_size=4, log_every=1, sample_every=2, checkpoint_every=1)
 
 
 @pytest.fixture(scope="session")

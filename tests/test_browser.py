@@ -33,16 +33,18 @@ def free_port() -> int:
 
 
 class AppURL(str):
-    """The app's address, carrying the server's pid so a test can read its memory use."""
+    """The app's address, carrying the server's pid (to read its memory use) and its runs folder."""
 
     server_pid: int
+    runs: Path
 
 
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory):
     """The real app on a free loopback port, with short completions so the test is quick."""
     port = free_port()
-    env = {**os.environ, "FACEFILL_MAX_ITERATIONS": "60", "FACEFILL_RUNS": str(tmp_path_factory.mktemp("runs"))}
+    runs = tmp_path_factory.mktemp("runs")
+    env = {**os.environ, "FACEFILL_MAX_ITERATIONS": "60", "FACEFILL_RUNS": str(runs)}
     server = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
          "--server.address", "127.0.0.1", "--server.headless", "true"],
@@ -50,6 +52,7 @@ def app_url(tmp_path_factory):
     )
     url = AppURL(f"http://127.0.0.1:{port}")
     url.server_pid = server.pid
+    url.runs = runs
     for _ in range(120):
         try:
             if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
@@ -158,6 +161,40 @@ def test_four_sessions_at_once_each_get_their_own_result(app_url, browser):
     peak_kb = int(next(l for l in open(f"/proc/{app_url.server_pid}/status") if l.startswith("VmHWM")).split()[1])
     print(f"server peak RSS after 4 concurrent sessions: {peak_kb / 1024:.0f} MiB")
     assert peak_kb < 4 * 1024 * 1024
+
+
+def test_watch_stop_and_resume_a_training_run(app_url, browser, synthetic_faces, tiny_job_args):
+    """A background run shows live loss curves and samples on the Train page; Stop and Resume work there."""
+    from core import jobs
+
+    run = app_url.runs / "tiny"
+    jobs.start(run, synthetic_faces, steps=100_000, **tiny_job_args)
+    page = browser.new_page(viewport={"width": 1280, "height": 1600})
+    try:
+        page.goto(f"{app_url}/train")
+        page.get_by_text("Running", exact=True).wait_for(timeout=60_000)
+        chart = page.locator(".js-plotly-plot").first
+        page.wait_for_function(  # the fragment refreshes every 5 s; wait for curves with a few points each
+            "() => document.querySelector('.js-plotly-plot')?.data?.every(t => t.x.length >= 3)",
+            timeout=120_000,
+        )
+        assert chart.evaluate("c => c.data.map(t => t.name)") == ["d_loss_real", "d_loss_fake", "g_loss"]
+        page.get_by_text("Samples from a fixed z at step").wait_for(timeout=30_000)
+
+        page.get_by_role("button", name="Stop").click()
+        page.get_by_text("Stopped", exact=True).wait_for(timeout=60_000)
+        assert not jobs.status(run).running
+        stopped_at = jobs.status(run).step
+
+        page.get_by_role("button", name="Resume").click()
+        page.get_by_text("Running", exact=True).wait_for(timeout=60_000)
+        page.wait_for_function(  # new points past the stop
+            f"() => document.querySelector('.js-plotly-plot')?.data?.[2]?.x.at(-1) > {stopped_at}", timeout=120_000
+        )
+        assert "resumed from step" in jobs.status(run).log_tail
+    finally:
+        page.close()
+        jobs.stop(run)
 
 
 @pytest.mark.parametrize(

@@ -6,9 +6,6 @@ from PIL import Image
 from core import jobs
 from core.curves import plot_losses
 
-TINY = dict(image_size=16, gf=4, df=4, z_dim=8, batch_size=4, log_every=1, sample_every=2, checkpoint_every=1)
-
-
 def wait_for(condition, seconds=120):
     deadline = time.time() + seconds
     while not condition() and time.time() < deadline:
@@ -16,9 +13,9 @@ def wait_for(condition, seconds=120):
     return condition()
 
 
-def test_start_stop_resume(synthetic_faces, tmp_path):
+def test_start_stop_resume(synthetic_faces, tmp_path, tiny_job_args):
     run = tmp_path / "run"
-    jobs.start(run, synthetic_faces, steps=10_000, **TINY)
+    jobs.start(run, synthetic_faces, steps=10_000, **tiny_job_args)
     assert jobs.status(run).running
     assert wait_for(lambda: jobs.status(run).step >= 2), jobs.status(run).log_tail
     try:
