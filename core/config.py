@@ -60,7 +60,7 @@ class CompletionConfig:
 
     lam: float = 0.1  # weight of the perceptual (adversarial) loss
     # Faster than the seed's 1000 steps at lr 0.01 and as good: starting from the best of 256
-    # random z, hole PSNR on lfw-dev plateaus by ~50-100 steps at lr 0.03 (core.evaluate --curve).
+    # random z, hole PSNR on lfw-dev levels off by ~80-100 steps at lr 0.03 (core.evaluate --curve).
     iterations: int = 100
     optimizer: str = "adam"  # adam | momentum | hmc
     learning_rate: float = 0.03
