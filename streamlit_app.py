@@ -1,11 +1,8 @@
 """FaceFill: `streamlit run streamlit_app.py`."""
-import core
+import core  # noqa: F401  (sets TensorFlow's environment before it loads)
+import streamlit as st
 
-core.assume_frozen_weights()  # this process only completes; training runs in a separate process
-
-import streamlit as st  # noqa: E402
-
-from core.settings import Settings  # noqa: E402
+from core.settings import Settings
 
 st.set_page_config(page_title="FaceFill", page_icon=":material/face_retouching_natural:", layout="wide")
 

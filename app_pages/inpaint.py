@@ -2,18 +2,18 @@
 from __future__ import annotations
 
 import hashlib
-import io
 
 import numpy as np
 import streamlit as st
 from PIL import Image
 from streamlit_drawable_canvas import st_canvas
 
-from core.align import AlignmentError, paste_back
-from core.config import CompletionConfig
-from core.images import ImageError, read_image, save_gif, to_uint8
+from core.align import AlignmentError
+from core.config import STEP_SIZES, CompletionConfig
+from core.images import ImageError, read_image, to_uint8
 from core.masks import PRESETS, MaskError, mask_from_canvas, masked_preview, preset_mask
 from core.model import sample_z
+from core.pipeline import complete_faces
 from app_pages.common import aligner, completion_slots, enlarge, model_and_completer, png_bytes, settings
 
 EXAMPLE = "examples/astronaut.jpg"
@@ -100,19 +100,25 @@ with right:
 
 # --- 3. settings -----------------------------------------------------------------------
 defaults = CompletionConfig()
-with st.expander("Settings (λ and losses as in the paper; faster start and fewer steps than the seed)"):
+with st.expander("Settings (λ and losses as in the paper; faster start, fewer steps and a fine-tuned G)"):
     a, b = st.columns(2)
     lam = a.number_input("λ, weight of the perceptual loss", 0.0, 10.0, defaults.lam, 0.05)
     iterations = a.slider("Iterations", 10, limits.max_iterations, min(defaults.iterations, limits.max_iterations), 10)
-    learning_rate = a.number_input("Learning rate", 0.0001, 1.0, defaults.learning_rate, format="%.4f")
-    optimizer = b.selectbox("Optimiser", ["adam", "momentum", "hmc"])
+    optimizer = b.selectbox("Optimiser", list(STEP_SIZES))
+    step_label = "Leapfrog step" if optimizer == "hmc" else "Learning rate"
+    learning_rate = a.number_input(
+        f"{step_label} ({optimizer})", 1e-5, 1.0, STEP_SIZES[optimizer], format="%.5f", key=f"lr-{optimizer}"
+    )
+    tune_steps = a.slider("Fine-tuning steps on G", 0, 100, defaults.tune_steps, 5)
     restarts = b.slider("Random restarts (best one wins)", 1, limits.max_restarts, min(defaults.restarts, limits.max_restarts))
     init_pool = b.select_slider("Start from the best of N random z", [0, 16, 64, 128, 256, 512], defaults.init_pool)
     blend = b.checkbox("Poisson blending", defaults.blend)
+    guidance = b.slider("Blend: weight of G's detail", 0.0, 1.0, defaults.guidance, 0.05, disabled=not blend)
 try:
     config = CompletionConfig(
         lam=lam, iterations=iterations, learning_rate=learning_rate, optimizer=optimizer, restarts=restarts,
-        init_pool=init_pool, blend=blend, report_every=max(5, iterations // 30),
+        init_pool=init_pool, tune_steps=tune_steps, blend=blend, guidance=guidance,
+        report_every=max(5, iterations // 30),
     )
 except ValueError as err:
     st.error(f"Settings: {err}")
@@ -122,36 +128,30 @@ except ValueError as err:
 if st.button("Fill the hole", type="primary", icon=":material/auto_fix_high:"):
     progress = st.progress(0.0, text="Waiting for a free slot...")
     live = st.empty()
-    frames: list[np.ndarray] = []
 
     def show(iteration: int, loss: np.ndarray, preview: np.ndarray) -> None:
-        frames.append(to_uint8(preview[0]))
         progress.progress(iteration / config.iterations, text=f"Iteration {iteration} of {config.iterations}, loss {loss[0]:.1f}")
-        live.image(enlarge(frames[-1]), caption="Current completion")
+        live.image(enlarge(to_uint8(preview[0])), caption="Current completion")
 
     with completion_slots():
-        result = completer.complete(face[None], mask, config, show)
-    gif = io.BytesIO()
-    save_gif(gif, frames + [result.blended[0]], scale=4)
-    pasted = paste_back(photo, alignment, result.blended[0], 1 - mask.known) if alignment is not None else None
-    st.session_state.result = {
-        "face_id": face_id, "masked": masked_preview(face, mask), "generated": to_uint8(result.generated[0]),
-        "completed": result.blended[0], "pasted": pasted, "gif": gif.getvalue(), "loss": float(result.loss[0]),
-    }
+        sources = [(photo, alignment)] if alignment is not None else None
+        (done,) = complete_faces(completer, [face], mask, config, sources, show)
+    st.session_state.result = {"face_id": face_id, "face": done, "gif": done.gif(scale=4)}
     progress.empty()
     live.empty()
 
 result = st.session_state.get("result")
 if result and result["face_id"] == face_id:
+    done = result["face"]
     st.subheader("Result")
     columns = st.columns(3)
-    for column, key, caption in zip(columns, ("masked", "generated", "completed"), ("Input", "G(ẑ)", "Completion")):
-        column.image(enlarge(result[key]), caption=caption)
-    st.caption(f"Total loss {result['loss']:.1f}")
-    if result["pasted"] is not None:
-        st.image(result["pasted"], caption="Pasted back into the photo", width=min(640, result["pasted"].shape[1]))
+    for column, image, caption in zip(columns, (done.masked, done.generated, done.completed), ("Input", "G(ẑ)", "Completion")):
+        column.image(enlarge(image), caption=caption)
+    st.caption(f"Total loss {done.loss:.1f}")
+    if done.pasted is not None:
+        st.image(done.pasted, caption="Pasted back into the photo", width=min(640, done.pasted.shape[1]))
     d1, d2, d3 = st.columns(3)
-    d1.download_button("Completion (PNG)", png_bytes(result["completed"]), "completion.png", "image/png")
-    if result["pasted"] is not None:
-        d2.download_button("Photo (PNG)", png_bytes(result["pasted"]), "photo-completed.png", "image/png")
+    d1.download_button("Completion (PNG)", png_bytes(done.completed), "completion.png", "image/png")
+    if done.pasted is not None:
+        d2.download_button("Photo (PNG)", png_bytes(done.pasted), "photo-completed.png", "image/png")
     d3.download_button("Optimisation (GIF)", result["gif"], "completion.gif", "image/gif")

@@ -12,7 +12,6 @@ from pathlib import Path
 
 from benchmarks.common import forward_flops, sgemm_gflops, time_call
 
-import core
 import numpy as np
 import tensorflow as tf
 
@@ -39,7 +38,6 @@ def step_timer(completer: Completer, batch: int, eager: bool = False):
 
 
 def main() -> None:
-    core.assume_frozen_weights()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--weights", type=Path, default=Path("weights"))
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 8, 32])

@@ -148,20 +148,6 @@ def align_landmarks(image: np.ndarray, landmarks: np.ndarray, size: int) -> Alig
     return Alignment(face, matrix, anchors)
 
 
-def paste_back(photo: np.ndarray, alignment: Alignment, face: np.ndarray, fill: np.ndarray) -> np.ndarray:
-    """Warp a (completed) aligned face back into photo where fill (aligned frame, 1 = filled) is set.
-
-    Only the filled region changes, so the rest of the photo keeps its full resolution.
-    """
-    h, w = photo.shape[:2]
-    inverse = cv2.invertAffineTransform(alignment.matrix)
-    warped = cv2.warpAffine(face, inverse, (w, h), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
-    weight = cv2.warpAffine(fill.astype(np.float32), inverse, (w, h), flags=cv2.INTER_LINEAR)
-    weight = cv2.GaussianBlur(weight, (0, 0), max(1.0, 0.01 * max(h, w)))[..., None]
-    weight = np.clip(weight * 1.5, 0.0, 1.0)
-    return (photo * (1 - weight) + warped * weight).round().astype(np.uint8)
-
-
 def find_images(root: Path) -> list[Path]:
     return sorted(p for p in Path(root).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
 

@@ -1,31 +1,107 @@
-"""Poisson blending of a generated fill into the known pixels (OpenCV seamlessClone)."""
+"""Poisson blending (Pérez et al. 2003): the hole takes the generated image's gradients
+and the known pixels' values at its border, so no seam shows.
+
+Over the fill region F, with N(p) the 4-neighbours of p inside the image, solve
+
+    |N(p)| f_p - sum_{q in N(p) & F} f_q = sum_{q in N(p) - F} y_q + s * sum_{q in N(p)} (g_p - g_q)
+
+for every p in F: known pixels y are the fixed (Dirichlet) boundary, the image border is
+free (Neumann), and s scales the generated gradients (s < 1 trusts G's detail less and the
+smooth membrane from the known border more). Known pixels are never changed. A part of F
+that touches no known pixel has no boundary to blend against and keeps the generated pixels.
+
+The solve is a sparse LU (SciPy): 1k unknowns take a millisecond, a 512x512 hole about 2 s.
+"""
 from __future__ import annotations
 
 import cv2
 import numpy as np
+import scipy.ndimage
+import scipy.sparse
+import scipy.sparse.linalg
 
-_PAD = 8  # seamlessClone misbehaves when the mask touches the image border
+# The four neighbours (dy, dx) of a pixel.
+_NEIGHBOURS = ((-1, 0), (1, 0), (0, -1), (0, 1))
+COLOUR_RING = 4  # known pixels within this many pixels of the hole fit the colour map
 
 
-def poisson_blend(image: np.ndarray, generated: np.ndarray, known: np.ndarray) -> np.ndarray:
-    """Blend generated (uint8 RGB) into image where known == 0.
+def _shifted(shape: tuple[int, int], dy: int, dx: int) -> tuple[tuple[slice, slice], tuple[slice, slice]]:
+    """Slices (here, there) such that a[there] is the neighbour at (dy, dx) of a[here]."""
+    h, w = shape
+    here = (slice(max(0, -dy), h - max(0, dy)), slice(max(0, -dx), w - max(0, dx)))
+    there = (slice(max(0, dy), h - max(0, -dy)), slice(max(0, dx), w - max(0, -dx)))
+    return here, there
 
-    The hole takes the generated image's gradients and the known pixels'
-    colours at its border; pixels more than one pixel away from the hole are
-    returned unchanged. With nothing known (or nothing to fill), the
-    generated (or original) image is returned.
+
+def blendable(fill: np.ndarray) -> np.ndarray:
+    """The part of the fill region (bool, H x W) whose connected pieces touch a known pixel."""
+    labels, _ = scipy.ndimage.label(fill)
+    touching = np.unique(labels[scipy.ndimage.binary_dilation(~fill) & fill])
+    return np.isin(labels, touching[touching > 0])
+
+
+def poisson_blend(image: np.ndarray, generated: np.ndarray, fill: np.ndarray, guidance: float = 1.0) -> np.ndarray:
+    """Blend generated into image over fill (H x W, True or 1 = fill); returns uint8 RGB.
+
+    image and generated are (H, W, 3) uint8 or float in [0, 255]; the result equals image
+    bit for bit wherever fill is off.
     """
-    fill = (known < 0.5).astype(np.uint8)
-    if fill.all():
-        return generated.copy()
-    if not fill.any():
-        return image.copy()
-    fill = cv2.dilate(fill, np.ones((3, 3), np.uint8)) * 255
-    pad = lambda a: cv2.copyMakeBorder(a, _PAD, _PAD, _PAD, _PAD, cv2.BORDER_REFLECT)
-    # The hole's own pixels must never leak in (at the border they would through the padding).
-    composite = np.where(known[..., None] > 0.5, image, generated)
-    src, dst, mask = pad(generated), pad(composite), pad(fill)
-    mask[:_PAD], mask[-_PAD:], mask[:, :_PAD], mask[:, -_PAD:] = 0, 0, 0, 0
-    x, y, w, h = cv2.boundingRect(mask)
-    blended = cv2.seamlessClone(src, dst, mask, (x + w // 2, y + h // 2), cv2.NORMAL_CLONE)
-    return blended[_PAD:-_PAD, _PAD:-_PAD]
+    if not 0.0 <= guidance <= 1.0:
+        raise ValueError(f"guidance must be in [0, 1], got {guidance}")
+    image, generated = np.asarray(image), np.asarray(generated, np.float64)
+    fill = np.asarray(fill) > 0.5
+    if image.shape != generated.shape or image.shape[:2] != fill.shape:
+        raise ValueError(f"Shapes differ: image {image.shape}, generated {generated.shape}, fill {fill.shape}.")
+    out = np.array(image, dtype=np.uint8)
+    solve = blendable(fill)
+    out[fill & ~solve] = np.clip(np.round(generated[fill & ~solve]), 0, 255)
+    n = int(solve.sum())
+    if n == 0:
+        return out
+
+    index = np.full(fill.shape, -1, np.int64)
+    index[solve] = np.arange(n)
+    known = image.astype(np.float64)
+    degree = np.zeros(fill.shape)
+    rhs = np.zeros(image.shape)
+    rows, cols = [], []
+    for dy, dx in _NEIGHBOURS:
+        here, there = _shifted(fill.shape, dy, dx)
+        inside = solve[here]  # p in the solved set; its neighbour q = p + (dy, dx) is in the image
+        degree[here] += inside
+        rhs[here] += inside[..., None] * guidance * (generated[here] - generated[there])
+        boundary = inside & ~fill[there]
+        rhs[here] += boundary[..., None] * known[there]
+        linked = inside & solve[there]
+        rows.append(index[here][linked])
+        cols.append(index[there][linked])
+    rows, cols = np.concatenate(rows), np.concatenate(cols)
+    matrix = scipy.sparse.csc_matrix(
+        (np.concatenate([degree[solve], -np.ones(len(rows))]),
+         (np.concatenate([np.arange(n), rows]), np.concatenate([np.arange(n), cols]))),
+        shape=(n, n),
+    )
+    values = scipy.sparse.linalg.splu(matrix).solve(rhs[solve])
+    out[solve] = np.clip(np.round(values), 0, 255)
+    return out
+
+
+def match_colours(generated: np.ndarray, image: np.ndarray, fill: np.ndarray, ring: int = COLOUR_RING) -> np.ndarray:
+    """generated mapped per channel by the affine a*g + b that best fits image on the known ring round the hole.
+
+    G's colours drift from the photo's (lighting, white balance); the Poisson solve fixes the
+    mean at the border but not the contrast inside. Gains are kept within [0.5, 2]. With too
+    few known pixels nearby (< 16) the image is returned unchanged. Float in, float out.
+    """
+    fill = np.asarray(fill) > 0.5
+    near = cv2.dilate(fill.astype(np.uint8), np.ones((2 * ring + 1, 2 * ring + 1), np.uint8)) > 0
+    ring_pixels = near & ~fill
+    generated = np.asarray(generated, np.float32)
+    if ring_pixels.sum() < 16:
+        return generated
+    g, y = generated[ring_pixels], np.asarray(image, np.float32)[ring_pixels]
+    g_mean, y_mean = g.mean(axis=0), y.mean(axis=0)
+    variance = ((g - g_mean) ** 2).mean(axis=0)
+    covariance = ((g - g_mean) * (y - y_mean)).mean(axis=0)
+    gain = np.clip(covariance / np.maximum(variance, 1e-6), 0.5, 2.0)
+    return (generated - g_mean) * gain + y_mean

@@ -1,7 +1,8 @@
 """Semantic inpainting (Yeh et al.): find the z whose G(z) best fits the known pixels.
 
     z^ = argmin_z  ||W * (G(z) - y)||_1  +  lam * log(1 - D(G(z)))      (z clipped to [-1, 1])
-    x  = M * y + (1 - M) * G(z^), then Poisson blending
+    G' = G fine-tuned for a few steps on the known pixels of this image, from z^
+    x  = M * y + (1 - M) * G'(z^), then colour fit and Poisson blending
 
 The perceptual term is computed as the generator's non-saturating loss -log D(G(z)),
 as in Amos's code: it has the same minimiser and does not vanish where D is sure.
@@ -16,12 +17,12 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 import cv2
+import keras
 import numpy as np
 import tensorflow as tf
 
-import core
-from core.blend import poisson_blend
-from core.config import CompletionConfig
+from core.blend import match_colours, poisson_blend
+from core.config import SEED_COMPLETION, STEP_SIZES, CompletionConfig
 from core.images import to_model, to_uint8
 from core.masks import Mask, MaskError
 from core.model import sample_z
@@ -36,7 +37,7 @@ class Completion:
     """Completions of N images (all float32 in [-1, 1] unless noted)."""
 
     z: np.ndarray  # (N, z_dim) the chosen z^
-    generated: np.ndarray  # (N, H, W, 3) G(z^)
+    generated: np.ndarray  # (N, H, W, 3) G(z^), by the per-image fine-tuned G when tune_steps > 0
     filled: np.ndarray  # (N, H, W, 3) M*y + (1-M)*G(z^)
     blended: np.ndarray  # (N, H, W, 3) uint8, Poisson-blended (= filled when blending is off)
     loss: np.ndarray  # (N,) total loss of z^
@@ -74,6 +75,8 @@ class Completer:
         self.discriminator = model.discriminator
         self.z_dim = model.config.z_dim
         self.size = model.config.image_size
+        self._tuned: keras.Model | None = None  # a copy of G that fine-tuning may change
+        self._tune_optimizer: keras.optimizers.Optimizer | None = None
 
     @staticmethod
     def _contextual(g, y, w, factor: int):
@@ -100,14 +103,14 @@ class Completer:
     def hyperparameters(config: CompletionConfig) -> tf.Tensor:
         """The optimiser settings as one tensor, in the order _iterate unpacks them."""
         return tf.constant(
-            [config.learning_rate, config.beta1, config.beta2, config.momentum, config.lam,
-             config.hmc_step, config.hmc_leapfrog], tf.float32,
+            [config.learning_rate, config.beta1, config.beta2, config.momentum, config.lam, config.hmc_leapfrog],
+            tf.float32,
         )
 
     @tf.function(reduce_retracing=True)
     def _iterate(self, z, m, v, t, best_z, best_loss, y, w, n, hp, optimizer: str, factor: int):
-        """n optimiser steps on z; hp = (lr, beta1, beta2, momentum, lam, hmc_step, leapfrog)."""
-        lr, beta1, beta2, momentum, lam, hmc_step, leapfrog = tf.unstack(hp)
+        """n optimiser steps on z; hp = (lr, beta1, beta2, momentum, lam, leapfrog); HMC's step is lr."""
+        lr, beta1, beta2, momentum, lam, leapfrog = tf.unstack(hp)
         for _ in tf.range(n):
             loss, grad = self._gradient(z, y, w, lam, factor)
             better = loss < best_loss
@@ -124,7 +127,7 @@ class Completer:
                 m = momentum * m - lr * grad
                 z = tf.clip_by_value(z - momentum * previous + (1 + momentum) * m, -1.0, 1.0)
             else:
-                z = self._hmc_step(z, loss, grad, y, w, lam, hmc_step, leapfrog, factor)
+                z = self._hmc_step(z, loss, grad, y, w, lam, lr, leapfrog, factor)
         loss = self._losses(z, y, w, lam, factor)[0]
         better = loss < best_loss
         return z, m, v, t, tf.where(better[:, None], z, best_z), tf.where(better, loss, best_loss)
@@ -151,6 +154,33 @@ class Completer:
     def _fit_only(self, z, y, w, factor: int):
         """Contextual loss alone: G forward passes only, for scoring the starting pool."""
         return self._contextual(self.generator(z, training=False), y, w, factor)
+
+    @tf.function(reduce_retracing=True)
+    def _tune(self, z, y, w, n, factor: int):
+        """n Adam steps on the copy of G's weights (batch norm in inference mode) to fit y's known pixels."""
+        variables = self._tuned.trainable_variables
+        for _ in tf.range(n):
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_sum(self._contextual(self._tuned(z, training=False), y, w, factor))
+            self._tune_optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        return self._tuned(z, training=False)
+
+    def tuned_generate(self, z: tf.Tensor, y: tf.Tensor, w: tf.Tensor, config: CompletionConfig, factor: int) -> np.ndarray:
+        """G'(z) per image, where G' is G fine-tuned on that image alone for config.tune_steps steps."""
+        if self._tuned is None:
+            self._tuned = keras.models.clone_model(self.generator)
+            self._tune_optimizer = keras.optimizers.Adam(config.tune_learning_rate)
+            self._tune_optimizer.build(self._tuned.trainable_variables)
+        self._tune_optimizer.learning_rate.assign(config.tune_learning_rate)
+        out = []
+        for i in range(len(z)):
+            for copy, original in zip(self._tuned.weights, self.generator.weights):
+                copy.assign(original)
+            for slot in self._tune_optimizer.variables:
+                if slot is not self._tune_optimizer.learning_rate:
+                    slot.assign(tf.zeros_like(slot))
+            out.append(self._tune(z[i : i + 1], y[i : i + 1], w[i : i + 1], tf.constant(config.tune_steps), factor))
+        return tf.concat(out, axis=0).numpy()
 
     def _initial_z(self, y, w, config: CompletionConfig, factor: int) -> tf.Tensor:
         """restarts z per image: random, or the best-fitting of an init_pool of random z."""
@@ -223,11 +253,12 @@ class Completer:
         restart_losses = tf.reshape(best_loss, (n, k)).numpy()
         z_hat = self._pick(best_z, restart_losses)
         loss, contextual, perceptual, generated = (a.numpy() for a in self._evaluate(z_hat, y_t, w_t, config.lam, factor))
+        if config.tune_steps:
+            generated = self.tuned_generate(z_hat, y_t, w_t, config, factor)
         filled = known * y + (1 - known) * generated
         if config.blend and factor == 1:
             blended = np.stack([
-                poisson_blend(to_uint8(yi), to_uint8(gi), mask.known)
-                for yi, gi, mask in zip(y, generated, masks)
+                blend_fill(to_uint8(yi), to_uint8(gi), mask.fill, config) for yi, gi, mask in zip(y, generated, masks)
             ])
         else:
             blended = to_uint8(filled)
@@ -240,6 +271,13 @@ class Completer:
         """The lowest-loss restart of each image."""
         n, k = per_image_loss.shape
         return tf.gather(best_z, np.arange(n) * k + per_image_loss.argmin(axis=1))
+
+
+def blend_fill(image: np.ndarray, generated: np.ndarray, fill: np.ndarray, config: CompletionConfig) -> np.ndarray:
+    """generated (uint8 or float in [0, 255]) blended into image (uint8) over fill, as config says."""
+    if config.colour_fit:
+        generated = match_colours(generated, image, fill)
+    return poisson_blend(image, generated, fill, config.guidance)
 
 
 def load_faces(paths: Sequence[Path], size: int, aligner=None) -> tuple[list[np.ndarray], list, dict[Path, str]]:
@@ -272,12 +310,11 @@ def load_faces(paths: Sequence[Path], size: int, aligner=None) -> tuple[list[np.
 
 
 def main(argv: list[str] | None = None) -> None:
-    from core.align import paste_back
-    from core.images import read_image, save_gif, save_png
-    from core.masks import PRESETS, mask_from_image, masked_preview, preset_mask
+    from core.images import read_image, save_png
+    from core.masks import PRESETS, mask_from_image, preset_mask
+    from core.pipeline import complete_faces
     from core.weights import WeightsError, load_model
 
-    core.assume_frozen_weights()
     defaults = CompletionConfig()
     parser = argparse.ArgumentParser(description="Fill holes in face photos with the DCGAN (Yeh et al.).")
     parser.add_argument("images", nargs="+", type=Path, help="photos, or aligned faces of the model's size")
@@ -286,54 +323,56 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--mask", default="center", help=f"{'|'.join(PRESETS)} or a mask PNG (white or painted = fill)")
     parser.add_argument("--iters", type=int, default=defaults.iterations)
     parser.add_argument("--lam", type=float, default=defaults.lam)
-    parser.add_argument("--lr", type=float, default=defaults.learning_rate)
-    parser.add_argument("--optimizer", choices=("adam", "momentum", "hmc"), default=defaults.optimizer)
+    parser.add_argument("--optimizer", choices=tuple(STEP_SIZES), default=defaults.optimizer)
+    parser.add_argument("--lr", type=float, default=None,
+                        help="step size on z (HMC: leapfrog step); default per optimiser: "
+                        + ", ".join(f"{k} {v:g}" for k, v in STEP_SIZES.items()))
     parser.add_argument("--restarts", type=int, default=defaults.restarts)
     parser.add_argument("--init-pool", type=int, default=defaults.init_pool)
+    parser.add_argument("--tune-steps", type=int, default=defaults.tune_steps, help="fine-tuning steps on G per face")
     parser.add_argument("--weighted", action="store_true", help="the paper's 7x7 weighted contextual loss")
     parser.add_argument("--blend", action=argparse.BooleanOptionalAction, default=defaults.blend)
+    parser.add_argument("--guidance", type=float, default=defaults.guidance, help="weight of G's gradients in the blend")
+    parser.add_argument("--seed-settings", action="store_true", help="the seed's exact method (SEED_COMPLETION)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
 
     try:
-        config = CompletionConfig(
+        base = SEED_COMPLETION if args.seed_settings else CompletionConfig(
             lam=args.lam, iterations=args.iters, optimizer=args.optimizer, learning_rate=args.lr,
-            restarts=args.restarts, init_pool=args.init_pool, weighted=args.weighted, blend=args.blend,
-            report_every=max(1, min(defaults.report_every, args.iters // 20 or 1)), seed=args.seed,
+            restarts=args.restarts, init_pool=args.init_pool, tune_steps=args.tune_steps, weighted=args.weighted,
+            blend=args.blend, guidance=args.guidance,
         )
+        config = replace(base, report_every=max(1, min(defaults.report_every, base.iterations // 20 or 1)), seed=args.seed)
         model = load_model(args.weights)
         size = model.config.image_size
         mask = preset_mask(args.mask, size, args.seed) if args.mask in PRESETS else mask_from_image(read_image(Path(args.mask)), size)
     except (ValueError, WeightsError) as err:
         parser.exit(2, f"error: {err}\n")
 
-    faces, alignments, errors = load_faces(args.images, size)
+    faces, sources, errors = load_faces(args.images, size)
     for path, error in errors.items():
         print(f"skipped {path}: {error}")
     if not faces:
         parser.exit(1, "error: no usable face among the inputs\n")
     kept = [p for p in args.images if p not in errors]
-
-    frames: list[np.ndarray] = []
     print_every = max(config.report_every, config.iterations // 10)
 
-    def record(iteration, loss, preview):
-        frames.append(to_uint8(preview))
+    def report(iteration: int, loss: np.ndarray, preview: np.ndarray) -> None:
         if iteration % print_every == 0 or iteration == config.iterations:
             print(f"iteration {iteration:5d}  mean loss {loss.mean():.2f}", flush=True)
 
-    result = Completer(model).complete(np.stack(faces), mask, config, record)
+    results = complete_faces(Completer(model), faces, mask, config, sources, report)
     args.out.mkdir(parents=True, exist_ok=True)
-    for i, (path, face, aligned) in enumerate(zip(kept, faces, alignments)):
+    for path, result in zip(kept, results):
         stem = args.out / path.stem
-        save_png(f"{stem}_masked.png", masked_preview(face, mask))
-        save_png(f"{stem}_generated.png", to_uint8(result.generated[i]))
-        save_png(f"{stem}_completed.png", result.blended[i])
-        save_gif(f"{stem}_progress.gif", [f[i] for f in frames] + [result.blended[i]])
-        if aligned is not None:
-            photo, alignment = aligned
-            save_png(f"{stem}_pasted.png", paste_back(photo, alignment, result.blended[i], 1 - mask.known))
-        print(f"{path}: loss {result.loss[i]:.1f} -> {stem}_completed.png")
+        save_png(f"{stem}_masked.png", result.masked)
+        save_png(f"{stem}_generated.png", result.generated)
+        save_png(f"{stem}_completed.png", result.completed)
+        Path(f"{stem}_progress.gif").write_bytes(result.gif(scale=2))
+        if result.pasted is not None:
+            save_png(f"{stem}_pasted.png", result.pasted)
+        print(f"{path}: loss {result.loss:.1f} -> {stem}_completed.png")
 
 
 if __name__ == "__main__":

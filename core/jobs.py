@@ -66,10 +66,9 @@ def start(run_dir: Path, data_dir: Path, steps: int, align: bool = False, resume
     command += ["--align"] * align + ["--resume"] * resume
     for name, value in train_args.items():
         command += [f"--{name.replace('_', '-')}", str(value)]
-    env = {k: v for k, v in os.environ.items() if k != "TF_ONEDNN_ASSUME_FROZEN_WEIGHTS"}  # weights change
     with open(run_dir / LOG_FILE, "ab") as log:
         process = subprocess.Popen(
-            command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+            command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             cwd=Path(__file__).resolve().parent.parent, start_new_session=True,
         )
     (run_dir / PID_FILE).write_text(str(process.pid))

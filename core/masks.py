@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-PRESETS = ("center", "left", "random", "grid", "lowres", "full")
+PRESETS = ("center", "left", "strokes", "random", "grid", "lowres", "full")
 
 
 class MaskError(ValueError):
@@ -24,8 +24,15 @@ class Mask:
     lowres_factor: int = 1  # >1: only an average over factor x factor blocks is known
 
     @property
+    def fill(self) -> np.ndarray:
+        """(H, W) bool, True where a pixel is to be filled (every pixel of a low-res mask)."""
+        if self.lowres_factor > 1:
+            return np.ones(self.known.shape, bool)
+        return self.known < 0.5
+
+    @property
     def fill_fraction(self) -> float:
-        return 1.0 if self.lowres_factor > 1 else float(1.0 - self.known.mean())
+        return float(self.fill.mean())
 
 
 def center_mask(size: int, scale: float = 0.25) -> Mask:
@@ -46,6 +53,31 @@ def random_mask(size: int, fraction: float = 0.8, seed: int = 0) -> Mask:
     """Each pixel is unknown with probability `fraction`."""
     rng = np.random.default_rng(seed)
     return Mask((rng.random((size, size)) >= fraction).astype(np.float32))
+
+
+def stroke_mask(size: int, seed: int = 0, coverage: tuple[float, float] = (0.15, 0.30)) -> Mask:
+    """Free-hand brush strokes over the face, reproducible from seed, covering 15-30% of the image.
+
+    Each stroke is a random walk of 4-8 points inside the middle 80% of the frame, drawn
+    with a round brush 1/16 to 1/8 of the size wide, as a person scribbling over a face would.
+    """
+    rng = np.random.default_rng(seed)
+    target = rng.uniform(*coverage)
+    fill = np.zeros((size, size), np.uint8)
+    lo, hi = 0.1 * size, 0.9 * size
+    while fill.mean() < target:
+        stroke = fill.copy()
+        point = rng.uniform(lo, hi, 2)
+        points = [point]
+        for _ in range(rng.integers(4, 9)):
+            angle = rng.uniform(0, 2 * np.pi)
+            point = np.clip(point + rng.uniform(0.05, 0.2) * size * np.array([np.cos(angle), np.sin(angle)]), lo, hi)
+            points.append(point)
+        width = max(1, int(round(rng.uniform(size / 16, size / 8))))
+        cv2.polylines(stroke, [np.round(np.array(points)).astype(np.int32)], False, 1, width, cv2.LINE_8)
+        if stroke.mean() <= coverage[1]:  # else: too long a stroke for what is left; draw another
+            fill = stroke
+    return Mask((1 - fill).astype(np.float32))
 
 
 def grid_mask(size: int, step: int = 4) -> Mask:
@@ -72,6 +104,7 @@ def preset_mask(name: str, size: int, seed: int = 0) -> Mask:
     makers = {
         "center": lambda: center_mask(size),
         "left": lambda: left_mask(size),
+        "strokes": lambda: stroke_mask(size, seed),
         "random": lambda: random_mask(size, seed=seed),
         "grid": lambda: grid_mask(size),
         "lowres": lambda: lowres_mask(size),

@@ -1,7 +1,6 @@
 """Shared fixtures: tiny models and synthetic images, so tests need no ../shared data."""
 from __future__ import annotations
 
-import os
 from dataclasses import asdict
 from pathlib import Path
 
@@ -10,10 +9,6 @@ import pytest
 from PIL import Image
 
 import core  # noqa: F401  (sets TensorFlow's environment before it loads)
-
-# The tests train in this process (and its children); the app's entry point, run here by
-# AppTest, must not switch on oneDNN's frozen-weight caching for them.
-os.environ["TF_ONEDNN_ASSUME_FROZEN_WEIGHTS"] = "0"
 from core.config import ModelConfig
 from core.model import build_discriminator, build_generator
 from core.weights import TrainedModel, save_model

@@ -5,11 +5,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.blend import poisson_blend
 from core.complete import Completer, contextual_weights
-from core.config import CompletionConfig
+from core.config import STEP_SIZES, CompletionConfig
 from core.images import to_uint8
-from core.masks import Mask, MaskError, center_mask, full_mask, lowres_mask, preset_mask
+from core.masks import Mask, MaskError, center_mask, full_mask, lowres_mask
 from core.model import sample_z
 
 FAST = CompletionConfig(iterations=60, learning_rate=0.05, report_every=20, blend=False, init_pool=0)
@@ -106,17 +105,18 @@ def test_wrong_inputs_are_refused(completer, own_samples):
         CompletionConfig(iterations=-5)
 
 
-def test_blending_keeps_known_pixels_away_from_the_seam():
-    rng = np.random.default_rng(0)
-    image = rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)
-    generated = np.full((64, 64, 3), 90, np.uint8)
-    for mask in (center_mask(64), preset_mask("left", 64)):
-        blended = poisson_blend(image, generated, mask.known)
-        hole = mask.known < 0.5
-        seam = np.zeros_like(hole)
-        seam[np.nonzero(__import__("cv2").dilate(hole.astype(np.uint8), np.ones((5, 5), np.uint8)))] = True
-        np.testing.assert_array_equal(blended[~seam], image[~seam])
-        assert not np.array_equal(blended[hole], image[hole])
+def test_each_optimiser_has_its_own_step_size():
+    assert CompletionConfig().learning_rate == STEP_SIZES["adam"]
+    assert CompletionConfig(optimizer="momentum").learning_rate == STEP_SIZES["momentum"] < 0.001
+    assert CompletionConfig(optimizer="hmc", learning_rate=0.02).learning_rate == 0.02
+
+
+def test_hmc_moves_by_its_learning_rate(completer, own_samples):
+    config = CompletionConfig(**{**FAST.__dict__, "optimizer": "hmc", "iterations": 5})
+    still = completer.complete(own_samples, center_mask(16), CompletionConfig(**{**config.__dict__, "learning_rate": 1e-6}))
+    moved = completer.complete(own_samples, center_mask(16), CompletionConfig(**{**config.__dict__, "learning_rate": 0.05}))
+    start = sample_z(3, completer.z_dim, FAST.seed).numpy()
+    assert np.abs(still.z - start).max() < 1e-3 < np.abs(moved.z - start).max()
 
 
 def test_complete_cli_writes_outputs(tmp_path, tiny_weights, tiny_model):

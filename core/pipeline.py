@@ -1,0 +1,118 @@
+"""One photo through the whole method: complete the aligned faces, blend, paste back, make a GIF.
+
+The Inpaint page and `python -m core.complete` both call `complete_faces` and show or
+save what it returns, so the two always agree.
+
+Paste-back happens at the photo's own resolution: G(z^) is warped back into the photo and
+Poisson-blended against the photo's pixels round the hole there, so the hole's border
+matches the photo (not a 64 px copy of it) and nothing outside the hole changes.
+"""
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import cv2
+import numpy as np
+
+from core.align import Alignment
+from core.complete import Completer, blend_fill
+from core.config import CompletionConfig
+from core.images import save_gif, to_uint8
+from core.masks import Mask, masked_preview
+
+MAX_BLEND_PIXELS = 1_000_000  # a larger hole in a photo is solved at a reduced scale (memory and time)
+
+# progress(iteration, loss per face, current completions in [-1, 1]) -> False to stop
+Progress = Callable[[int, np.ndarray, np.ndarray], "bool | None"]
+
+
+@dataclass
+class FaceResult:
+    """Everything shown or saved for one completed face (uint8 RGB images)."""
+
+    masked: np.ndarray  # the aligned face as the model sees it
+    generated: np.ndarray  # G(z^)
+    completed: np.ndarray  # the aligned face with its hole filled and blended
+    loss: float
+    pasted: np.ndarray | None = None  # the photo with the hole filled at its own resolution
+    frames: list[np.ndarray] = field(default_factory=list)  # the completion as the optimiser went
+
+    def gif(self, scale: int = 4) -> bytes:
+        """The optimisation as an animated GIF, ending on the blended result."""
+        buffer = io.BytesIO()
+        save_gif(buffer, [*self.frames, self.completed], scale=scale)
+        return buffer.getvalue()
+
+
+def paste_back(photo: np.ndarray, alignment: Alignment, generated: np.ndarray, mask: Mask,
+               config: CompletionConfig) -> np.ndarray:
+    """The photo with mask's hole filled by the aligned generated face, blended at the photo's resolution.
+
+    Pixels outside the hole (as warped into the photo) are returned unchanged.
+    """
+    h, w = photo.shape[:2]
+    inverse = cv2.invertAffineTransform(alignment.matrix)
+    fill = cv2.warpAffine(mask.fill.astype(np.float32), inverse, (w, h), flags=cv2.INTER_LINEAR) > 0.5
+    if not fill.any():
+        return photo.copy()
+    rows, cols = np.where(fill)
+    top, left = max(rows.min() - 1, 0), max(cols.min() - 1, 0)
+    bottom, right = min(rows.max() + 2, h), min(cols.max() + 2, w)
+    crop_h, crop_w = bottom - top, right - left
+    # Warp straight into the crop: shift the inverse map by the crop's corner.
+    to_crop = inverse - np.array([[0, 0, left], [0, 0, top]], np.float64)
+    face = cv2.warpAffine(np.asarray(generated, np.float32), to_crop, (crop_w, crop_h), flags=cv2.INTER_CUBIC,
+                          borderMode=cv2.BORDER_REPLICATE)
+    region, hole = photo[top:bottom, left:right], fill[top:bottom, left:right]
+    out = photo.copy()
+    if not config.blend:
+        out[top:bottom, left:right][hole] = np.clip(np.round(face[hole]), 0, 255)
+        return out
+    scale = min(1.0, float(np.sqrt(MAX_BLEND_PIXELS / hole.sum())))
+    if scale < 1.0:  # solve small, then write only the hole's pixels back at full size
+        small = (max(1, round(crop_w * scale)), max(1, round(crop_h * scale)))
+        shrink = lambda a: cv2.resize(a, small, interpolation=cv2.INTER_AREA)
+        solved = blend_fill(shrink(region), shrink(face), shrink(hole.astype(np.float32)) > 0.5, config)
+        solved = cv2.resize(solved, (crop_w, crop_h), interpolation=cv2.INTER_CUBIC)
+    else:
+        solved = blend_fill(region, face, hole, config)
+    out[top:bottom, left:right][hole] = solved[hole]
+    return out
+
+
+def complete_faces(
+    completer: Completer,
+    faces: Sequence[np.ndarray],
+    mask: Mask,
+    config: CompletionConfig = CompletionConfig(),
+    sources: Sequence[tuple[np.ndarray, Alignment] | None] | None = None,
+    progress: Progress | None = None,
+) -> list[FaceResult]:
+    """Complete aligned faces (uint8, model size) under one mask; paste each back into its photo.
+
+    sources[i] is (photo, alignment) for a face cut from a photo, None for one that is already
+    aligned (a random face, an aligned file). progress(iteration, loss, previews) is called at
+    every report; returning False stops early.
+    """
+    faces = np.stack(faces)
+    sources = list(sources) if sources is not None else [None] * len(faces)
+    frames: list[list[np.ndarray]] = [[] for _ in faces]
+
+    def record(iteration: int, loss: np.ndarray, preview: np.ndarray) -> bool | None:
+        for kept, image in zip(frames, to_uint8(preview)):
+            kept.append(image)
+        return progress(iteration, loss, preview) if progress is not None else None
+
+    completion = completer.complete(faces, mask, config, record)
+    results = []
+    for i, (face, source) in enumerate(zip(faces, sources)):
+        generated = to_uint8(completion.generated[i])
+        pasted = None
+        if source is not None:
+            photo, alignment = source
+            pasted = paste_back(photo, alignment, (completion.generated[i] + 1) * 127.5, mask, config)
+        results.append(FaceResult(masked_preview(face, mask), generated, completion.blended[i],
+                                  float(completion.loss[i]), pasted, frames[i]))
+    return results

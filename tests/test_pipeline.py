@@ -1,0 +1,75 @@
+"""The one photo pipeline the page and the CLI share: complete, blend, paste back at the photo's resolution."""
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from core.align import FaceAligner
+from core.complete import Completer
+from core.config import CompletionConfig
+from core.masks import center_mask
+from core.model import sample_z
+from core.images import to_uint8
+from core.pipeline import complete_faces, paste_back
+
+FAST = CompletionConfig(iterations=10, report_every=5, init_pool=16, tune_steps=2)
+
+
+@pytest.fixture(scope="module")
+def alignment(astronaut):
+    with FaceAligner() as aligner:
+        return aligner.align(astronaut, 64)
+
+
+def warped_hole(photo, alignment, mask):
+    import cv2
+
+    inverse = cv2.invertAffineTransform(alignment.matrix)
+    h, w = photo.shape[:2]
+    return cv2.warpAffine(mask.fill.astype(np.float32), inverse, (w, h), flags=cv2.INTER_LINEAR) > 0.5
+
+
+def test_paste_back_blends_at_the_photos_resolution(astronaut, alignment):
+    # G's face is the photo's own face, 40 levels too bright: the Poisson paste-back must take
+    # the brightness from the photo round the hole, so the filled photo is close to the original.
+    mask = center_mask(64)
+    brighter = alignment.face.astype(np.float32) + 40
+    pasted = paste_back(astronaut, alignment, brighter, mask, CompletionConfig())
+    hole = warped_hole(astronaut, alignment, mask)
+    np.testing.assert_array_equal(pasted[~hole], astronaut[~hole])
+    error = np.abs(pasted[hole].astype(float) - astronaut[hole]).mean()
+    hard = paste_back(astronaut, alignment, brighter, mask, CompletionConfig(blend=False))
+    hard_error = np.abs(hard[hole].astype(float) - astronaut[hole]).mean()
+    assert error < 8 and hard_error > 30  # the 64 px face upscaled loses detail, not brightness
+
+
+def test_complete_faces_returns_what_the_page_and_cli_show(tiny_model, astronaut, alignment):
+    completer = Completer(tiny_model)
+    face = to_uint8(tiny_model.generator(sample_z(1, tiny_model.config.z_dim, seed=3)).numpy()[0])
+    small = alignment.__class__(face, alignment.matrix / 4, alignment.landmarks)
+    seen = []
+    results = complete_faces(completer, [face, face], center_mask(16), FAST, [None, (astronaut, small)],
+                             lambda i, loss, preview: seen.append(i))
+    assert seen == [5, 10] and len(results) == 2
+    first, second = results
+    assert first.pasted is None and second.pasted.shape == astronaut.shape
+    assert first.completed.dtype == np.uint8 and first.completed.shape == (16, 16, 3)
+    assert len(first.frames) == 2
+    gif = Image.open(io.BytesIO(first.gif(scale=2)))
+    assert gif.n_frames == 3 and gif.size == (32, 32)
+
+
+def test_tuning_fits_the_known_pixels_and_leaves_g_alone(tiny_model):
+    completer = Completer(tiny_model)
+    faces = tiny_model.generator(sample_z(3, tiny_model.config.z_dim, seed=5)).numpy()
+    faces = np.clip(faces + 0.3, -1, 1)  # something G cannot draw exactly
+    before = [w.copy() for w in tiny_model.generator.get_weights()]
+    plain = completer.complete(faces, center_mask(16), CompletionConfig(iterations=10, tune_steps=0, blend=False))
+    tuned = completer.complete(faces, center_mask(16), CompletionConfig(iterations=10, tune_steps=20,
+                                                                        tune_learning_rate=1e-2, blend=False))
+    known = center_mask(16).known[..., None]
+    fit = lambda r: np.abs((r.generated - faces) * known).mean()
+    assert fit(tuned) < 0.8 * fit(plain)
+    for a, b in zip(before, tiny_model.generator.get_weights()):
+        np.testing.assert_array_equal(a, b)
