@@ -1,27 +1,28 @@
 """Completion quality on a folder of face photos, against baselines run in the same process.
 
-python -m core.evaluate DIR --weights weights --mask center --limit 64 --out reports/eval
+python -m core.evaluate DIR --weights weights --masks center left strokes --limit 64 --out reports/eval
 
-Faces are aligned, masked, and filled by: OpenCV's Telea and Navier-Stokes
-inpainting (for the low-resolution mask: bicubic upsampling), the seed's
-exact settings (lambda 0.1, Adam lr 0.01, 1000 iterations, 1 start, no
-blending) and the project's defaults. PSNR and SSIM (tf.image) are measured
-on the whole image and on the hole's bounding box against the true face.
+Faces are aligned, masked (stroke masks differ per face, from a fixed seed), and filled by
+OpenCV's Telea and Navier-Stokes inpainting, scikit-image's biharmonic inpainting, the
+seed's exact settings and the project's defaults. For each mask and method: PSNR over the
+hole's pixels, SSIM over the hole's bounding box, the seam excess (the jump across the
+hole's border beyond the true image's jump there, in grey levels; negative = smoother than
+the truth), and a landmark check (mediapipe's landmarks in the hole, completed against true
+face, over the inter-ocular distance; with how often a face is found at all).
 """
 from __future__ import annotations
 
 import argparse
 import json
 import time
+from collections.abc import Callable
 from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Callable
 
 import cv2
 import numpy as np
 import tensorflow as tf
 
-import core
 from core.align import FaceAligner, find_images
 from core.complete import Completer, load_faces
 from core.config import SEED_COMPLETION, CompletionConfig
@@ -29,62 +30,124 @@ from core.images import image_grid, save_png, to_uint8
 from core.masks import PRESETS, Mask, masked_preview, preset_mask
 from core.weights import TrainedModel, load_model
 
+Method = Callable[[np.ndarray, list[Mask]], np.ndarray]
+OUTER_EYE_CORNERS = (33, 263)  # mediapipe face-mesh indices
+LANDMARK_SCALE = 4  # faces are enlarged before landmarking: mediapipe needs more than 64 px
 
-def quality(truth: np.ndarray, result: np.ndarray, mask: Mask) -> dict[str, np.ndarray]:
-    """Per-image PSNR/SSIM (uint8 inputs, N x H x W x 3) of the whole image and of the hole's box."""
-    fill = mask.known < 0.5 if mask.lowres_factor == 1 else np.ones_like(mask.known, bool)
-    rows, cols = np.where(fill)
-    box = (slice(rows.min(), rows.max() + 1), slice(cols.min(), cols.max() + 1))
-    t, r = tf.constant(truth), tf.constant(result)
-    tb, rb = t[:, box[0], box[1]], r[:, box[0], box[1]]
-    filter_size = min(11, tb.shape[1], tb.shape[2])
+
+def seam_jump(images: np.ndarray, fill: np.ndarray) -> np.ndarray:
+    """Mean absolute step (grey levels, over channels) across the hole's border, per image (N, H, W, 3)."""
+    images = images.astype(np.float32)
+    h, w = fill.shape
+    total, pairs = np.zeros(len(images)), 0
+    for dy, dx in ((0, 1), (1, 0)):
+        a, b = (slice(0, h - dy), slice(0, w - dx)), (slice(dy, h), slice(dx, w))
+        across = fill[a] != fill[b]  # neighbours with one pixel filled and the other known
+        step = np.abs(images[:, a[0], a[1]] - images[:, b[0], b[1]])[:, across].mean(axis=-1)
+        total += step.sum(axis=1)
+        pairs += int(across.sum())
+    return total / max(pairs, 1)
+
+
+def quality(truth: np.ndarray, result: np.ndarray, masks: Mask | list[Mask]) -> dict[str, np.ndarray]:
+    """Per-image figures (uint8 inputs, N x H x W x 3) of result against truth.
+
+    psnr_hole: over the hole's pixels; ssim_hole: over the hole's bounding box (SSIM needs
+    windows); seam: the jump across the hole's border minus the true image's jump there;
+    psnr_full, ssim_full: the whole image.
+    """
+    masks = [masks] * len(truth) if isinstance(masks, Mask) else masks
+    t, r = truth.astype(np.float64), result.astype(np.float64)
+    psnr, ssim, seam = [], [], []
+    for ti, ri, mask in zip(t, r, masks):
+        fill = mask.fill
+        mse = ((ti[fill] - ri[fill]) ** 2).mean()
+        psnr.append(10 * np.log10(255.0**2 / mse) if mse > 0 else np.inf)
+        rows, cols = np.where(fill)
+        box = (slice(rows.min(), rows.max() + 1), slice(cols.min(), cols.max() + 1))
+        filter_size = min(11, box[0].stop - box[0].start, box[1].stop - box[1].start)
+        ssim.append(float(tf.image.ssim(ti[box].astype(np.float32), ri[box].astype(np.float32), 255,
+                                        filter_size=filter_size)))
+        if fill.all():
+            seam.append(0.0)
+        else:
+            jumps = seam_jump(np.stack([ri, ti]), fill)
+            seam.append(float(jumps[0] - jumps[1]))
+    tt, rt = tf.constant(truth), tf.constant(result)
     return {
-        "psnr_hole": tf.image.psnr(tb, rb, 255).numpy(),
-        "ssim_hole": tf.image.ssim(tb, rb, 255, filter_size=filter_size).numpy(),
-        "psnr_full": tf.image.psnr(t, r, 255).numpy(),
-        "ssim_full": tf.image.ssim(t, r, 255).numpy(),
+        "psnr_hole": np.array(psnr), "ssim_hole": np.array(ssim), "seam": np.array(seam),
+        "psnr_full": tf.image.psnr(tt, rt, 255).numpy(), "ssim_full": tf.image.ssim(tt, rt, 255).numpy(),
     }
 
 
-def opencv_inpaint(flag: int) -> Callable[[np.ndarray, Mask], np.ndarray]:
-    def run(faces: np.ndarray, mask: Mask) -> np.ndarray:
-        if mask.lowres_factor > 1:  # nothing to inpaint from: upsample the known low-res image
-            size, f = faces.shape[1], mask.lowres_factor
-            return np.stack([
-                cv2.resize(masked_preview(face, mask)[::f, ::f], (size, size), interpolation=cv2.INTER_CUBIC)
-                for face in faces
-            ])
-        hole = (mask.known < 0.5).astype(np.uint8) * 255
-        return np.stack([cv2.inpaint(masked_preview(f, mask), hole, 3, flag) for f in faces])
+def landmark_error(aligner: FaceAligner, truth: np.ndarray, results: np.ndarray, masks: list[Mask]) -> np.ndarray:
+    """Per face: mean distance between mediapipe's landmarks on the result and on the truth, over
+    the landmarks that lie in the hole (all of them if none do), in inter-ocular distances.
+    NaN where no face is found in the result (or in the truth)."""
+    errors = []
+    for t, r, mask in zip(truth, results, masks):
+        found = [aligner.landmarks(cv2.resize(image, None, fx=LANDMARK_SCALE, fy=LANDMARK_SCALE,
+                                              interpolation=cv2.INTER_CUBIC)) for image in (t, r)]
+        if not all(found):
+            errors.append(np.nan)
+            continue
+        true_points, result_points = found[0][0] / LANDMARK_SCALE, found[1][0] / LANDMARK_SCALE
+        size = mask.fill.shape[0]
+        cells = np.clip(np.round(true_points).astype(int), 0, size - 1)
+        in_hole = mask.fill[cells[:, 1], cells[:, 0]]
+        chosen = in_hole if in_hole.any() else np.ones_like(in_hole)
+        eyes = np.linalg.norm(true_points[OUTER_EYE_CORNERS[0]] - true_points[OUTER_EYE_CORNERS[1]])
+        errors.append(float(np.linalg.norm(result_points[chosen] - true_points[chosen], axis=1).mean() / eyes))
+    return np.array(errors)
+
+
+def opencv_inpaint(flag: int) -> Method:
+    def run(faces: np.ndarray, masks: list[Mask]) -> np.ndarray:
+        return np.stack([cv2.inpaint(masked_preview(f, m), m.fill.astype(np.uint8) * 255, 3, flag)
+                         for f, m in zip(faces, masks)])
 
     return run
 
 
-def gan_method(model: TrainedModel, config: CompletionConfig) -> Callable[[np.ndarray, Mask], np.ndarray]:
+def biharmonic_inpaint(faces: np.ndarray, masks: list[Mask]) -> np.ndarray:
+    from skimage.restoration import inpaint_biharmonic
+
+    return np.stack([to_uint8(inpaint_biharmonic(f / 127.5 - 1, m.fill, channel_axis=-1)) for f, m in zip(faces, masks)])
+
+
+def gan_method(model: TrainedModel, config: CompletionConfig) -> Method:
     completer = Completer(model)
-    return lambda faces, mask: completer.complete(faces, mask, config).blended
+    return lambda faces, masks: completer.complete(faces, masks, config).blended
 
 
 def evaluate(
-    faces: np.ndarray, mask: Mask, methods: dict[str, Callable[[np.ndarray, Mask], np.ndarray]]
+    faces: np.ndarray, masks: list[Mask], methods: dict[str, Method], aligner: FaceAligner | None = None,
 ) -> tuple[dict[str, dict[str, float]], dict[str, np.ndarray]]:
-    """Run every method on the same faces; returns summary figures and each method's outputs."""
+    """Run every method on the same faces and masks; returns summary figures and each method's outputs.
+
+    With an aligner, the landmark check runs too.
+    """
     summary, outputs = {}, {}
     for name, method in methods.items():
         start = time.perf_counter()
-        outputs[name] = method(faces, mask)
+        outputs[name] = method(faces, masks)
         seconds = time.perf_counter() - start
-        scores = quality(faces, outputs[name], mask)
+        scores = quality(faces, outputs[name], masks)
         summary[name] = {k: float(v.mean()) for k, v in scores.items()}
         summary[name].update({f"{k}_std": float(v.std()) for k, v in scores.items()})
+        if aligner is not None:
+            landmarks = landmark_error(aligner, faces, outputs[name], masks)
+            summary[name]["landmarks"] = float(np.nanmean(landmarks)) if np.isfinite(landmarks).any() else float("nan")
+            summary[name]["face_found"] = float(np.isfinite(landmarks).mean())
         summary[name]["seconds_per_face"] = seconds / len(faces)
-        print(f"{name:>14}: PSNR hole {summary[name]['psnr_hole']:.2f} dB, SSIM hole {summary[name]['ssim_hole']:.3f}, "
-              f"{summary[name]['seconds_per_face']:.2f} s/face", flush=True)
+        s = summary[name]
+        print(f"{name:>16}: PSNR hole {s['psnr_hole']:.2f} dB, SSIM hole {s['ssim_hole']:.3f}, seam {s['seam']:+.2f}, "
+              f"landmarks {s.get('landmarks', float('nan')):.3f}, {s['seconds_per_face']:.2f} s/face", flush=True)
     return summary, outputs
 
 
 def convergence_curve(
-    model: TrainedModel, faces: np.ndarray, mask: Mask, config: CompletionConfig
+    model: TrainedModel, faces: np.ndarray, mask: Mask | list[Mask], config: CompletionConfig
 ) -> list[dict[str, float]]:
     """Mean loss and hole PSNR/SSIM of the (unblended) completion at every report, for choosing iterations."""
     curve = []
@@ -101,29 +164,36 @@ def convergence_curve(
 
 def markdown_table(summary: dict[str, dict[str, float]]) -> str:
     lines = [
-        "| method | PSNR hole (dB) | SSIM hole | PSNR image (dB) | SSIM image | s / face |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| method | PSNR hole (dB) | SSIM hole | seam excess | landmarks (IOD) | face found | PSNR image (dB) | s / face |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for name, s in summary.items():
         lines.append(
-            f"| {name} | {s['psnr_hole']:.2f} ± {s['psnr_hole_std']:.2f} | {s['ssim_hole']:.3f} | "
-            f"{s['psnr_full']:.2f} | {s['ssim_full']:.3f} | {s['seconds_per_face']:.2f} |"
+            f"| {name} | {s['psnr_hole']:.2f} ± {s['psnr_hole_std']:.2f} | {s['ssim_hole']:.3f} | {s['seam']:+.2f} | "
+            f"{s.get('landmarks', float('nan')):.3f} | {s.get('face_found', float('nan')):.0%} | {s['psnr_full']:.2f} | "
+            f"{s['seconds_per_face']:.2f} |"
         )
     return "\n".join(lines)
 
 
+def eval_masks(name: str, size: int, count: int) -> list[Mask]:
+    """count masks of preset name; strokes differ per face (seed = face index), so every run sees the same."""
+    return [preset_mask(name, size, seed=i) for i in range(count)]
+
+
 def main(argv: list[str] | None = None) -> None:
-    core.assume_frozen_weights()
     defaults = CompletionConfig()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folder", type=Path, help="folder of face photos (aligned on the fly)")
     parser.add_argument("--weights", type=Path, default=Path("weights"))
-    parser.add_argument("--mask", choices=PRESETS, default="center")
+    parser.add_argument("--masks", nargs="+", choices=[p for p in PRESETS if p != "lowres"],
+                        default=["center", "left", "strokes"])
     parser.add_argument("--limit", type=int, default=64, help="evaluate the first N usable faces (sorted by name)")
     parser.add_argument("--out", type=Path, default=Path("reports/eval"))
     parser.add_argument("--iters", type=int, default=defaults.iterations, help="iterations of the project's defaults")
     parser.add_argument("--restarts", type=int, default=defaults.restarts)
     parser.add_argument("--seed-iters", type=int, default=SEED_COMPLETION.iterations, help="iterations of the seed baseline")
+    parser.add_argument("--no-landmarks", action="store_true", help="skip the landmark check")
     parser.add_argument("--curve", action="store_true",
                         help="instead: hole PSNR against iterations for the seed's and the project's settings")
     args = parser.parse_args(argv)
@@ -142,46 +212,49 @@ def main(argv: list[str] | None = None) -> None:
             skipped += len(errors)
             if len(faces) >= args.limit:
                 break
-    faces_array = np.stack(faces[: args.limit])
-    mask = preset_mask(args.mask, size)
-    ours = CompletionConfig(iterations=args.iters, restarts=args.restarts)
-    seed = CompletionConfig(**{**asdict(SEED_COMPLETION), "iterations": args.seed_iters})
-    methods = {
-        "OpenCV Telea": opencv_inpaint(cv2.INPAINT_TELEA),
-        "OpenCV NS": opencv_inpaint(cv2.INPAINT_NS),
-        "seed settings": gan_method(model, seed),
-        "ours (defaults)": gan_method(model, ours),
-    }
-    print(f"{len(faces_array)} faces from {args.folder} ({skipped} photos skipped), mask {args.mask}")
-    args.out.mkdir(parents=True, exist_ok=True)
-    if args.curve:
-        curves = {}
-        for name, config in (("seed settings", seed), ("ours (defaults)", ours)):
-            report_every = max(1, config.iterations // 40)
-            curves[name] = convergence_curve(model, faces_array, mask, replace(config, report_every=report_every, blend=False))
-            for point in curves[name]:
-                print(f"{name:>16} iteration {point['iteration']:5d}: loss {point['loss']:8.1f}, "
-                      f"PSNR hole {point['psnr_hole']:.2f} dB, SSIM hole {point['ssim_hole']:.3f}, {point['seconds']:.1f} s")
-        (args.out / "curve.json").write_text(json.dumps(curves, indent=2))
-        return
-    summary, outputs = evaluate(faces_array, mask, methods)
+        faces_array = np.stack(faces[: args.limit])
+        ours = CompletionConfig(iterations=args.iters, restarts=args.restarts)
+        seed = replace(SEED_COMPLETION, iterations=args.seed_iters)
+        print(f"{len(faces_array)} faces from {args.folder} ({skipped} photos skipped)")
+        args.out.mkdir(parents=True, exist_ok=True)
+        if args.curve:
+            curves = {}
+            masks = eval_masks(args.masks[0], size, len(faces_array))
+            for name, config in (("seed settings", seed), ("ours (defaults)", ours)):
+                report_every = max(1, config.iterations // 40)
+                curves[name] = convergence_curve(model, faces_array, masks, replace(config, report_every=report_every, blend=False))
+                for point in curves[name]:
+                    print(f"{name:>16} iteration {point['iteration']:5d}: loss {point['loss']:8.1f}, "
+                          f"PSNR hole {point['psnr_hole']:.2f} dB, SSIM hole {point['ssim_hole']:.3f}, {point['seconds']:.1f} s")
+            (args.out / "curve.json").write_text(json.dumps(curves, indent=2))
+            return
 
-    report = {
-        "folder": str(args.folder), "faces": len(faces_array), "skipped": skipped, "mask": args.mask,
-        "weights": str(args.weights), "ours": asdict(ours), "seed": asdict(seed), "results": summary,
-    }
+        methods = {
+            "OpenCV Telea": opencv_inpaint(cv2.INPAINT_TELEA),
+            "OpenCV NS": opencv_inpaint(cv2.INPAINT_NS),
+            "biharmonic": biharmonic_inpaint,
+            "seed settings": gan_method(model, seed),
+            "ours (defaults)": gan_method(model, ours),
+        }
+        report = {
+            "folder": str(args.folder), "faces": len(faces_array), "skipped": skipped, "weights": str(args.weights),
+            "ours": asdict(ours), "seed": asdict(seed), "results": {},
+        }
+        markdown = [f"# Completion on {args.folder} ({len(faces_array)} faces)\n"]
+        shown = slice(0, min(8, len(faces_array)))
+        for mask_name in args.masks:
+            print(f"mask {mask_name}")
+            masks = eval_masks(mask_name, size, len(faces_array))
+            summary, outputs = evaluate(faces_array, masks, methods, None if args.no_landmarks else aligner)
+            report["results"][mask_name] = summary
+            markdown += [f"## Mask {mask_name}\n", markdown_table(summary), ""]
+            rows = [np.stack([masked_preview(f, m) for f, m in zip(faces_array[shown], masks)])]
+            rows += [outputs[name][shown] for name in methods] + [faces_array[shown]]
+            save_png(args.out / f"grid_{mask_name}.png", image_grid(np.concatenate(rows), columns=shown.stop))
+            print(markdown_table(summary))
     (args.out / "report.json").write_text(json.dumps(report, indent=2))
-    table = markdown_table(summary)
-    (args.out / "report.md").write_text(
-        f"# Completion on {args.folder} ({len(faces_array)} faces, mask {args.mask})\n\n{table}\n\n"
-        "Hole figures are on the hole's bounding box; rows of the grid: input, "
-        + ", ".join(methods) + ", truth.\n"
-    )
-    shown = slice(0, min(8, len(faces_array)))
-    rows = [np.stack([masked_preview(f, mask) for f in faces_array[shown]])]
-    rows += [outputs[name][shown] for name in methods] + [faces_array[shown]]
-    save_png(args.out / "grid.png", image_grid(np.concatenate(rows), columns=shown.stop))
-    print(table)
+    markdown.append("Rows of each grid_MASK.png: input, " + ", ".join(methods) + ", truth.")
+    (args.out / "report.md").write_text("\n".join(markdown) + "\n")
     print(f"report: {args.out / 'report.md'}")
 
 

@@ -6,10 +6,10 @@ import sys
 import numpy as np
 from PIL import Image
 
-from core.evaluate import convergence_curve, quality
 from core.config import CompletionConfig
+from core.evaluate import convergence_curve, landmark_error, quality, seam_jump
 from core.images import to_uint8
-from core.masks import center_mask
+from core.masks import center_mask, stroke_mask
 from core.model import sample_z
 from core.realism import detection_rate
 
@@ -30,6 +30,38 @@ def test_convergence_curve_improves(tiny_model):
     assert curve[-1]["loss"] < curve[0]["loss"]
 
 
+def test_seam_jump_measures_the_step_across_the_holes_border():
+    image = np.full((1, 16, 16, 3), 100, np.uint8)
+    mask = center_mask(16)
+    assert seam_jump(image, mask.fill)[0] == 0
+    image[0][mask.fill] = 130  # a flat patch 30 levels brighter: every pair across the border jumps 30
+    assert seam_jump(image, mask.fill)[0] == 30
+    scores = quality(np.full((1, 16, 16, 3), 100, np.uint8), image, mask)
+    assert scores["seam"][0] == 30 and np.isclose(scores["psnr_hole"][0], 10 * np.log10(255**2 / 30**2))
+
+
+def test_quality_takes_a_mask_per_face():
+    rng = np.random.default_rng(1)
+    truth = rng.integers(0, 255, (2, 32, 32, 3), dtype=np.uint8)
+    result = truth.copy()
+    masks = [stroke_mask(32, 0), stroke_mask(32, 1)]
+    result[1][masks[1].fill] = 0  # only the second face's own hole is wrong
+    scores = quality(truth, result, masks)
+    assert np.isinf(scores["psnr_hole"][0]) and scores["psnr_hole"][1] < 15
+
+
+def test_landmark_check_on_a_real_face(astronaut):
+    from core.align import FaceAligner
+
+    with FaceAligner() as aligner:
+        face = aligner.align(astronaut, 64).face
+        moved = np.roll(face, 4, axis=1)  # the whole face 4 px to the right
+        errors = landmark_error(aligner, np.stack([face, face]), np.stack([face, moved]), [center_mask(64)] * 2)
+        blank = landmark_error(aligner, face[None], np.full((1, 64, 64, 3), 128, np.uint8), [center_mask(64)])
+    assert errors[0] == 0 and 0.05 < errors[1] < 0.5  # 4 px of a ~30 px inter-ocular distance
+    assert np.isnan(blank[0])
+
+
 def test_evaluate_cli_writes_a_report(tmp_path, tiny_weights, tiny_model):
     faces = to_uint8(tiny_model.generator(sample_z(3, tiny_model.config.z_dim, seed=5)).numpy())
     folder = tmp_path / "faces"
@@ -39,15 +71,18 @@ def test_evaluate_cli_writes_a_report(tmp_path, tiny_weights, tiny_model):
     out = tmp_path / "report"
     result = subprocess.run(
         [sys.executable, "-m", "core.evaluate", str(folder), "--weights", str(tiny_weights), "--limit", "3",
-         "--iters", "10", "--seed-iters", "10", "--out", str(out)],
+         "--iters", "10", "--seed-iters", "10", "--masks", "center", "strokes", "--out", str(out)],
         capture_output=True, text=True, timeout=300,
     )
     assert result.returncode == 0, result.stderr
     report = json.loads((out / "report.json").read_text())
-    assert report["faces"] == 3
-    assert set(report["results"]) == {"OpenCV Telea", "OpenCV NS", "seed settings", "ours (defaults)"}
-    assert "| OpenCV Telea |" in (out / "report.md").read_text()
-    assert Image.open(out / "grid.png").size == (3 * 16, 6 * 16)  # input, 4 methods, truth
+    assert report["faces"] == 3 and set(report["results"]) == {"center", "strokes"}
+    methods = {"OpenCV Telea", "OpenCV NS", "biharmonic", "seed settings", "ours (defaults)"}
+    assert set(report["results"]["strokes"]) == methods
+    assert {"psnr_hole", "ssim_hole", "seam", "landmarks", "face_found"} <= set(report["results"]["center"]["biharmonic"])
+    text = (out / "report.md").read_text()
+    assert "## Mask strokes" in text and "| biharmonic |" in text
+    assert Image.open(out / "grid_strokes.png").size == (3 * 16, 7 * 16)  # input, 5 methods, truth
 
 
 def test_noise_is_not_a_face(tiny_model):
