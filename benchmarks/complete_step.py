@@ -3,11 +3,13 @@
 python -m benchmarks.complete_step [--weights weights] [--batches 1 8 32]
 
 Prints achieved GFLOP/s against this CPU's sgemm ceiling, the speed-up over the
-same loop run eagerly, and the seconds to complete one face with the defaults.
+same loop run eagerly, and the seconds to complete one face with the defaults, and
+without their fine-tuning and blending stages (as ratios to the defaults).
 """
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
 
 from benchmarks.common import forward_flops, sgemm_gflops, time_call
@@ -62,12 +64,21 @@ def main() -> None:
         print(f"{batch:5d} {compiled * 1e3:9.1f} {achieved:8.1f} {achieved / ceiling:10.0%} {eager * 1e3:9.1f} {eager / compiled:7.1f}x")
 
     face = model.generator(sample_z(1, model.config.z_dim, 7), training=False).numpy()
-    config = CompletionConfig()
-    completer.complete(face, center_mask(model.config.image_size), config)  # trace once
-    seconds = time_call(lambda: completer.complete(face, center_mask(model.config.image_size), config), repeats=3, warmup=0)
-    print(f"one face, defaults ({config.iterations} iterations, {config.restarts} restarts, "
-          f"pool {config.init_pool}, blend {config.blend}): {seconds:.2f} s")
-
+    mask = center_mask(model.config.image_size)
+    defaults = CompletionConfig()
+    stages = {
+        "defaults": defaults,
+        "without fine-tuning G": replace(defaults, tune_steps=0),
+        "without fine-tuning or blending": replace(defaults, tune_steps=0, blend=False),
+    }
+    print(f"one face, defaults ({defaults.iterations} iterations, pool {defaults.init_pool}, "
+          f"{defaults.tune_steps} fine-tuning steps, blend {defaults.blend}):")
+    baseline = None
+    for name, config in stages.items():
+        completer.complete(face, mask, config)  # trace once
+        seconds = time_call(lambda: completer.complete(face, mask, config), repeats=3, warmup=0)
+        baseline = baseline or seconds
+        print(f"  {name:<32} {seconds:.2f} s  ({seconds / baseline:.2f}x the defaults)")
 
 if __name__ == "__main__":
     main()

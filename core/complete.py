@@ -233,7 +233,7 @@ class Completer:
         m = v = tf.zeros_like(z)
         t = tf.constant(0.0)
         best_z, best_loss = z, tf.fill([n * k], np.float32(np.inf))
-        known = np.stack([mask.known for mask in masks])[..., None]
+        fill = np.stack([mask.fill for mask in masks])[..., None]
         history: list[tuple[int, float]] = []
         done = 0
         while done < config.iterations:
@@ -247,7 +247,7 @@ class Completer:
             if callback is not None:
                 winner = self._pick(best_z, per_image)
                 preview = self.generator(winner, training=False).numpy()
-                if callback(done, per_image.min(axis=1), known * y + (1 - known) * preview) is False:
+                if callback(done, per_image.min(axis=1), np.where(fill, preview, y)) is False:
                     break
 
         restart_losses = tf.reshape(best_loss, (n, k)).numpy()
@@ -255,7 +255,7 @@ class Completer:
         loss, contextual, perceptual, generated = (a.numpy() for a in self._evaluate(z_hat, y_t, w_t, config.lam, factor))
         if config.tune_steps:
             generated = self.tuned_generate(z_hat, y_t, w_t, config, factor)
-        filled = known * y + (1 - known) * generated
+        filled = np.where(fill, generated, y)
         if config.blend and factor == 1:
             blended = np.stack([
                 blend_fill(to_uint8(yi), to_uint8(gi), mask.fill, config) for yi, gi, mask in zip(y, generated, masks)

@@ -154,5 +154,4 @@ def masked_preview(image: np.ndarray, mask: Mask) -> np.ndarray:
         f, size = mask.lowres_factor, image.shape[0]
         small = cv2.resize(image, (size // f, size // f), interpolation=cv2.INTER_AREA)
         return cv2.resize(small, (size, size), interpolation=cv2.INTER_NEAREST)
-    known = mask.known[..., None]
-    return (image * known + 128 * (1 - known)).astype(np.uint8)
+    return np.where(mask.fill[..., None], 128, image).astype(np.uint8)
