@@ -23,6 +23,7 @@ import tensorflow as tf
 
 from core.blend import match_colours, poisson_blend
 from core.config import SEED_COMPLETION, STEP_SIZES, CompletionConfig
+from core.encoder import encoder_input
 from core.images import to_model, to_uint8
 from core.masks import Mask, MaskError
 from core.model import sample_z
@@ -182,15 +183,20 @@ class Completer:
             out.append(self._tune(z[i : i + 1], y[i : i + 1], w[i : i + 1], tf.constant(config.tune_steps), factor))
         return tf.concat(out, axis=0).numpy()
 
-    def _initial_z(self, y, w, config: CompletionConfig, factor: int) -> tf.Tensor:
-        """restarts z per image: random, or the best-fitting of an init_pool of random z."""
+    def _initial_z(self, y, known, w, config: CompletionConfig, factor: int) -> tf.Tensor:
+        """restarts z per image: random, or the best-fitting of an init_pool of random z (plus the encoder's guess)."""
         n, k = y.shape[0], config.restarts
         if not config.init_pool:
             return sample_z(n * k, self.z_dim, config.seed)
-        pool = max(config.init_pool, k)
+        guesses = None
+        if config.use_encoder and self.model.encoder is not None and factor == 1:
+            guesses = self.model.encoder(encoder_input(y, known), training=False)
         chosen = []
         for i in range(n):
-            z = sample_z(pool, self.z_dim, config.seed * 7919 + i)
+            z = sample_z(max(config.init_pool, k), self.z_dim, config.seed * 7919 + i)
+            if guesses is not None:
+                z = tf.concat([guesses[i : i + 1], z], axis=0)
+            pool = z.shape[0]
             yi = tf.repeat(y[i : i + 1], pool, axis=0)
             wi = tf.repeat(w[i : i + 1], pool, axis=0)
             contextual = self._fit_only(z, yi, wi, factor)
@@ -227,7 +233,8 @@ class Completer:
         n, k = len(y), config.restarts
         w = np.stack([contextual_weights(mask, config.weighted) for mask in masks])
         y_t, w_t = tf.constant(y), tf.constant(w)
-        z = self._initial_z(y_t, w_t, config, factor)
+        known = tf.constant(np.stack([mask.known for mask in masks])[..., None])
+        z = self._initial_z(y_t, known, w_t, config, factor)
         y_k, w_k = tf.repeat(y_t, k, axis=0), tf.repeat(w_t, k, axis=0)
         hp = self.hyperparameters(config)
         m = v = tf.zeros_like(z)

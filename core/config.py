@@ -75,6 +75,7 @@ class CompletionConfig:
     momentum: float = 0.9
     restarts: int = 1  # random starts per image; the lowest total loss wins
     init_pool: int = 256  # >0: start from the best of this many random z (forward passes only)
+    use_encoder: bool = True  # add the encoder's guess to the pool, where the weights have one
     weighted: bool = False  # the paper's 7x7 weighted contextual loss
     # After z^: a few Adam steps on a per-image copy of G's weights fit the known pixels more
     # closely than any z can (Deep Generative Prior); small steps, so a large hole keeps G's face.

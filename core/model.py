@@ -27,18 +27,28 @@ def build_generator(config: ModelConfig, dtype: str | None = None) -> keras.Mode
     return keras.Model(z, x, name="generator")
 
 
-def build_discriminator(config: ModelConfig, dtype: str | None = None) -> keras.Model:
-    """D: 5x5 stride-2 convs df, 2df, ... with leaky ReLU 0.2 (BN after the first) -> one logit."""
-    image = keras.Input((config.image_size, config.image_size, 3), name="image")
-    x = image
+def _strided_convs(x, config: ModelConfig, dtype: str | None = None):
+    """5x5 stride-2 convs df, 2df, ... with leaky ReLU 0.2 (batch norm after the first), flattened."""
     for i in range(config.n_scales):
         x = keras.layers.Conv2D(config.df << i, 5, 2, "same", use_bias=i == 0, dtype=dtype)(x)
         if i > 0:
             x = keras.layers.BatchNormalization(**_BN, dtype=dtype)(x)
         x = keras.layers.LeakyReLU(0.2)(x)
-    x = keras.layers.Flatten()(x)
-    logit = keras.layers.Dense(1, dtype=dtype)(x)
+    return keras.layers.Flatten()(x)
+
+
+def build_discriminator(config: ModelConfig, dtype: str | None = None) -> keras.Model:
+    """D: strided convs -> one logit."""
+    image = keras.Input((config.image_size, config.image_size, 3), name="image")
+    logit = keras.layers.Dense(1, dtype=dtype)(_strided_convs(image, config, dtype))
     return keras.Model(image, logit, name="discriminator")
+
+
+def build_encoder(config: ModelConfig) -> keras.Model:
+    """E: (face with the hole zeroed, known-pixel mask) -> z in [-1, 1]; D's conv stack with a tanh head."""
+    inputs = keras.Input((config.image_size, config.image_size, 4), name="masked_face")
+    z = keras.layers.Dense(config.z_dim, activation="tanh")(_strided_convs(inputs, config))
+    return keras.Model(inputs, z, name="encoder")
 
 
 def sample_z(n: int, z_dim: int, seed: int | None = None) -> tf.Tensor:

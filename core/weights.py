@@ -17,11 +17,12 @@ import h5py
 import keras
 
 from core.config import ModelConfig
-from core.model import build_discriminator, build_generator
+from core.model import build_discriminator, build_encoder, build_generator
 
 MODEL_JSON = "model.json"
 GENERATOR_FILE = "generator.weights.h5"
 DISCRIMINATOR_FILE = "discriminator.weights.h5"
+ENCODER_FILE = "encoder.weights.h5"  # optional: a learned first guess of z for completion (core.encoder)
 
 
 class WeightsError(RuntimeError):
@@ -36,6 +37,7 @@ class TrainedModel:
     generator: keras.Model
     discriminator: keras.Model
     card: dict[str, Any] = field(default_factory=dict)
+    encoder: keras.Model | None = None
 
 
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
@@ -117,7 +119,11 @@ def load_model(folder: str | Path, expect: ModelConfig | None = None) -> Trained
     generator, discriminator = build_generator(config), build_discriminator(config)
     _load_weights_file(generator, folder / GENERATOR_FILE, config)
     _load_weights_file(discriminator, folder / DISCRIMINATOR_FILE, config)
-    return TrainedModel(config, generator, discriminator, meta.get("card", {}))
+    encoder = None
+    if (folder / ENCODER_FILE).exists():
+        encoder = build_encoder(config)
+        _load_weights_file(encoder, folder / ENCODER_FILE, config)
+    return TrainedModel(config, generator, discriminator, meta.get("card", {}), encoder)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -73,3 +73,16 @@ def test_tuning_fits_the_known_pixels_and_leaves_g_alone(tiny_model):
     assert fit(tuned) < 0.8 * fit(plain)
     for a, b in zip(before, tiny_model.generator.get_weights()):
         np.testing.assert_array_equal(a, b)
+
+
+def test_a_huge_hole_is_solved_at_a_reduced_scale_and_keeps_known_pixels(astronaut, alignment, monkeypatch):
+    import core.pipeline
+
+    mask = center_mask(64)
+    brighter = alignment.face.astype(np.float32) + 40
+    full = paste_back(astronaut, alignment, brighter, mask, CompletionConfig())
+    monkeypatch.setattr(core.pipeline, "MAX_BLEND_PIXELS", 500)
+    reduced = paste_back(astronaut, alignment, brighter, mask, CompletionConfig())
+    hole = warped_hole(astronaut, alignment, mask)
+    np.testing.assert_array_equal(reduced[~hole], astronaut[~hole])
+    assert np.abs(reduced[hole].astype(float) - full[hole]).mean() < 10  # coarser, but the same fill

@@ -1,0 +1,73 @@
+"""The completion encoder: optional in a weights folder, trained on G's own samples, and a start that can only help."""
+import shutil
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from core.complete import Completer
+from core.config import CompletionConfig
+from core.encoder import encoder_input, train_encoder, training_masks
+from core.masks import center_mask
+from core.model import build_encoder, sample_z
+from core.weights import ENCODER_FILE, TrainedModel, WeightsError, load_model
+
+
+def planted_encoder(config, z) -> keras.Model:
+    """An 'encoder' that always answers z (tanh of a bias of atanh z)."""
+    encoder = build_encoder(config)
+    head = encoder.layers[-1]
+    head.set_weights([np.zeros_like(head.get_weights()[0]), np.arctanh(np.clip(z, -0.999, 0.999))])
+    return encoder
+
+
+def test_the_encoders_guess_joins_the_starting_pool(tiny_model):
+    z_true = sample_z(1, tiny_model.config.z_dim, seed=21).numpy()
+    face = tiny_model.generator(z_true).numpy()
+    model = TrainedModel(tiny_model.config, tiny_model.generator, tiny_model.discriminator,
+                         encoder=planted_encoder(tiny_model.config, z_true[0]))
+    config = CompletionConfig(iterations=1, learning_rate=1e-5, init_pool=1, tune_steps=0, blend=False)
+    with_guess = Completer(model).complete(face, center_mask(16), config)
+    without = Completer(model).complete(face, center_mask(16), CompletionConfig(**{**config.__dict__, "use_encoder": False}))
+    np.testing.assert_allclose(with_guess.z, z_true, atol=1e-3)
+    assert np.abs(without.z - z_true).max() > 0.1
+
+
+def test_training_lowers_the_rebuild_error(tiny_model):
+    keras.utils.set_random_seed(3)
+    z = sample_z(32, tiny_model.config.z_dim, seed=9)
+    faces = tiny_model.generator(z)
+    known = tf.constant(training_masks(16, 32)[..., None])
+    error = lambda encoder: float(tf.reduce_mean(tf.abs(tiny_model.generator(encoder(encoder_input(faces, known))) - faces)))
+    untrained = error(build_encoder(tiny_model.config))
+    trained = error(train_encoder(tiny_model, steps=150, batch_size=32, learning_rate=2e-3, verbose=0))
+    assert trained < 0.8 * untrained
+    assert tiny_model.generator.trainable  # G is frozen only while E trains
+
+
+def test_training_masks_hide_something_and_keep_something():
+    masks = training_masks(32, 40)
+    hidden = 1 - masks.mean(axis=(1, 2))
+    assert masks.shape == (40, 32, 32) and (hidden > 0.02).all() and (hidden < 0.75).all()
+
+
+def test_encoder_cli_writes_the_file_and_load_model_reads_it(tmp_path, tiny_weights):
+    folder = tmp_path / "weights"
+    shutil.copytree(tiny_weights, folder)
+    assert load_model(folder).encoder is None  # older weight folders have none
+    result = subprocess.run([sys.executable, "-m", "core.encoder", "--weights", str(folder), "--steps", "2",
+                             "--batch-size", "4"], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert load_model(folder).encoder is not None
+    assert not list(folder.glob(".*tmp*"))
+
+
+def test_a_broken_encoder_file_is_refused(tmp_path, tiny_weights):
+    folder = tmp_path / "weights"
+    shutil.copytree(tiny_weights, folder)
+    (folder / ENCODER_FILE).write_bytes(b"not hdf5")
+    with pytest.raises(WeightsError, match="encoder.weights.h5"):
+        load_model(folder)
