@@ -69,10 +69,24 @@ def test_inpaint_preset_mask_on_a_random_face(app):
 def test_inpaint_example_photo_is_aligned(app):
     page(app, "app_pages/inpaint.py")
     app.segmented_control(key="source").set_value("Example photo").run()
-    app.segmented_control(key="mask_kind").set_value("left").run()
+    app.segmented_control(key="mask_kind").set_value("strokes").run()
     app.button[-1].click().run()
     assert not app.exception
     assert app.subheader[0].value == "Result"
+    done = app.session_state["result"]["face"]
+    assert done.pasted.shape == (512, 512, 3)  # filled in the photo at its own size
+
+
+def test_inpaint_step_size_follows_the_optimiser(app):
+    page(app, "app_pages/inpaint.py")
+    app.segmented_control(key="source").set_value("Random face").run()
+    app.segmented_control(key="mask_kind").set_value("center").run()
+    assert app.number_input(key="lr-adam").value == 0.03
+    app.selectbox[0].set_value("hmc").run()
+    field = app.number_input(key="lr-hmc")
+    assert field.label.startswith("Leapfrog step") and field.value == 0.01
+    app.button[-1].click().run()
+    assert not app.exception and app.subheader[0].value == "Result"
 
 
 def test_explore_face_algebra(app):
