@@ -31,6 +31,7 @@ TEMPLATE = np.array([[0.36378, 0.17795], [0.61896, 0.17278], [0.50020, 0.75058]]
 MIN_FACE_PIXELS = 20  # eye-to-lip distance below this is too small to use
 MAX_YAW_RATIO = 2.5  # nose much closer to one eye than the other: a profile
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
+MIN_TILE = 160  # px: a face the detector finds in a smaller tile is too small to align anyway
 
 
 class AlignmentError(ValueError):
@@ -74,6 +75,7 @@ class FaceAligner:
         )
         self._landmarker = vision.FaceLandmarker.create_from_options(options)
         self._lock = threading.Lock()
+        self.max_faces = max_faces
 
     def close(self) -> None:
         self._landmarker.close()
@@ -87,14 +89,24 @@ class FaceAligner:
     def landmarks(self, image: np.ndarray) -> list[np.ndarray]:
         """All faces' landmarks in pixels (one (478, 2) array per face), largest first.
 
-        Tight crops are retried with a border, which the detector needs to see a face.
+        Tight crops are retried with a border, which the detector needs to see a face. The
+        detector sees only faces wider than about a fifth of its input, so the photo is also
+        searched in overlapping tiles (a half, a third, a quarter and a sixth of its longer side) when
+        it may hold several faces, or when no face was found whole: a face in a group photo or
+        far from the camera is found there, and a face found twice is kept once.
         """
+        faces = []
         for pad in (0, image.shape[0] // 3):
             padded = cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_REPLICATE) if pad else image
-            faces = self._detect(padded)
+            faces = [face - pad for face in self._detect(padded)]
             if faces:
-                return [face - pad for face in faces]
-        return []
+                break
+        if faces and self.max_faces == 1:
+            return faces
+        for rows, cols in tiles(image.shape[:2]):
+            offset = np.array([cols.start, rows.start], np.float32)
+            faces += [face + offset for face in self._detect(image[rows, cols])]
+        return sorted(unique_faces(faces), key=lambda f: -np.ptp(f[:, 0]) * np.ptp(f[:, 1]))[: self.max_faces]
 
     def _detect(self, image: np.ndarray) -> list[np.ndarray]:
         import mediapipe as mp
@@ -132,6 +144,29 @@ class FaceAligner:
         if not aligned:
             raise errors[0]
         return aligned
+
+
+def tiles(shape: tuple[int, int], fractions=(1 / 2, 1 / 3, 1 / 4, 1 / 6), min_side: int = MIN_TILE) -> list[tuple[slice, slice]]:
+    """Overlapping square tiles (rows, cols) of an image: for each fraction of its longer side, a grid
+    whose neighbours overlap by 40%, the last tile flush with the edge. Tiles under min_side are skipped."""
+    h, w = shape
+    found = []
+    for fraction in fractions:
+        side = int(max(h, w) * fraction)
+        if side < min_side:
+            break
+        starts = lambda length: sorted({*range(0, max(length - side, 0) + 1, int(side * 0.6)), max(length - side, 0)})
+        found += [(slice(y, y + side), slice(x, x + side)) for y in starts(h) for x in starts(w)]
+    return found
+
+
+def unique_faces(faces: list[np.ndarray]) -> list[np.ndarray]:
+    """Faces in order, without one whose nose tip lies within a third of an earlier face's width of its nose."""
+    kept: list[np.ndarray] = []
+    for face in faces:
+        if all(np.linalg.norm(face[NOSE_TIP] - other[NOSE_TIP]) > np.ptp(other[:, 0]) / 3 for other in kept):
+            kept.append(face)
+    return kept
 
 
 def align_landmarks(image: np.ndarray, landmarks: np.ndarray, size: int) -> Alignment:

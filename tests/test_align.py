@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.align import LANDMARKS, TEMPLATE, AlignmentError, FaceAligner
+from core.align import LANDMARKS, TEMPLATE, AlignmentError, FaceAligner, tiles
 
 
 @pytest.fixture(scope="module")
@@ -32,13 +32,35 @@ def test_no_face_is_reported(aligner):
     assert err.value.reason == "no_face"
 
 
-def test_tiny_face_is_too_small(aligner, astronaut):
-    small = np.asarray(Image.fromarray(astronaut).resize((64, 64)))
+def test_a_small_face_is_found_and_called_too_small(aligner, astronaut):
+    small = np.asarray(Image.fromarray(astronaut).resize((160, 160)))  # the face is ~30 px wide
     canvas = np.full((400, 400, 3), 200, np.uint8)
-    canvas[100:164, 100:164] = small
+    canvas[100:260, 100:260] = small
     with pytest.raises(AlignmentError) as err:
         aligner.align(canvas)
-    assert err.value.reason in ("too_small", "no_face")
+    assert err.value.reason == "too_small"  # found in a tile, not "no face"
+
+
+def test_every_face_of_a_group_photo_is_found(aligner, astronaut):
+    # Three faces each ~4% of the photo's width: the detector alone finds none of them.
+    small = np.asarray(Image.fromarray(astronaut).resize((320, 320)))
+    group = np.full((900, 1600, 3), 180, np.uint8)
+    for x in (100, 650, 1200):
+        group[300:620, x : x + 320] = small
+    assert aligner._detect(group) == []
+    faces = aligner.align_all(group, 64)
+    assert len(faces) == 3
+    noses = sorted(float(face.landmarks[:2, 0].mean()) for face in faces)  # the eyes' midpoint, in photo pixels
+    assert all(abs(nose - (x + 160)) < 40 for nose, x in zip(noses, (100, 650, 1200)))
+
+
+def test_tiles_cover_the_photo_and_overlap():
+    shape = (900, 1600)
+    covered = np.zeros(shape, int)
+    for rows, cols in tiles(shape):
+        covered[rows, cols] += 1
+    assert covered.min() >= 4  # every pixel is in a tile of every size
+    assert tiles((150, 150)) == []  # a small photo is searched whole only
 
 
 def test_align_cli_counts(tmp_path, astronaut):
