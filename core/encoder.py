@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from datetime import date
 from pathlib import Path
 
 import keras
@@ -19,7 +20,9 @@ import tensorflow as tf
 
 from core.masks import center_mask, left_mask, stroke_mask
 from core.model import build_encoder
-from core.weights import ENCODER_FILE, TrainedModel, WeightsError, atomic_write, load_model
+from core.weights import (
+    ENCODER_FILE, MODEL_JSON, TrainedModel, WeightsError, load_model, read_model_json, save_network, write_json,
+)
 
 def encoder_input(faces: tf.Tensor, known: tf.Tensor) -> tf.Tensor:
     """faces (N, S, S, 3) in [-1, 1] and known (N, S, S, 1) -> E's input, with the hole's pixels zeroed."""
@@ -106,8 +109,15 @@ def main(argv: list[str] | None = None) -> None:
         parser.exit(2, f"error: {err}\n")
     start = time.perf_counter()
     encoder = train_encoder(model, args.steps, args.batch_size)
-    atomic_write(args.weights / ENCODER_FILE, encoder.save_weights)
-    print(f"wrote {args.weights / ENCODER_FILE} after {args.steps} steps in {time.perf_counter() - start:.0f} s")
+    seconds = time.perf_counter() - start
+    meta = read_model_json(args.weights)
+    save_network(args.weights / ENCODER_FILE, build_encoder, model.config, encoder, meta.get("dtype", "float32"))
+    card = {**meta.get("card", {}), "encoder": {
+        "steps": args.steps, "batch_size": args.batch_size, "wall_seconds": round(seconds),
+        "trained": date.today().isoformat(), "command": f"python -m core.encoder --weights {args.weights} --steps {args.steps}",
+    }}
+    write_json(args.weights / MODEL_JSON, {**meta, "config": model.config.to_dict(), "card": card})
+    print(f"wrote {args.weights / ENCODER_FILE} after {args.steps} steps in {seconds:.0f} s")
 
 
 if __name__ == "__main__":

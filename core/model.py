@@ -44,10 +44,10 @@ def build_discriminator(config: ModelConfig, dtype: str | None = None) -> keras.
     return keras.Model(image, logit, name="discriminator")
 
 
-def build_encoder(config: ModelConfig) -> keras.Model:
+def build_encoder(config: ModelConfig, dtype: str | None = None) -> keras.Model:
     """E: (face with the hole zeroed, known-pixel mask) -> z in [-1, 1]; D's conv stack with a tanh head."""
     inputs = keras.Input((config.image_size, config.image_size, 4), name="masked_face")
-    z = keras.layers.Dense(config.z_dim, activation="tanh")(_strided_convs(inputs, config))
+    z = keras.layers.Dense(config.z_dim, activation="tanh", dtype=dtype)(_strided_convs(inputs, config, dtype))
     return keras.Model(inputs, z, name="encoder")
 
 

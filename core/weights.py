@@ -57,6 +57,16 @@ def write_json(path: Path, data: dict[str, Any]) -> None:
     atomic_write(path, lambda tmp: tmp.write_text(json.dumps(data, indent=2)))
 
 
+def save_network(path: Path, build: Callable[..., keras.Model], config: ModelConfig, model: keras.Model,
+                 dtype: str = "float32") -> None:
+    """Write one network's weights atomically, stored as dtype (float16 halves the file)."""
+    if dtype != "float32":
+        copy = build(config, dtype=dtype)
+        copy.set_weights(model.get_weights())
+        model = copy
+    atomic_write(path, model.save_weights)
+
+
 def save_model(
     folder: str | Path,
     config: ModelConfig,
@@ -64,19 +74,15 @@ def save_model(
     discriminator: keras.Model,
     card: dict[str, Any] | None = None,
     dtype: str = "float32",
+    encoder: keras.Model | None = None,
 ) -> Path:
-    """Write G, D and model.json into folder; dtype="float16" halves the file size."""
+    """Write G, D (and the encoder, if any) and model.json into folder; dtype="float16" halves the file size."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    for build, model, name in (
-        (build_generator, generator, GENERATOR_FILE),
-        (build_discriminator, discriminator, DISCRIMINATOR_FILE),
-    ):
-        if dtype != "float32":
-            copy = build(config, dtype=dtype)
-            copy.set_weights(model.get_weights())
-            model = copy
-        atomic_write(folder / name, model.save_weights)
+    save_network(folder / GENERATOR_FILE, build_generator, config, generator, dtype)
+    save_network(folder / DISCRIMINATOR_FILE, build_discriminator, config, discriminator, dtype)
+    if encoder is not None:
+        save_network(folder / ENCODER_FILE, build_encoder, config, encoder, dtype)
     write_json(folder / MODEL_JSON, {"config": config.to_dict(), "dtype": dtype, "card": card or {}})
     return folder
 
@@ -139,7 +145,7 @@ def main(argv: list[str] | None = None) -> None:
         model = load_model(args.source)
     except WeightsError as err:
         parser.exit(2, f"error: {err}\n")
-    save_model(args.dest, model.config, model.generator, model.discriminator, model.card, dtype=args.dtype)
+    save_model(args.dest, model.config, model.generator, model.discriminator, model.card, args.dtype, model.encoder)
     size = sum(p.stat().st_size for p in args.dest.glob("*.h5")) / 2**20
     print(f"wrote {args.dest} ({args.dtype}, {size:.1f} MiB): {model.card.get('steps', '?')} steps")
 

@@ -61,8 +61,15 @@ def test_encoder_cli_writes_the_file_and_load_model_reads_it(tmp_path, tiny_weig
     result = subprocess.run([sys.executable, "-m", "core.encoder", "--weights", str(folder), "--steps", "2",
                              "--batch-size", "4"], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
-    assert load_model(folder).encoder is not None
+    loaded = load_model(folder)
+    assert loaded.encoder is not None and loaded.card["encoder"]["steps"] == 2
+    assert loaded.card["steps"] == 0  # the generator's own card is kept
     assert not list(folder.glob(".*tmp*"))
+    published = tmp_path / "published"  # core.weights publishes the encoder with G and D
+    result = subprocess.run([sys.executable, "-m", "core.weights", str(folder), str(published)],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert load_model(published).encoder is not None
 
 
 def test_a_broken_encoder_file_is_refused(tmp_path, tiny_weights):
