@@ -31,8 +31,9 @@ def active_weights() -> Path:
     return settings().weights
 
 
-@st.cache_resource(show_spinner="Loading the model...")
+@st.cache_resource(show_spinner="Loading the model...", max_entries=1)
 def _load(folder: str, stamp: float) -> tuple[TrainedModel, Completer]:
+    """One model in memory: a new checkpoint (stamp) or another folder replaces the one before."""
     model = load_model(folder)
     return model, Completer(model)
 
