@@ -317,8 +317,8 @@ def load_faces(paths: Sequence[Path], size: int, aligner=None) -> tuple[list[np.
 
 
 def main(argv: list[str] | None = None) -> None:
-    from core.images import read_image, save_png
-    from core.masks import PRESETS, mask_from_image, preset_mask
+    from core.images import save_png
+    from core.masks import PRESETS, preset_mask, read_mask
     from core.pipeline import complete_faces
     from core.weights import WeightsError, load_model
 
@@ -353,7 +353,7 @@ def main(argv: list[str] | None = None) -> None:
         config = replace(base, report_every=max(1, min(defaults.report_every, base.iterations // 20 or 1)), seed=args.seed)
         model = load_model(args.weights)
         size = model.config.image_size
-        mask = preset_mask(args.mask, size, args.seed) if args.mask in PRESETS else mask_from_image(read_image(Path(args.mask)), size)
+        mask = preset_mask(args.mask, size, args.seed) if args.mask in PRESETS else read_mask(Path(args.mask), size)
     except (ValueError, WeightsError) as err:
         parser.exit(2, f"error: {err}\n")
 

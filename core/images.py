@@ -17,8 +17,9 @@ class ImageError(ValueError):
     """An image that cannot be used, with a message fit to show a user."""
 
 
-def read_image(source: str | Path | bytes, name: str | None = None) -> np.ndarray:
-    """Decode a file or bytes into an RGB uint8 array (H, W, 3).
+def read_image(source: str | Path | bytes, name: str | None = None, alpha: bool = False,
+               min_side: int = MIN_SIDE) -> np.ndarray:
+    """Decode a file or bytes into an RGB uint8 array (H, W, 3); RGBA (H, W, 4) with alpha=True.
 
     Grayscale, palette, RGBA, CMYK and 16-bit images are converted; animated
     images use their first frame; EXIF rotation is applied; photos larger than
@@ -46,18 +47,20 @@ def read_image(source: str | Path | bytes, name: str | None = None) -> np.ndarra
                 raise ImageError(
                     f"{label} is {width}x{height} pixels, more than the {MAX_PIXELS:,} allowed."
                 )
-            if min(width, height) < MIN_SIDE:
-                raise ImageError(f"{label} is only {width}x{height} pixels; a face needs at least {MIN_SIDE}.")
+            if min(width, height) < min_side:
+                raise ImageError(f"{label} is only {width}x{height} pixels; a face needs at least {min_side}.")
             image.draft("RGB", (MAX_SIDE, MAX_SIDE))  # JPEG: decode at reduced scale
             image = ImageOps.exif_transpose(image)
             if image.mode in ("I;16", "I;16B", "I;16L", "I"):
                 image = Image.fromarray((np.asarray(image, np.float32) / 257).clip(0, 255).astype(np.uint8))
-            rgb = image.convert("RGB")
+            rgb = image.convert("RGBA" if alpha else "RGB")
             rgb.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS)
             return np.asarray(rgb, dtype=np.uint8).copy()
     except ImageError:
         raise
-    except (UnidentifiedImageError, Image.DecompressionBombError) as err:
+    except UnidentifiedImageError as err:  # PIL's message names an in-memory buffer, not the file
+        raise ImageError(f"{label} is not a readable image: use JPEG, PNG or WebP.") from err
+    except Image.DecompressionBombError as err:
         raise ImageError(f"{label} is not a readable image ({err}).") from err
     except (OSError, SyntaxError, ValueError) as err:
         raise ImageError(f"{label} is damaged or truncated ({err}).") from err

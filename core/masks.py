@@ -140,8 +140,21 @@ def mask_from_canvas(rgba: np.ndarray, size: int) -> Mask:
     return mask_from_drawing(rgba[..., 3] > 0, size)
 
 
+def read_mask(path, size: int) -> Mask:
+    """A mask file of any square size: painted strokes on a transparent PNG, or white = fill on black."""
+    from core.images import read_image
+
+    return mask_from_image(read_image(path, alpha=True, min_side=1), size)
+
+
 def mask_from_image(image: np.ndarray, size: int) -> Mask:
-    """A mask PNG: a transparent background with painted fill (alpha > 0), or white = fill."""
+    """A mask image: a transparent background with painted fill (alpha > 0), or white = fill.
+
+    It covers the aligned face, so it must be square; any square size is scaled to the model's.
+    """
+    if image.shape[0] != image.shape[1]:
+        raise MaskError(f"The mask is {image.shape[1]}x{image.shape[0]} pixels; it must be square, "
+                        f"like the aligned face it covers ({size}x{size}).")
     if image.ndim == 3 and image.shape[2] == 4 and image[..., 3].min() < image[..., 3].max():
         return mask_from_canvas(image, size)
     gray = image if image.ndim == 2 else image[..., :3].mean(axis=2)

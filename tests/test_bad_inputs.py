@@ -55,8 +55,9 @@ REFUSED = {
 @pytest.mark.parametrize("case", REFUSED, ids=list(REFUSED))
 def test_unusable_images_are_refused(case):
     make, message = REFUSED[case]
-    with pytest.raises(ImageError, match=message):
+    with pytest.raises(ImageError, match=message) as err:
         read_image(make(), name="upload.jpg")
+    assert "BytesIO" not in str(err.value) and "upload.jpg" in str(err.value)
 
 
 CONVERTED = {

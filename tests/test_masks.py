@@ -81,3 +81,24 @@ def test_preview_greys_the_hole():
     face = np.full((64, 64, 3), 200, np.uint8)
     preview = masked_preview(face, center_mask(64))
     assert preview[32, 32].tolist() == [128, 128, 128] and preview[0, 0].tolist() == [200, 200, 200]
+
+
+def test_mask_files_painted_tiny_and_not_square(tmp_path):
+    from PIL import Image
+
+    from core.masks import read_mask
+
+    painted = np.zeros((256, 256, 4), np.uint8)
+    painted[100:140, 40:220] = (255, 0, 0, 255)  # a red stroke on a transparent PNG
+    Image.fromarray(painted).save(tmp_path / "painted.png")
+    mask = read_mask(tmp_path / "painted.png", 64)
+    assert mask.fill[30, 32] and not mask.fill[5, 5] and 0.05 < mask.fill_fraction < 0.2
+
+    tiny = np.zeros((8, 8), np.uint8)
+    tiny[2:6, 2:6] = 255
+    Image.fromarray(tiny).save(tmp_path / "tiny.png")
+    assert read_mask(tmp_path / "tiny.png", 64).fill[32, 32]  # an 8x8 mask is scaled up, not refused
+
+    Image.fromarray(np.full((37, 100), 255, np.uint8)).save(tmp_path / "wide.png")
+    with pytest.raises(MaskError, match="100x37 pixels; it must be square"):
+        read_mask(tmp_path / "wide.png", 64)
