@@ -39,6 +39,35 @@ def find_faces(data: bytes, name: str) -> tuple[np.ndarray, list]:
     return st.session_state.photo[1], st.session_state.photo[2]
 
 
+# --- settings: in the sidebar, drawn on every run, so nothing below resets them ---------
+defaults = CompletionConfig()
+with st.sidebar:
+    st.subheader("Settings")
+    st.caption("λ and losses as in the paper; a faster start, fewer steps and a fine-tuned G")
+    lam = st.number_input("λ, weight of the perceptual loss", 0.0, 10.0, defaults.lam, 0.05)
+    iterations = st.slider(
+        "Iterations", 10, limits.max_iterations, min(defaults.iterations, limits.max_iterations), 10, key="iterations"
+    )
+    optimizer = st.selectbox("Optimiser", list(STEP_SIZES))
+    step_label = "Leapfrog step" if optimizer == "hmc" else "Learning rate"
+    learning_rate = st.number_input(
+        f"{step_label} ({optimizer})", 1e-5, 1.0, STEP_SIZES[optimizer], format="%.5f", key=f"lr-{optimizer}"
+    )
+    restarts = st.slider("Random restarts (best one wins)", 1, limits.max_restarts, min(defaults.restarts, limits.max_restarts))
+    init_pool = st.select_slider("Start from the best of N random z", [0, 16, 64, 128, 256, 512], defaults.init_pool)
+    tune_steps = st.slider("Fine-tuning steps on G", 0, 100, defaults.tune_steps, 5)
+    blend = st.checkbox("Poisson blending", defaults.blend)
+    guidance = st.slider("Blend: weight of G's detail", 0.0, 1.0, defaults.guidance, 0.05, disabled=not blend)
+try:
+    config = CompletionConfig(
+        lam=lam, iterations=iterations, learning_rate=learning_rate, optimizer=optimizer, restarts=restarts,
+        init_pool=init_pool, tune_steps=tune_steps, blend=blend, guidance=guidance,
+        report_every=max(5, iterations // 30),
+    )
+except ValueError as err:
+    st.error(f"Settings: {err}")
+    st.stop()
+
 # --- 1. the face -----------------------------------------------------------------------
 source = st.segmented_control(
     "Face", ["Upload a photo", "Random face", "Example photo"], default="Upload a photo", key="source", required=True
@@ -79,7 +108,11 @@ face_id = hashlib.sha1(face.tobytes()).hexdigest()[:12]
 # --- 2. the mask -----------------------------------------------------------------------
 left, right = st.columns([1, 1])
 with left:
-    kind = st.segmented_control("Mask", ["Draw", *PRESETS[:-1]], default="Draw", key="mask_kind", required=True)
+    # Streamlit forgets a widget's value on a run that does not draw it (no photo yet): keep a copy.
+    if "mask_kind" not in st.session_state:
+        st.session_state.mask_kind = st.session_state.get("kept_mask_kind", "Draw")
+    kind = st.segmented_control("Mask", ["Draw", *PRESETS[:-1]], key="mask_kind", required=True)
+    st.session_state.kept_mask_kind = kind
     if kind == "Draw":
         tool = st.radio("Tool", ["freedraw", "rect"], horizontal=True, format_func={"freedraw": "Brush", "rect": "Rectangle"}.get)
         width = st.slider("Brush width", 4, 60, 24)
@@ -97,32 +130,6 @@ with left:
         mask = preset_mask(kind, size, seed=0)
 with right:
     st.image(enlarge(masked_preview(face, mask)), caption="What the model gets to see")
-
-# --- 3. settings -----------------------------------------------------------------------
-defaults = CompletionConfig()
-with st.expander("Settings (λ and losses as in the paper; faster start, fewer steps and a fine-tuned G)"):
-    a, b = st.columns(2)
-    lam = a.number_input("λ, weight of the perceptual loss", 0.0, 10.0, defaults.lam, 0.05)
-    iterations = a.slider("Iterations", 10, limits.max_iterations, min(defaults.iterations, limits.max_iterations), 10)
-    optimizer = b.selectbox("Optimiser", list(STEP_SIZES))
-    step_label = "Leapfrog step" if optimizer == "hmc" else "Learning rate"
-    learning_rate = a.number_input(
-        f"{step_label} ({optimizer})", 1e-5, 1.0, STEP_SIZES[optimizer], format="%.5f", key=f"lr-{optimizer}"
-    )
-    tune_steps = a.slider("Fine-tuning steps on G", 0, 100, defaults.tune_steps, 5)
-    restarts = b.slider("Random restarts (best one wins)", 1, limits.max_restarts, min(defaults.restarts, limits.max_restarts))
-    init_pool = b.select_slider("Start from the best of N random z", [0, 16, 64, 128, 256, 512], defaults.init_pool)
-    blend = b.checkbox("Poisson blending", defaults.blend)
-    guidance = b.slider("Blend: weight of G's detail", 0.0, 1.0, defaults.guidance, 0.05, disabled=not blend)
-try:
-    config = CompletionConfig(
-        lam=lam, iterations=iterations, learning_rate=learning_rate, optimizer=optimizer, restarts=restarts,
-        init_pool=init_pool, tune_steps=tune_steps, blend=blend, guidance=guidance,
-        report_every=max(5, iterations // 30),
-    )
-except ValueError as err:
-    st.error(f"Settings: {err}")
-    st.stop()
 
 # --- 4. completion ---------------------------------------------------------------------
 if st.button("Fill the hole", type="primary", icon=":material/auto_fix_high:"):

@@ -153,3 +153,14 @@ def test_a_new_checkpoint_replaces_the_model_in_memory(tiny_weights):
     gc.collect()
     assert first() is None and second is not None
     st.cache_resource.clear()
+
+
+def test_inpaint_settings_and_mask_survive_runs_that_do_not_draw_them(app):
+    page(app, "app_pages/inpaint.py")
+    app.segmented_control(key="source").set_value("Random face").run()
+    app.slider(key="iterations").set_value(10).run()  # the default here is 20, the limit
+    app.segmented_control(key="mask_kind").set_value("left").run()
+    app.segmented_control(key="source").set_value("Upload a photo").run()  # no photo: the mask is not drawn
+    app.segmented_control(key="source").set_value("Random face").run()
+    assert app.segmented_control(key="mask_kind").value == "left"
+    assert app.slider(key="iterations").value == 10

@@ -102,3 +102,12 @@ def test_mask_files_painted_tiny_and_not_square(tmp_path):
     Image.fromarray(np.full((37, 100), 255, np.uint8)).save(tmp_path / "wide.png")
     with pytest.raises(MaskError, match="100x37 pixels; it must be square"):
         read_mask(tmp_path / "wide.png", 64)
+
+
+@pytest.mark.parametrize("corner", [(0, 0), (2, 2), (126, 130), (253, 61)])
+def test_a_small_dot_is_not_ignored(corner):
+    canvas = np.zeros((256, 256, 4), np.uint8)
+    y, x = corner
+    canvas[y : y + 3, x : x + 3, 3] = 255  # a 3-4 px brush dot, anywhere on the 4x canvas
+    mask = mask_from_canvas(canvas, 64)
+    assert 1 <= mask.fill.sum() <= 4
