@@ -35,12 +35,38 @@ def _pid(run_dir: Path) -> int | None:
         os.kill(pid, 0)
     except (FileNotFoundError, ValueError, ProcessLookupError, PermissionError):
         return None
+    if not _is_job_of(pid, run_dir):  # a stale pid file (after a reboot, say) names another process
+        return None
     try:  # reap the job if it is this process's child and has finished
         if os.waitpid(pid, os.WNOHANG)[0] == pid:
             return None
     except ChildProcessError:
         pass
     return None if _is_zombie(pid) else pid
+
+
+def _is_job_of(pid: int, run_dir: Path) -> bool:
+    """Whether pid is the job that wrote run_dir's pid file, not a process that reused the number
+    (after a reboot, say). Linux: it started before the file was written and, once its command
+    line is readable, runs `core.jobs --out run_dir`. Elsewhere: assume it is."""
+    proc = Path(f"/proc/{pid}")
+    if not Path("/proc/self").exists():
+        return True
+    try:
+        ticks = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[19])
+        boot = next(int(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines() if line.startswith("btime"))
+        started = boot + ticks / os.sysconf("SC_CLK_TCK")
+        written = (run_dir / PID_FILE).stat().st_mtime
+        args = (proc / "cmdline").read_bytes().decode(errors="replace").split("\0")
+    except (OSError, ValueError, IndexError, StopIteration):
+        return False
+    if started > written + 2:
+        return False
+    if args == [""]:  # just forked: the command line is not there yet
+        return True
+    if "core.jobs" not in args or "--out" not in args[:-1]:
+        return False
+    return Path(args[args.index("--out") + 1]).resolve() == Path(run_dir).resolve()
 
 
 def _is_zombie(pid: int) -> bool:
@@ -62,7 +88,8 @@ def start(run_dir: Path, data_dir: Path, steps: int, align: bool = False, resume
     run_dir.mkdir(parents=True, exist_ok=True)
     if _pid(run_dir) is not None:
         raise RuntimeError(f"A training job is already running in {run_dir}.")
-    command = [sys.executable, "-m", "core.jobs", "--data", str(data_dir), "--out", str(run_dir), "--steps", str(steps)]
+    command = [sys.executable, "-m", "core.jobs", "--data", str(Path(data_dir).resolve()), "--out",
+               str(run_dir.resolve()), "--steps", str(steps)]
     command += ["--align"] * align + ["--resume"] * resume
     for name, value in train_args.items():
         command += [f"--{name.replace('_', '-')}", str(value)]

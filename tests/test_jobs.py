@@ -36,3 +36,44 @@ def test_start_stop_resume(synthetic_faces, tmp_path, tiny_job_args):
 
     plot_losses(run, tmp_path / "curves.png")
     assert Image.open(tmp_path / "curves.png").size == (800, 400)
+
+
+def test_a_stale_pid_file_never_signals_another_process(tmp_path):
+    """After a reboot job.pid may name an unrelated process: it is not taken for the job, nor stopped."""
+    import subprocess
+    import sys
+
+    run = tmp_path / "run"
+    run.mkdir()
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True)
+    try:
+        (run / jobs.PID_FILE).write_text(str(other.pid))
+        assert not jobs.status(run).running
+        assert not jobs.stop(run)
+        assert other.poll() is None  # still alive: no signal was sent
+    finally:
+        other.kill()
+        other.wait()
+
+
+def test_a_pid_file_older_than_its_process_is_stale(tmp_path):
+    """A process that even looks like this run's job, but started after the pid file was written, is not it."""
+    import os
+    import subprocess
+    import sys
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / jobs.PID_FILE).write_text("0")
+    hour_ago = os.path.getmtime(run / jobs.PID_FILE) - 3600
+    lookalike = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "core.jobs", "--out", str(run)],
+                                 start_new_session=True)
+    try:
+        (run / jobs.PID_FILE).write_text(str(lookalike.pid))
+        assert jobs.status(run).running  # written after it started: taken for the job
+        os.utime(run / jobs.PID_FILE, (hour_ago, hour_ago))  # as if written before a reboot
+        assert not jobs.status(run).running and not jobs.stop(run)
+        assert lookalike.poll() is None
+    finally:
+        lookalike.kill()
+        lookalike.wait()
