@@ -25,20 +25,19 @@ with st.form("new-run"):
         st.warning(f"No dataset folders under the allowed roots: {', '.join(map(str, config.data_roots))}.")
     data = st.selectbox("Dataset folder (photos, or faces already aligned)", choices, format_func=str)
     align = st.checkbox("Align the photos first (skip if they are aligned 64x64 faces)", True)
-    name = st.text_input("Run name", "faces")
+    name = st.text_input("Run name", "faces", max_chars=jobs.MAX_RUN_NAME)
     steps = st.number_input("Steps", 10, 100_000, 6000, 50)
     started = st.form_submit_button("Start training", type="primary", disabled=not choices)
 if started:
     try:
         folder = config.dataset_path(data)
-        if not name or not name.replace("-", "").replace("_", "").isalnum():
-            raise SettingsError("A run name may hold letters, digits, - and _ only.")
+        jobs.check_run_name(name)
         if (runs / name / CHECKPOINT).is_file():
             raise SettingsError(f"Run {name} exists: resume it below, or choose another name.")
         jobs.start(runs / name, folder, int(steps), align=align, log_every=10, sample_every=50, checkpoint_every=50)
         st.success(f"Training {name} on {folder}.")
         existing = sorted(set(existing) | {name})
-    except (SettingsError, RuntimeError) as err:
+    except (SettingsError, RuntimeError, ValueError) as err:
         st.error(str(err))
 
 if not existing:

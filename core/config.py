@@ -49,6 +49,17 @@ class TrainConfig:
     checkpoint_every: int = 250
     seed: int = 0
 
+    def __post_init__(self) -> None:
+        for name in ("batch_size", "g_steps", "steps", "log_every", "sample_every", "checkpoint_every"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a whole number >= 1, got {value!r}")
+        if self.checkpoint_every % self.log_every or self.sample_every % self.log_every:
+            raise ValueError(f"checkpoint_every ({self.checkpoint_every}) and sample_every ({self.sample_every}) "
+                             f"must be multiples of log_every ({self.log_every})")
+        if not self.learning_rate > 0 or not 0 <= self.beta1 < 1:
+            raise ValueError(f"learning_rate must be > 0 and beta1 in [0, 1), got {self.learning_rate}, {self.beta1}")
+
 
 # Upper bounds that keep one request from holding the CPU for hours or exhausting memory.
 LIMITS = {"iterations": 100_000, "restarts": 256, "init_pool": 4096, "report_every": 100_000, "hmc_leapfrog": 100,

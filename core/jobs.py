@@ -20,6 +20,16 @@ from core.train import RUN_JSON, read_checkpoint_state
 PID_FILE = "job.pid"
 LOG_FILE = "job.log"
 ACTIVE_FILE = "ACTIVE"  # in the runs folder: which run's model the app uses
+MAX_RUN_NAME = 64
+
+
+def check_run_name(name: str) -> str:
+    """A run name fit for a folder: 1 to 64 letters, digits, - and _. Raises ValueError saying what is wrong."""
+    if not name or not name.replace("-", "").replace("_", "").isalnum() or not name.isascii():
+        raise ValueError("A run name may hold letters, digits, - and _ only.")
+    if len(name) > MAX_RUN_NAME:
+        raise ValueError(f"A run name may be at most {MAX_RUN_NAME} characters long (this one has {len(name)}).")
+    return name
 
 
 @dataclass

@@ -84,12 +84,14 @@ def _truncate_metrics(run_dir: Path, step: int) -> None:
 
 
 class RunLogger(keras.callbacks.Callback):
-    """After every log_every steps: a metrics row; on schedule: samples and checkpoints."""
+    """After every epoch (log_every steps, or fewer to land on the last step): a metrics row;
+    samples and a checkpoint whenever a multiple of their interval was passed, and at the last step."""
 
-    def __init__(self, run_dir: Path, gan: DCGAN, start_seconds: float, card: dict):
+    def __init__(self, run_dir: Path, gan: DCGAN, start_step: int, start_seconds: float, card: dict):
         super().__init__()
         self.run_dir, self.gan, self.card = run_dir, gan, card
         self.t = gan.train_config
+        self.last_step = start_step
         self.start_seconds = start_seconds
         self.sample_z = np.load(run_dir / SAMPLE_Z)
         (run_dir / "samples").mkdir(exist_ok=True)
@@ -101,14 +103,16 @@ class RunLogger(keras.callbacks.Callback):
         return self.start_seconds + time.perf_counter() - self.clock
 
     def on_epoch_end(self, epoch, logs=None):
-        step = (epoch + 1) * self.t.log_every
+        step = int(self.gan.d_optimizer.iterations.numpy())  # the true count, whatever the epoch length
         with open(self.run_dir / METRICS, "a", newline="") as f:
             row = {k: float(logs[k]) for k in METRIC_FIELDS[1:4]}
             csv.DictWriter(f, METRIC_FIELDS).writerow({"step": step, **row, "seconds": round(self.seconds(), 2)})
-        if step % self.t.sample_every == 0 or step == self.t.steps:
+        passed = lambda every: step // every > self.last_step // every or step >= self.t.steps
+        if passed(self.t.sample_every):
             self.save_samples(step)
-        if step % self.t.checkpoint_every == 0 or step == self.t.steps:
+        if passed(self.t.checkpoint_every):
             self.save_checkpoint(step)
+        self.last_step = step
 
     def save_samples(self, step: int) -> None:
         images = to_uint8(self.gan.generator(self.sample_z, training=False))
@@ -142,8 +146,6 @@ def _configs(run_dir: Path, step: int, resume: bool, model: ModelConfig, train: 
         saved = json.loads((run_dir / RUN_JSON).read_text())
         model = ModelConfig.from_dict(saved["model"])
         train = replace(TrainConfig(**saved["train"]), steps=train.steps)
-    if train.checkpoint_every % train.log_every or train.sample_every % train.log_every:
-        raise ValueError("checkpoint_every and sample_every must be multiples of log_every")
     return model, train
 
 
@@ -211,19 +213,30 @@ def train(
 
     dataset = face_dataset(paths, model_config.image_size, t.batch_size, seed=t.seed + state["step"])
     callbacks = [
-        RunLogger(run_dir, gan, state["seconds"], card),
+        RunLogger(run_dir, gan, state["step"], state["seconds"], card),
         keras.callbacks.TensorBoard(run_dir / "tensorboard", write_graph=False),
     ]
-    gan.fit(
-        dataset,
-        epochs=-(-t.steps // t.log_every),
-        initial_epoch=state["step"] // t.log_every,
-        steps_per_epoch=t.log_every,
-        callbacks=callbacks,
-        shuffle=False,
-        verbose=verbose,
-    )
+    epoch = state["step"] // t.log_every
+    for steps_per_epoch, epochs in fit_segments(state["step"], t.steps, t.log_every):
+        gan.fit(dataset, epochs=epoch + epochs, initial_epoch=epoch, steps_per_epoch=steps_per_epoch,
+                callbacks=callbacks, shuffle=False, verbose=verbose)
+        epoch += epochs
     return gan
+
+
+def fit_segments(done: int, steps: int, every: int) -> list[tuple[int, int]]:
+    """(steps per epoch, epochs) of the fit() calls that train from step done to exactly steps,
+    ending epochs on multiples of every: a short epoch up to the first multiple, whole ones, a short last one."""
+    segments = []
+    first = min(-done % every, steps - done)
+    if first > 0:
+        segments.append((first, 1))
+        done += first
+    if (steps - done) // every:
+        segments.append((every, (steps - done) // every))
+    if (steps - done) % every:
+        segments.append(((steps - done) % every, 1))
+    return segments
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -77,3 +77,14 @@ def test_a_pid_file_older_than_its_process_is_stale(tmp_path):
     finally:
         lookalike.kill()
         lookalike.wait()
+
+
+def test_run_names_are_checked_before_any_folder_is_made():
+    import pytest
+
+    assert jobs.check_run_name("faces-2_b") == "faces-2_b"
+    with pytest.raises(ValueError, match="at most 64 characters long \\(this one has 300\\)"):
+        jobs.check_run_name("a" * 300)  # used to crash the Train page: File name too long
+    for bad in ("", "../up", "a b", "naïve"):
+        with pytest.raises(ValueError, match="letters, digits"):
+            jobs.check_run_name(bad)

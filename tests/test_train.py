@@ -77,3 +77,36 @@ def test_a_new_run_can_start_from_published_weights(synthetic_faces, tmp_path, t
     published = tiny_model.generator.get_weights()[0]
     assert np.abs(gan.generator.get_weights()[0] - published).max() < 1e-3
     assert np.abs(build_generator(tiny_config).get_weights()[0] - published).max() > 1e-2
+
+
+@pytest.mark.parametrize("done, steps, every, expected", [
+    (0, 6, 2, [(2, 3)]), (0, 5, 2, [(2, 2), (1, 1)]), (5, 10, 2, [(1, 1), (2, 2)]), (3, 4, 2, [(1, 1)]),
+    (0, 1, 50, [(1, 1)]), (4, 4, 2, []),
+])
+def test_fit_segments_train_exactly_the_steps_asked(done, steps, every, expected):
+    from core.train import fit_segments
+
+    segments = fit_segments(done, steps, every)
+    assert segments == expected and done + sum(a * b for a, b in segments) == steps
+
+
+def test_steps_not_a_multiple_of_log_every_train_exactly_and_checkpoint_at_the_end(synthetic_faces, tmp_path, tiny_config):
+    """steps=5, log_every=2, checkpoint_every=4 used to train 6 steps and keep the checkpoint of step 4."""
+    run = tmp_path / "run"
+    config = TrainConfig(batch_size=4, steps=5, log_every=2, sample_every=2, checkpoint_every=4)
+    gan = train(synthetic_faces, run, tiny_config, config, verbose=0)
+    assert int(gan.d_optimizer.iterations.numpy()) == 5
+    assert read_checkpoint_state(run)["step"] == 5 and load_model(run / "model").card["steps"] == 5
+    assert [row["step"] for row in read_metrics(run)] == [2, 4, 5]
+    gan = train(synthetic_faces, run, tiny_config, TrainConfig(**{**config.__dict__, "steps": 9}), resume=True, verbose=0)
+    assert int(gan.d_optimizer.iterations.numpy()) == 9 and read_checkpoint_state(run)["step"] == 9
+    assert [row["step"] for row in read_metrics(run)] == [2, 4, 5, 6, 8, 9]
+
+
+@pytest.mark.parametrize("bad, message", [
+    ({"steps": 0}, "steps must be"), ({"log_every": 0}, "log_every must be"), ({"batch_size": 2.5}, "batch_size"),
+    ({"log_every": 3, "checkpoint_every": 4}, "multiples of log_every"), ({"learning_rate": -1.0}, "learning_rate"),
+])
+def test_train_config_is_validated_in_one_place(bad, message):
+    with pytest.raises(ValueError, match=message):
+        TrainConfig(**bad)
