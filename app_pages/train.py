@@ -34,7 +34,8 @@ if started:
         jobs.check_run_name(name)
         if (runs / name / CHECKPOINT).is_file():
             raise SettingsError(f"Run {name} exists: resume it below, or choose another name.")
-        jobs.start(runs / name, folder, int(steps), align=align, log_every=10, sample_every=50, checkpoint_every=50)
+        jobs.start(runs / name, folder, int(steps), align=align, max_jobs=config.max_jobs,
+                   log_every=10, sample_every=50, checkpoint_every=50)
         st.success(f"Training {name} on {folder}.")
         existing = sorted(set(existing) | {name})
     except (SettingsError, RuntimeError, ValueError) as err:
@@ -58,8 +59,12 @@ def progress() -> None:
         jobs.stop(run)
         st.rerun()
     if not state.running and state.step and b.button("Resume", icon=":material/play_arrow:"):
-        jobs.resume(run)
-        st.rerun()
+        try:
+            jobs.resume(run, max_jobs=config.max_jobs)
+        except RuntimeError as err:
+            st.error(str(err))
+        else:
+            st.rerun()
     if (run / "model" / "model.json").is_file() and c.button("Use this model in the app", icon=":material/check_circle:"):
         (runs / jobs.ACTIVE_FILE).write_text(str((run / "model").resolve()))
         st.success("The app now uses this run's model.")

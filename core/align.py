@@ -184,7 +184,15 @@ def align_landmarks(image: np.ndarray, landmarks: np.ndarray, size: int) -> Alig
 
 
 def find_images(root: Path) -> list[Path]:
-    return sorted(p for p in Path(root).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    """Image files under root, by name; a file or folder that a symlink leads out of root is left out."""
+    inside = Path(root).resolve()
+    found = []
+    for path in Path(root).rglob("*"):
+        if path.suffix.lower() in IMAGE_SUFFIXES and path.is_file():
+            resolved = path.resolve()
+            if inside in resolved.parents:
+                found.append(path)
+    return sorted(found)
 
 
 def align_folder(raw_dir: Path, out_dir: Path, size: int = 64) -> Counter:

@@ -6,18 +6,16 @@ from pathlib import Path
 import tensorflow as tf
 from PIL import Image, UnidentifiedImageError
 
-from core.align import IMAGE_SUFFIXES
+from core.align import find_images
 
 
 def list_images(folder: str | Path) -> tuple[list[str], int]:
-    """Image files under folder whose headers read as images, and how many were skipped."""
+    """Image files under folder (none that a symlink leads out of it) whose headers read, and how many were skipped."""
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"Dataset folder {folder} does not exist.")
     good, skipped = [], 0
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        if path.suffix.lower() not in IMAGE_SUFFIXES:
-            continue
+    for path in find_images(folder):
         try:
             with Image.open(path) as image:
                 image.size  # header only

@@ -93,11 +93,23 @@ def status(run_dir: Path) -> JobStatus:
     return JobStatus(_pid(run_dir) is not None, read_checkpoint_state(run_dir)["step"], tail)
 
 
-def start(run_dir: Path, data_dir: Path, steps: int, align: bool = False, resume: bool = False, **train_args) -> int:
-    """Launch training in a new process; returns its pid. Refuses if one already runs here."""
-    run_dir.mkdir(parents=True, exist_ok=True)
+def running(runs: Path) -> list[Path]:
+    """The run folders under runs whose job is running now."""
+    return [run for run in sorted(Path(runs).glob("*")) if (run / PID_FILE).is_file() and _pid(run) is not None]
+
+
+def start(run_dir: Path, data_dir: Path, steps: int, align: bool = False, resume: bool = False,
+          max_jobs: int | None = None, **train_args) -> int:
+    """Launch training in a new process; returns its pid. Refuses if one already runs here,
+    or if max_jobs jobs already run in the same runs folder (each takes over a GB and both cores)."""
     if _pid(run_dir) is not None:
         raise RuntimeError(f"A training job is already running in {run_dir}.")
+    busy = running(run_dir.parent)
+    if max_jobs is not None and len(busy) >= max_jobs:
+        names = ", ".join(run.name for run in busy)
+        raise RuntimeError(f"{len(busy)} training job(s) already running ({names}); this server allows {max_jobs}. "
+                           "Stop one, or wait for it to finish.")
+    run_dir.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, "-m", "core.jobs", "--data", str(Path(data_dir).resolve()), "--out",
                str(run_dir.resolve()), "--steps", str(steps)]
     command += ["--align"] * align + ["--resume"] * resume
@@ -112,11 +124,11 @@ def start(run_dir: Path, data_dir: Path, steps: int, align: bool = False, resume
     return process.pid
 
 
-def resume(run_dir: Path) -> int:
+def resume(run_dir: Path, max_jobs: int | None = None) -> int:
     """Continue a stopped run from its last checkpoint towards its planned steps (at least 100 more)."""
     saved = json.loads((run_dir / RUN_JSON).read_text())
     steps = max(int(saved["train"]["steps"]), read_checkpoint_state(run_dir)["step"] + 100)
-    return start(run_dir, Path(saved["card"]["data"]), steps, resume=True)
+    return start(run_dir, Path(saved["card"]["data"]), steps, resume=True, max_jobs=max_jobs)
 
 
 def stop(run_dir: Path) -> bool:

@@ -9,6 +9,7 @@
 | FACEFILL_MAX_ITERATIONS | 3000 | upper bound on completion iterations a user may ask for |
 | FACEFILL_MAX_RESTARTS | 16 | upper bound on restarts |
 | FACEFILL_MAX_CONCURRENT | 1 | completions running at once per server; others wait their turn |
+| FACEFILL_MAX_JOBS | 1 | training jobs running at once per server (each takes over a GB and both cores) |
 | FACEFILL_MAX_UPLOAD_MB | 20 | upload size limit (keep .streamlit/config.toml's maxUploadSize equal) |
 """
 from __future__ import annotations
@@ -47,6 +48,7 @@ class Settings:
     max_restarts: int
     max_concurrent: int
     max_upload_mb: int
+    max_jobs: int
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -60,6 +62,7 @@ class Settings:
             max_restarts=_int("FACEFILL_MAX_RESTARTS", 16),
             max_concurrent=_int("FACEFILL_MAX_CONCURRENT", 1),
             max_upload_mb=_int("FACEFILL_MAX_UPLOAD_MB", 20),
+            max_jobs=_int("FACEFILL_MAX_JOBS", 1),
         )
 
     def dataset_path(self, path: str | Path) -> Path:
@@ -68,19 +71,24 @@ class Settings:
         if not text:
             raise SettingsError("Choose a dataset folder.")
         resolved = Path(text).resolve()
-        if not any(resolved == root or root in resolved.parents for root in self.data_roots):
+        if not self.allows(resolved):
             allowed = ", ".join(str(r) for r in self.data_roots) or "none"
             raise SettingsError(f"{text} is outside the allowed dataset folders ({allowed}).")
         if not resolved.is_dir():
             raise SettingsError(f"{text} is not a folder.")
         return resolved
 
+    def allows(self, path: Path) -> bool:
+        """Whether path, with every symlink resolved, lies inside an allowed root."""
+        resolved = Path(path).resolve()
+        return any(resolved == root or root in resolved.parents for root in self.data_roots)
+
     def dataset_choices(self, depth: int = 2) -> list[Path]:
-        """Folders under the allowed roots, for a picker (no free-form paths on a hosted demo)."""
+        """Folders under the allowed roots that resolve inside them, for a picker (no free-form paths)."""
         found = []
         for root in self.data_roots:
             if root.is_dir():
                 found.append(root)
                 for level in range(1, depth + 1):
-                    found += sorted(p for p in root.glob("/".join(["*"] * level)) if p.is_dir() and not p.is_symlink())
+                    found += sorted(p for p in root.glob("/".join(["*"] * level)) if p.is_dir() and self.allows(p))
         return found

@@ -260,3 +260,19 @@ def test_cli_errors(args, message, tmp_path, tiny_weights):
     assert result.returncode != 0
     output = result.stdout + result.stderr
     assert message in output and "Traceback" not in output
+
+
+def test_symlinks_never_lead_training_out_of_the_allowed_folders(roots, tmp_path, monkeypatch):
+    from core.align import find_images
+    from core.data import list_images
+
+    faces = tmp_path / "data" / "faces"
+    Image.new("RGB", (20, 20)).save(faces / "own.png")
+    Image.new("RGB", (20, 20)).save(tmp_path / "secret" / "private.png")
+    (tmp_path / "secret" / "deeper").mkdir()
+    (faces / "linked.png").symlink_to(tmp_path / "secret" / "private.png")  # a file that leads out
+    (faces / "linked-folder").symlink_to(tmp_path / "secret")  # a folder that leads out
+    assert [p.name for p in find_images(faces)] == ["own.png"]
+    assert [Path(p).name for p in list_images(faces)[0]] == ["own.png"]
+    choices = [p.resolve() for p in roots.dataset_choices()]
+    assert all(tmp_path / "secret" not in [c, *c.parents] for c in choices)  # not even its subfolders

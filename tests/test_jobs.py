@@ -88,3 +88,18 @@ def test_run_names_are_checked_before_any_folder_is_made():
     for bad in ("", "../up", "a b", "naïve"):
         with pytest.raises(ValueError, match="letters, digits"):
             jobs.check_run_name(bad)
+
+
+def test_a_server_runs_at_most_max_jobs_training_jobs(synthetic_faces, tmp_path, tiny_job_args):
+    import pytest
+
+    runs = tmp_path / "runs"
+    jobs.start(runs / "first", synthetic_faces, steps=10_000, max_jobs=1, **tiny_job_args)
+    try:
+        with pytest.raises(RuntimeError, match="1 training job\\(s\\) already running \\(first\\); this server allows 1"):
+            jobs.start(runs / "second", synthetic_faces, steps=10, max_jobs=1, **tiny_job_args)
+        assert not (runs / "second").exists()
+        assert jobs.running(runs) == [runs / "first"]
+    finally:
+        jobs.stop(runs / "first")
+        assert wait_for(lambda: not jobs.status(runs / "first").running, 30)
