@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import io
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +10,7 @@ from PIL import Image
 
 from core.align import FaceAligner
 from core.complete import Completer
+from core.fair_queue import FairQueue
 from core.jobs import ACTIVE_FILE
 from core.settings import Settings
 from core.weights import TrainedModel, WeightsError, load_model
@@ -55,9 +55,9 @@ def aligner() -> FaceAligner:
 
 
 @st.cache_resource
-def completion_slots() -> threading.BoundedSemaphore:
-    """At most max_concurrent completions at once per server; the rest wait their turn."""
-    return threading.BoundedSemaphore(settings().max_concurrent)
+def completion_queue() -> FairQueue:
+    """At most max_concurrent completions at once per server; the rest wait in line, in order."""
+    return FairQueue(settings().max_concurrent)
 
 
 def png_bytes(image: np.ndarray) -> bytes:

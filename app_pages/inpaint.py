@@ -14,7 +14,7 @@ from core.images import ImageError, read_image, to_uint8
 from core.masks import PRESETS, MaskError, mask_from_canvas, masked_preview, preset_mask
 from core.model import sample_z
 from core.pipeline import complete_faces
-from app_pages.common import aligner, completion_slots, enlarge, model_and_completer, png_bytes, settings
+from app_pages.common import aligner, completion_queue, enlarge, model_and_completer, png_bytes, settings
 
 EXAMPLE = "examples/astronaut.jpg"
 CANVAS = 256  # the face is shown (and drawn on) at 4x
@@ -43,7 +43,8 @@ def find_faces(data: bytes, name: str) -> tuple[np.ndarray, list]:
 defaults = CompletionConfig()
 with st.sidebar:
     st.subheader("Settings")
-    st.caption("λ and losses as in the paper; a faster start, fewer steps and a fine-tuned G")
+    st.caption("λ and losses as in the paper; a faster start, fewer steps and a fine-tuned G. "
+               f"On this server one completion searches for at most {limits.max_seconds} s.")
     lam = st.number_input("λ, weight of the perceptual loss", 0.0, 10.0, defaults.lam, 0.05)
     iterations = st.slider(
         "Iterations", 10, limits.max_iterations, min(defaults.iterations, limits.max_iterations), 10, key="iterations"
@@ -133,17 +134,21 @@ with right:
 
 # --- 4. completion ---------------------------------------------------------------------
 if st.button("Fill the hole", type="primary", icon=":material/auto_fix_high:"):
-    progress = st.progress(0.0, text="Waiting for a free slot...")
+    progress = st.progress(0.0, text="Waiting in line...")
     live = st.empty()
+
+    def wait(place: int) -> None:
+        progress.progress(0.0, text=f"Waiting in line: {'you are next' if place == 1 else f'{place - 1} ahead of you'}...")
 
     def show(iteration: int, loss: np.ndarray, preview: np.ndarray) -> None:
         progress.progress(iteration / config.iterations, text=f"Iteration {iteration} of {config.iterations}, loss {loss[0]:.1f}")
         live.image(enlarge(to_uint8(preview[0])), caption="Current completion")
 
-    with completion_slots():
+    with completion_queue().turn(on_wait=wait):
+        progress.progress(0.0, text="Your turn: choosing a start...")
         sources = [(photo, alignment)] if alignment is not None else None
-        (done,) = complete_faces(completer, [face], mask, config, sources, show)
-    st.session_state.result = {"face_id": face_id, "face": done, "gif": done.gif(scale=4)}
+        (done,) = complete_faces(completer, [face], mask, config, sources, show, seconds=limits.max_seconds)
+    st.session_state.result = {"face_id": face_id, "face": done, "gif": done.gif(scale=4), "asked": config.iterations}
     progress.empty()
     live.empty()
 
@@ -155,6 +160,9 @@ if result and result["face_id"] == face_id:
     for column, image, caption in zip(columns, (done.masked, done.generated, done.completed), ("Input", "G(ẑ)", "Completion")):
         column.image(enlarge(image), caption=caption)
     st.caption(f"Total loss {done.loss:.1f}")
+    if done.iterations < result["asked"]:
+        st.warning(f"Stopped after {done.iterations} of {result['asked']} iterations: one completion may search "
+                   f"for {limits.max_seconds} s on this server. The best fit so far was fine-tuned and blended.")
     if done.pasted is not None:
         st.image(done.pasted, caption="Pasted back into the photo", width=min(640, done.pasted.shape[1]))
     d1, d2, d3 = st.columns(3)

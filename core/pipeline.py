@@ -10,6 +10,7 @@ matches the photo (not a 64 px copy of it) and nothing outside the hole changes.
 from __future__ import annotations
 
 import io
+import time
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
@@ -36,6 +37,7 @@ class FaceResult:
     generated: np.ndarray  # G(z^)
     completed: np.ndarray  # the aligned face with its hole filled and blended
     loss: float
+    iterations: int  # fewer than asked when the time budget ran out
     pasted: np.ndarray | None = None  # the photo with the hole filled at its own resolution
     frames: list[np.ndarray] = field(default_factory=list)  # the completion as the optimiser went
 
@@ -89,13 +91,17 @@ def complete_faces(
     config: CompletionConfig = CompletionConfig(),
     sources: Sequence[tuple[np.ndarray, Alignment] | None] | None = None,
     progress: Progress | None = None,
+    seconds: float | None = None,
 ) -> list[FaceResult]:
     """Complete aligned faces (uint8, model size) under one mask; paste each back into its photo.
 
     sources[i] is (photo, alignment) for a face cut from a photo, None for one that is already
     aligned (a random face, an aligned file). progress(iteration, loss, previews) is called at
-    every report; returning False stops early.
+    every report; returning False stops early. seconds bounds the search on z (a shared
+    server's budget per request): at the first report past it, the search stops and the best
+    z so far is fine-tuned and blended.
     """
+    deadline = None if seconds is None else time.perf_counter() + seconds
     faces = np.stack(faces)
     sources = list(sources) if sources is not None else [None] * len(faces)
     frames: list[list[np.ndarray]] = [[] for _ in faces]
@@ -103,7 +109,9 @@ def complete_faces(
     def record(iteration: int, loss: np.ndarray, preview: np.ndarray) -> bool | None:
         for kept, image in zip(frames, to_uint8(preview)):
             kept.append(image)
-        return progress(iteration, loss, preview) if progress is not None else None
+        if progress is not None and progress(iteration, loss, preview) is False:
+            return False
+        return deadline is None or time.perf_counter() < deadline
 
     completion = completer.complete(faces, mask, config, record)
     results = []
@@ -114,5 +122,5 @@ def complete_faces(
             photo, alignment = source
             pasted = paste_back(photo, alignment, (completion.generated[i] + 1) * 127.5, mask, config)
         results.append(FaceResult(masked_preview(face, mask), generated, completion.blended[i],
-                                  float(completion.loss[i]), pasted, frames[i]))
+                                  float(completion.loss[i]), completion.iterations, pasted, frames[i]))
     return results

@@ -9,6 +9,7 @@
 | FACEFILL_MAX_ITERATIONS | 3000 | upper bound on completion iterations a user may ask for |
 | FACEFILL_MAX_RESTARTS | 16 | upper bound on restarts |
 | FACEFILL_MAX_CONCURRENT | 1 | completions running at once per server; others wait their turn |
+| FACEFILL_MAX_SECONDS | 60 | the longest one completion's search may run before it stops and blends its best |
 | FACEFILL_MAX_JOBS | 1 | training jobs running at once per server (each takes over a GB and both cores) |
 | FACEFILL_MAX_UPLOAD_MB | 20 | upload size limit (keep .streamlit/config.toml's maxUploadSize equal) |
 """
@@ -49,6 +50,7 @@ class Settings:
     max_concurrent: int
     max_upload_mb: int
     max_jobs: int
+    max_seconds: int
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -63,6 +65,7 @@ class Settings:
             max_concurrent=_int("FACEFILL_MAX_CONCURRENT", 1),
             max_upload_mb=_int("FACEFILL_MAX_UPLOAD_MB", 20),
             max_jobs=_int("FACEFILL_MAX_JOBS", 1),
+            max_seconds=_int("FACEFILL_MAX_SECONDS", 60),
         )
 
     def dataset_path(self, path: str | Path) -> Path:

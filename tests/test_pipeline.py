@@ -7,6 +7,8 @@ from PIL import Image
 
 from core.align import FaceAligner
 from core.complete import Completer
+from dataclasses import replace
+
 from core.config import CompletionConfig
 from core.masks import center_mask
 from core.model import sample_z
@@ -86,3 +88,13 @@ def test_a_huge_hole_is_solved_at_a_reduced_scale_and_keeps_known_pixels(astrona
     hole = warped_hole(astronaut, alignment, mask)
     np.testing.assert_array_equal(reduced[~hole], astronaut[~hole])
     assert np.abs(reduced[hole].astype(float) - full[hole]).mean() < 10  # coarser, but the same fill
+
+
+def test_a_time_budget_stops_the_search_and_still_returns_a_blended_face(tiny_model):
+    face = to_uint8(tiny_model.generator(sample_z(1, tiny_model.config.z_dim, seed=3)).numpy()[0])
+    config = CompletionConfig(iterations=400, report_every=5, init_pool=16, tune_steps=2)
+    (done,) = complete_faces(Completer(tiny_model), [face], center_mask(16), config, seconds=0.0)
+    assert done.iterations == 5  # stopped at the first report
+    assert done.completed.shape == (16, 16, 3) and len(done.frames) == 1
+    (full,) = complete_faces(Completer(tiny_model), [face], center_mask(16), replace(config, iterations=10))
+    assert full.iterations == 10
