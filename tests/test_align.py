@@ -77,3 +77,12 @@ def test_align_cli_counts(tmp_path, astronaut):
     assert "aligned 1" in result.stdout and "no_face 1" in result.stdout and "unreadable 1" in result.stdout
     assert [p.name for p in out.iterdir()] == ["nested_face.png"]
     assert Image.open(out / "nested_face.png").size == (32, 32)
+
+
+def test_the_landmark_model_ships_in_the_repository(monkeypatch, tmp_path):
+    from core.align import LANDMARKER_MODEL, landmarker_model_path
+
+    assert landmarker_model_path() == LANDMARKER_MODEL and LANDMARKER_MODEL.stat().st_size > 1_000_000
+    monkeypatch.setenv("FACEFILL_LANDMARKER", str(tmp_path / "missing.task"))
+    with pytest.raises(RuntimeError, match="missing.task is missing"):
+        landmarker_model_path()
