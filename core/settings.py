@@ -4,12 +4,13 @@
 | --- | --- | --- |
 | FACEFILL_WEIGHTS | weights | the model the app loads unless a run was made active |
 | FACEFILL_RUNS | runs | where the Train page keeps its runs |
-| FACEFILL_TRAINING | 1 | 0 hides the Train page (hosted demo) |
+| FACEFILL_HOSTED | 0 | 1 (or a Hugging Face Space) switches the defaults below to the demo profile |
+| FACEFILL_TRAINING | 1 (hosted: 0) | 0 hides the Train page |
 | FACEFILL_DATA_ROOTS | ../shared/data:data | folders training may read from (colon-separated) |
-| FACEFILL_MAX_ITERATIONS | 3000 | upper bound on completion iterations a user may ask for |
-| FACEFILL_MAX_RESTARTS | 16 | upper bound on restarts |
+| FACEFILL_MAX_ITERATIONS | 3000 (hosted: 300) | upper bound on completion iterations a user may ask for |
+| FACEFILL_MAX_RESTARTS | 16 (hosted: 2) | upper bound on restarts |
 | FACEFILL_MAX_CONCURRENT | 1 | completions running at once per server; others wait their turn |
-| FACEFILL_MAX_SECONDS | 60 | the longest one completion's search may run before it stops and blends its best |
+| FACEFILL_MAX_SECONDS | 60 (hosted: 15) | the longest one completion's search may run before it stops and blends its best |
 | FACEFILL_MAX_JOBS | 1 | training jobs running at once per server (each takes over a GB and both cores) |
 | FACEFILL_MAX_UPLOAD_MB | 20 | upload size limit (keep .streamlit/config.toml's maxUploadSize equal) |
 """
@@ -53,19 +54,22 @@ class Settings:
     max_seconds: int
 
     @classmethod
-    def from_env(cls) -> "Settings":
+    def from_env(cls) -> Settings:
+        """The settings from the environment; a hosted demo (FACEFILL_HOSTED=1, or a Hugging Face
+        Space) defaults to the demo profile: no training, tight limits. Any variable set overrides."""
+        hosted = _flag("FACEFILL_HOSTED", False) or "SPACE_ID" in os.environ
         roots = os.environ.get("FACEFILL_DATA_ROOTS", "../shared/data:data")
         return cls(
             weights=Path(os.environ.get("FACEFILL_WEIGHTS", "weights")),
             runs=Path(os.environ.get("FACEFILL_RUNS", "runs")),
-            training_enabled=_flag("FACEFILL_TRAINING", True),
+            training_enabled=_flag("FACEFILL_TRAINING", not hosted),
             data_roots=tuple(Path(r).resolve() for r in roots.split(":") if r),
-            max_iterations=_int("FACEFILL_MAX_ITERATIONS", 3000),
-            max_restarts=_int("FACEFILL_MAX_RESTARTS", 16),
+            max_iterations=_int("FACEFILL_MAX_ITERATIONS", 300 if hosted else 3000),
+            max_restarts=_int("FACEFILL_MAX_RESTARTS", 2 if hosted else 16),
             max_concurrent=_int("FACEFILL_MAX_CONCURRENT", 1),
             max_upload_mb=_int("FACEFILL_MAX_UPLOAD_MB", 20),
             max_jobs=_int("FACEFILL_MAX_JOBS", 1),
-            max_seconds=_int("FACEFILL_MAX_SECONDS", 60),
+            max_seconds=_int("FACEFILL_MAX_SECONDS", 15 if hosted else 60),
         )
 
     def dataset_path(self, path: str | Path) -> Path:

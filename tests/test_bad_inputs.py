@@ -276,3 +276,18 @@ def test_symlinks_never_lead_training_out_of_the_allowed_folders(roots, tmp_path
     assert [Path(p).name for p in list_images(faces)[0]] == ["own.png"]
     choices = [p.resolve() for p in roots.dataset_choices()]
     assert all(tmp_path / "secret" not in [c, *c.parents] for c in choices)  # not even its subfolders
+
+
+def test_a_hosted_server_serves_the_demo_profile_unless_told_otherwise(monkeypatch):
+    for name in ("FACEFILL_TRAINING", "FACEFILL_MAX_ITERATIONS", "FACEFILL_MAX_RESTARTS", "FACEFILL_MAX_SECONDS", "SPACE_ID"):
+        monkeypatch.delenv(name, raising=False)
+    local = Settings.from_env()
+    assert local.training_enabled and local.max_iterations == 3000
+    monkeypatch.setenv("FACEFILL_HOSTED", "1")
+    demo = Settings.from_env()
+    assert not demo.training_enabled and demo.max_iterations == 300 and demo.max_restarts == 2 and demo.max_seconds == 15
+    monkeypatch.delenv("FACEFILL_HOSTED")
+    monkeypatch.setenv("SPACE_ID", "someone/facefill")  # set by Hugging Face Spaces
+    assert not Settings.from_env().training_enabled
+    monkeypatch.setenv("FACEFILL_MAX_ITERATIONS", "1000")
+    assert Settings.from_env().max_iterations == 1000  # an explicit setting still wins
