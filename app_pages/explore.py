@@ -29,7 +29,8 @@ z = sample_z(N_SAMPLES, model.config.z_dim, seed=int(seed)).numpy()
 faces = decode(z, key)
 st.image(enlarge(image_grid(faces, columns=12), 2), caption=f"Faces 1-{N_SAMPLES}, left to right, top to bottom")
 labels = list(range(N_SAMPLES))
-name = lambda i: f"Face {i + 1}"
+def name(i):
+    return f"Face {i + 1}"
 
 st.subheader("Interpolation")
 a, b = st.columns(2)

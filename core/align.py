@@ -152,9 +152,15 @@ def tiles(shape: tuple[int, int], fractions=(1 / 2, 1 / 3, 1 / 4, 1 / 6), min_si
         side = int(max(h, w) * fraction)
         if side < min_side:
             break
-        starts = lambda length: sorted({*range(0, max(length - side, 0) + 1, int(side * 0.6)), max(length - side, 0)})
-        found += [(slice(y, y + side), slice(x, x + side)) for y in starts(h) for x in starts(w)]
+        rows, cols = _tile_starts(h, side), _tile_starts(w, side)
+        found += [(slice(y, y + side), slice(x, x + side)) for y in rows for x in cols]
     return found
+
+
+def _tile_starts(length: int, side: int) -> list[int]:
+    """Where tiles of side start along length: every 60% of a tile, the last flush with the end."""
+    last = max(length - side, 0)
+    return sorted({*range(0, last + 1, int(side * 0.6)), last})
 
 
 def unique_faces(faces: list[np.ndarray]) -> list[np.ndarray]:

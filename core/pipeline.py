@@ -75,7 +75,10 @@ def paste_back(photo: np.ndarray, alignment: Alignment, generated: np.ndarray, m
     scale = min(1.0, float(np.sqrt(MAX_BLEND_PIXELS / hole.sum())))
     if scale < 1.0:  # solve small, then write only the hole's pixels back at full size
         small = (max(1, round(crop_w * scale)), max(1, round(crop_h * scale)))
-        shrink = lambda a: cv2.resize(a, small, interpolation=cv2.INTER_AREA)
+
+        def shrink(a: np.ndarray) -> np.ndarray:
+            return cv2.resize(a, small, interpolation=cv2.INTER_AREA)
+
         solved = blend_fill(shrink(region), shrink(face), shrink(hole.astype(np.float32)) > 0.5, config)
         solved = cv2.resize(solved, (crop_w, crop_h), interpolation=cv2.INTER_CUBIC)
     else:

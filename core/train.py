@@ -107,7 +107,10 @@ class RunLogger(keras.callbacks.Callback):
         with open(self.run_dir / METRICS, "a", newline="") as f:
             row = {k: float(logs[k]) for k in METRIC_FIELDS[1:4]}
             csv.DictWriter(f, METRIC_FIELDS).writerow({"step": step, **row, "seconds": round(self.seconds(), 2)})
-        passed = lambda every: step // every > self.last_step // every or step >= self.t.steps
+
+        def passed(every: int) -> bool:
+            return step // every > self.last_step // every or step >= self.t.steps
+
         if passed(self.t.sample_every):
             self.save_samples(step)
         if passed(self.t.checkpoint_every):

@@ -132,7 +132,8 @@ def test_four_sessions_at_once_each_get_their_own_result(app_url, browser):
     model = load_model(ROOT / "weights")
     with FaceAligner() as aligner:
         example = aligner.align(read_image(ROOT / "examples" / "astronaut.jpg"), 64).face
-    random_face = lambda n: to_uint8(model.generator(sample_z(1, model.config.z_dim, seed=1000 + n), training=False).numpy()[0])
+    def random_face(n):
+        return to_uint8(model.generator(sample_z(1, model.config.z_dim, seed=1000 + n), training=False).numpy()[0])
     users = [("Example photo", 0, "center"), ("Example photo", 0, "left"), ("Random face", 0, "center"), ("Random face", 2, "left")]
 
     pages = []
@@ -163,7 +164,8 @@ def test_four_sessions_at_once_each_get_their_own_result(app_url, browser):
         for j in range(i + 1, len(results)):
             assert not np.array_equal(results[i], results[j])
 
-    peak_kb = int(next(l for l in open(f"/proc/{app_url.server_pid}/status") if l.startswith("VmHWM")).split()[1])
+    status = Path(f"/proc/{app_url.server_pid}/status").read_text().splitlines()
+    peak_kb = int(next(line for line in status if line.startswith("VmHWM")).split()[1])
     print(f"server peak RSS after 4 concurrent sessions: {peak_kb / 1024:.0f} MiB")
     assert peak_kb < 4 * 1024 * 1024
 

@@ -41,7 +41,8 @@ def test_training_lowers_the_rebuild_error(tiny_model):
     z = sample_z(32, tiny_model.config.z_dim, seed=9)
     faces = tiny_model.generator(z)
     known = tf.constant(training_masks(16, 32)[..., None])
-    error = lambda encoder: float(tf.reduce_mean(tf.abs(tiny_model.generator(encoder(encoder_input(faces, known))) - faces)))
+    def error(encoder):
+        return float(tf.reduce_mean(tf.abs(tiny_model.generator(encoder(encoder_input(faces, known))) - faces)))
     untrained = error(build_encoder(tiny_model.config))
     trained = error(train_encoder(tiny_model, steps=150, batch_size=32, learning_rate=2e-3, verbose=0))
     assert trained < 0.8 * untrained

@@ -21,9 +21,9 @@ def test_shapes_and_ranges(config):
 
 def test_paper_architecture():
     g, d = build_generator(ModelConfig()), build_discriminator(ModelConfig())
-    reshape = next(l for l in g.layers if l.name.startswith("reshape"))
+    reshape = next(layer for layer in g.layers if layer.name.startswith("reshape"))
     assert reshape.output.shape[1:] == (4, 4, 512)
-    convs = [l for l in d.layers if l.name.startswith("conv2d")]
+    convs = [layer for layer in d.layers if layer.name.startswith("conv2d")]
     assert [c.filters for c in convs] == [64, 128, 256, 512]
     assert all(c.kernel_size == (5, 5) and c.strides == (2, 2) for c in convs)
 

@@ -71,7 +71,8 @@ def test_tuning_fits_the_known_pixels_and_leaves_g_alone(tiny_model):
     tuned = completer.complete(faces, center_mask(16), CompletionConfig(iterations=10, tune_steps=20,
                                                                         tune_learning_rate=1e-2, blend=False))
     known = center_mask(16).known[..., None]
-    fit = lambda r: np.abs((r.generated - faces) * known).mean()
+    def fit(r):
+        return np.abs((r.generated - faces) * known).mean()
     assert fit(tuned) < 0.8 * fit(plain)
     for a, b in zip(before, tiny_model.generator.get_weights()):
         np.testing.assert_array_equal(a, b)
