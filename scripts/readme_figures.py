@@ -1,0 +1,82 @@
+"""Make the README's completion figures from the example photo with the shipped weights and defaults.
+
+.venv/bin/python scripts/readme_figures.py [--out docs]
+
+example_faces.png: the aligned face for the centre and a stroke mask: truth, masked, OpenCV Telea, FaceFill.
+example_photo.png: the photo round the face: with the hole, G's face pasted without blending, and
+FaceFill's Poisson paste-back at the photo's resolution.
+Only the example photo (public domain) is used: the data sets' faces must not be committed.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from core.align import FaceAligner  # noqa: E402
+from core.complete import Completer  # noqa: E402
+from core.config import CompletionConfig  # noqa: E402
+from core.images import image_grid, read_image, save_png  # noqa: E402
+from core.masks import Mask, center_mask, masked_preview, stroke_mask  # noqa: E402
+from core.pipeline import complete_faces, paste_back  # noqa: E402
+from core.weights import load_model  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+SCALE = 3  # aligned faces are enlarged for the page
+
+
+def enlarge(image: np.ndarray, scale: int = SCALE) -> np.ndarray:
+    return cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
+
+
+def photo_hole(photo: np.ndarray, matrix: np.ndarray, mask: Mask) -> np.ndarray:
+    inverse = cv2.invertAffineTransform(matrix)
+    h, w = photo.shape[:2]
+    return cv2.warpAffine(mask.fill.astype(np.float32), inverse, (w, h)) > 0.5
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "docs")
+    parser.add_argument("--weights", type=Path, default=ROOT / "weights")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+
+    completer = Completer(load_model(args.weights))
+    size = completer.size
+    photo = read_image(ROOT / "examples" / "astronaut.jpg")
+    with FaceAligner() as aligner:
+        alignment = aligner.align(photo, size)
+    face = alignment.face
+    config = CompletionConfig()
+    # The face's surroundings in the photo: the aligned frame's corners mapped back, with a margin.
+    corners = cv2.transform(np.array([[[0, 0], [size, 0], [0, size], [size, size]]], np.float32),
+                            cv2.invertAffineTransform(alignment.matrix))[0]
+    (x0, y0), (x1, y1) = corners.min(axis=0).astype(int), corners.max(axis=0).astype(int)
+    crop = (slice(max(y0, 0), y1), slice(max(x0, 0), x1))
+
+    face_rows, photo_rows = [], []
+    for mask in (center_mask(size), stroke_mask(size, seed=3)):
+        (done,) = complete_faces(completer, [face], mask, config, [(photo, alignment)])
+        telea = cv2.inpaint(masked_preview(face, mask), mask.fill.astype(np.uint8) * 255, 3, cv2.INPAINT_TELEA)
+        face_rows += [enlarge(image) for image in (face, done.masked, telea, done.completed)]
+        holed = photo.copy()
+        holed[photo_hole(photo, alignment.matrix, mask)] = 128
+        unblended = paste_back(photo, alignment, done.generated, mask, replace(config, blend=False))
+        photo_rows += [image[crop] for image in (holed, unblended, done.pasted)]
+    save_png(args.out / "example_faces.png", image_grid(np.stack(face_rows), columns=4))
+    height = 240  # the face is ~100 px wide in the photo: enlarged for the page
+    photo_rows = [cv2.resize(image, (image.shape[1] * height // image.shape[0], height), interpolation=cv2.INTER_CUBIC)
+                  for image in photo_rows]
+    save_png(args.out / "example_photo.png", image_grid(np.stack(photo_rows), columns=3))
+    print(f"wrote {args.out / 'example_faces.png'} and {args.out / 'example_photo.png'}")
+
+
+if __name__ == "__main__":
+    main()
