@@ -107,7 +107,7 @@ except (ImageError, AlignmentError) as err:
 face_id = hashlib.sha1(face.tobytes()).hexdigest()[:12]
 
 # --- 2. the mask -----------------------------------------------------------------------
-left, right = st.columns([1, 1])
+left, right = st.columns([3, 2])  # the mask presets need the width
 with left:
     # Streamlit forgets a widget's value on a run that does not draw it (no photo yet): keep a copy.
     if "mask_kind" not in st.session_state:
