@@ -15,7 +15,7 @@ from core.model import DCGAN
 from core.train import CHECKPOINT, read_checkpoint_state, read_metrics
 
 ROUNDS = int(os.environ.get("FACEFILL_KILL_ROUNDS", "3"))  # e.g. 30 for a tally
-STEPS = 400
+STEPS = 400 * max(1, ROUNDS // 3)  # room for every round, then 5 more steps
 
 
 def start(data, run, resume: bool) -> subprocess.Popen:
