@@ -48,7 +48,11 @@ st.write(
     "known pixels (contextual loss) and still looks real to D (perceptual loss):"
 )
 st.latex(r"\hat z = \arg\min_{z \in [-1,1]^{100}} \;\|M \odot (G(z) - y)\|_1 + \lambda \log(1 - D(G(z)))")
-st.write("The hole takes G(ẑ), and Poisson blending smooths the seam: x = M ⊙ y + (1 − M) ⊙ G(ẑ).")
+st.write(
+    "FaceFill starts the search from a learned guess (an encoder trained on G's own faces), then fits a copy of G "
+    "to this photo's known pixels for a few steps. The hole takes G(ẑ): x = M ⊙ y + (1 − M) ⊙ G(ẑ), and a Poisson "
+    "blend keeps G's detail while taking the photo's colours at the hole's border, so no seam shows."
+)
 
 model, _ = model_and_completer()
 faces = to_uint8(model.generator(sample_z(8, model.config.z_dim, seed=1), training=False).numpy())
