@@ -116,6 +116,22 @@ def test_draw_a_mask_and_get_a_completion(app_url, browser, tmp_path):
     page.close()
 
 
+def settle(page, quiet_s: float = 1.0, timeout_s: float = 90) -> None:
+    """Wait until the app's script has stayed idle for quiet_s: one click can start several reruns (a new
+    face makes a new canvas, which reports back), and a click that lands mid-rerun can be lost."""
+    app = page.locator('[data-testid="stApp"]')
+    deadline, quiet_since = time.time() + timeout_s, None
+    while time.time() < deadline:
+        if app.get_attribute("data-test-script-state") == "notRunning":
+            quiet_since = quiet_since or time.time()
+            if time.time() - quiet_since >= quiet_s:
+                return
+        else:
+            quiet_since = None
+        time.sleep(0.05)
+    raise AssertionError("the app was still running its script")
+
+
 def known_pixels_match(completion: np.ndarray, face: np.ndarray, mask) -> bool:
     """Every known pixel is the face's own (the blend never changes one)."""
     return bool(np.array_equal(completion[~mask.fill], face[~mask.fill]))
@@ -141,9 +157,10 @@ def test_four_sessions_at_once_each_get_their_own_result(app_url, browser):
         page = browser.new_context(viewport={"width": 1280, "height": 1600}).new_page()
         page.goto(f"{app_url}/inpaint")
         page.get_by_text(source, exact=True).click()
+        settle(page)
         for _ in range(clicks):
             page.get_by_role("button", name="Another face").click()
-            page.wait_for_timeout(1500)
+            settle(page)
         page.get_by_text(mask, exact=True).click()
         page.get_by_text("What the model gets to see").wait_for(timeout=60_000)
         pages.append(page)
