@@ -12,6 +12,7 @@ CLI: python -m core.complete IMG... --weights weights/ --out OUT --mask center
 from __future__ import annotations
 
 import argparse
+import threading
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Sequence
@@ -78,6 +79,7 @@ class Completer:
         self.size = model.config.image_size
         self._tuned: keras.Model | None = None  # a copy of G that fine-tuning may change
         self._tune_optimizer: keras.optimizers.Optimizer | None = None
+        self._tune_lock = threading.Lock()  # one copy of G: completions running at once take turns on it
 
     @staticmethod
     def _contextual(g, y, w, factor: int):
@@ -168,20 +170,22 @@ class Completer:
 
     def tuned_generate(self, z: tf.Tensor, y: tf.Tensor, w: tf.Tensor, config: CompletionConfig, factor: int) -> np.ndarray:
         """G'(z) per image, where G' is G fine-tuned on that image alone for config.tune_steps steps."""
-        if self._tuned is None:
-            self._tuned = keras.models.clone_model(self.generator)
-            self._tune_optimizer = keras.optimizers.Adam(config.tune_learning_rate)
-            self._tune_optimizer.build(self._tuned.trainable_variables)
-        self._tune_optimizer.learning_rate.assign(config.tune_learning_rate)
-        out = []
-        for i in range(len(z)):
-            for copy, original in zip(self._tuned.weights, self.generator.weights):
-                copy.assign(original)
-            for slot in self._tune_optimizer.variables:
-                if slot is not self._tune_optimizer.learning_rate:
-                    slot.assign(tf.zeros_like(slot))
-            out.append(self._tune(z[i : i + 1], y[i : i + 1], w[i : i + 1], tf.constant(config.tune_steps), factor))
-        return tf.concat(out, axis=0).numpy()
+        with self._tune_lock:
+            if self._tuned is None:
+                self._tuned = keras.models.clone_model(self.generator)
+                self._tune_optimizer = keras.optimizers.Adam(config.tune_learning_rate)
+                self._tune_optimizer.build(self._tuned.trainable_variables)
+            self._tune_optimizer.learning_rate.assign(config.tune_learning_rate)
+            out = []
+            for i in range(len(z)):
+                for copy, original in zip(self._tuned.weights, self.generator.weights):
+                    copy.assign(original)
+                for slot in self._tune_optimizer.variables:
+                    if slot is not self._tune_optimizer.learning_rate:
+                        slot.assign(tf.zeros_like(slot))
+                steps = tf.constant(config.tune_steps)
+                out.append(self._tune(z[i : i + 1], y[i : i + 1], w[i : i + 1], steps, factor).numpy())
+            return np.concatenate(out, axis=0)
 
     def _initial_z(self, y, known, w, config: CompletionConfig, factor: int) -> tf.Tensor:
         """restarts z per image: random, or the best-fitting of an init_pool of random z (plus the encoder's guess)."""

@@ -99,3 +99,25 @@ def test_a_time_budget_stops_the_search_and_still_returns_a_blended_face(tiny_mo
     assert done.completed.shape == (16, 16, 3) and len(done.frames) == 1
     (full,) = complete_faces(Completer(tiny_model), [face], center_mask(16), replace(config, iterations=10))
     assert full.iterations == 10
+
+
+def test_fine_tuning_is_safe_when_completions_run_at_once(tiny_model):
+    """Completions share one Completer (and its one copy of G): two at once get what each gets alone."""
+    import threading
+
+    completer = Completer(tiny_model)
+    faces = np.clip(tiny_model.generator(sample_z(2, tiny_model.config.z_dim, seed=8)).numpy() + 0.2, -1, 1)
+    config = CompletionConfig(iterations=5, init_pool=4, tune_steps=30, tune_learning_rate=1e-2, blend=False)
+    alone = [completer.complete(face[None], center_mask(16), config).generated for face in faces]
+    together = [None, None]
+
+    def run(i):
+        together[i] = completer.complete(faces[i][None], center_mask(16), config).generated
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    for a, b in zip(alone, together):
+        np.testing.assert_allclose(a, b, atol=1e-5)
