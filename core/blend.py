@@ -25,7 +25,7 @@ _NEIGHBOURS = ((-1, 0), (1, 0), (0, -1), (0, 1))
 COLOUR_RING = 4  # known pixels within this many pixels of the hole fit the colour map
 
 
-def _shifted(shape: tuple[int, int], dy: int, dx: int) -> tuple[tuple[slice, slice], tuple[slice, slice]]:
+def neighbour_slices(shape: tuple[int, int], dy: int, dx: int) -> tuple[tuple[slice, slice], tuple[slice, slice]]:
     """Slices (here, there) such that a[there] is the neighbour at (dy, dx) of a[here]."""
     h, w = shape
     here = (slice(max(0, -dy), h - max(0, dy)), slice(max(0, -dx), w - max(0, dx)))
@@ -66,7 +66,7 @@ def poisson_blend(image: np.ndarray, generated: np.ndarray, fill: np.ndarray, gu
     rhs = np.zeros(image.shape)
     rows, cols = [], []
     for dy, dx in _NEIGHBOURS:
-        here, there = _shifted(fill.shape, dy, dx)
+        here, there = neighbour_slices(fill.shape, dy, dx)
         inside = solve[here]  # p in the solved set; its neighbour q = p + (dy, dx) is in the image
         degree[here] += inside
         rhs[here] += inside[..., None] * guidance * (generated[here] - generated[there])

@@ -24,6 +24,7 @@ import numpy as np
 import tensorflow as tf
 
 from core.align import FaceAligner, find_images
+from core.blend import neighbour_slices
 from core.complete import Completer, load_faces
 from core.config import SEED_COMPLETION, CompletionConfig
 from core.images import image_grid, save_png, to_uint8
@@ -38,10 +39,9 @@ LANDMARK_SCALE = 4  # faces are enlarged before landmarking: mediapipe needs mor
 def seam_jump(images: np.ndarray, fill: np.ndarray) -> np.ndarray:
     """Mean absolute step (grey levels, over channels) across the hole's border, per image (N, H, W, 3)."""
     images = images.astype(np.float32)
-    h, w = fill.shape
     total, pairs = np.zeros(len(images)), 0
-    for dy, dx in ((0, 1), (1, 0)):
-        a, b = (slice(0, h - dy), slice(0, w - dx)), (slice(dy, h), slice(dx, w))
+    for dy, dx in ((0, 1), (1, 0)):  # each pair once: right and down neighbours
+        a, b = neighbour_slices(fill.shape, dy, dx)
         across = fill[a] != fill[b]  # neighbours with one pixel filled and the other known
         step = np.abs(images[:, a[0], a[1]] - images[:, b[0], b[1]])[:, across].mean(axis=-1)
         total += step.sum(axis=1)
