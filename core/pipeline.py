@@ -48,15 +48,22 @@ class FaceResult:
         return buffer.getvalue()
 
 
+def photo_fill(shape: tuple[int, ...], alignment: Alignment, mask: Mask) -> np.ndarray:
+    """The photo's pixels (H x W bool) that mask's hole covers, once warped back from the aligned frame."""
+    h, w = shape[:2]
+    inverse = cv2.invertAffineTransform(alignment.matrix)
+    return cv2.warpAffine(mask.fill.astype(np.float32), inverse, (w, h), flags=cv2.INTER_LINEAR) > 0.5
+
+
 def paste_back(photo: np.ndarray, alignment: Alignment, generated: np.ndarray, mask: Mask,
                config: CompletionConfig) -> np.ndarray:
     """The photo with mask's hole filled by the aligned generated face, blended at the photo's resolution.
 
-    Pixels outside the hole (as warped into the photo) are returned unchanged.
+    Pixels outside the hole (photo_fill) are returned unchanged.
     """
     h, w = photo.shape[:2]
     inverse = cv2.invertAffineTransform(alignment.matrix)
-    fill = cv2.warpAffine(mask.fill.astype(np.float32), inverse, (w, h), flags=cv2.INTER_LINEAR) > 0.5
+    fill = photo_fill(photo.shape, alignment, mask)
     if not fill.any():
         return photo.copy()
     rows, cols = np.where(fill)

@@ -23,8 +23,8 @@ from core.align import FaceAligner  # noqa: E402
 from core.complete import Completer  # noqa: E402
 from core.config import CompletionConfig  # noqa: E402
 from core.images import image_grid, read_image, save_png  # noqa: E402
-from core.masks import Mask, center_mask, masked_preview, stroke_mask  # noqa: E402
-from core.pipeline import complete_faces, paste_back  # noqa: E402
+from core.masks import center_mask, masked_preview, stroke_mask  # noqa: E402
+from core.pipeline import complete_faces, paste_back, photo_fill  # noqa: E402
 from core.weights import load_model  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,12 +33,6 @@ SCALE = 3  # aligned faces are enlarged for the page
 
 def enlarge(image: np.ndarray, scale: int = SCALE) -> np.ndarray:
     return cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
-
-
-def photo_hole(photo: np.ndarray, matrix: np.ndarray, mask: Mask) -> np.ndarray:
-    inverse = cv2.invertAffineTransform(matrix)
-    h, w = photo.shape[:2]
-    return cv2.warpAffine(mask.fill.astype(np.float32), inverse, (w, h)) > 0.5
 
 
 def main() -> None:
@@ -67,7 +61,7 @@ def main() -> None:
         telea = cv2.inpaint(masked_preview(face, mask), mask.fill.astype(np.uint8) * 255, 3, cv2.INPAINT_TELEA)
         face_rows += [enlarge(image) for image in (face, done.masked, telea, done.completed)]
         holed = photo.copy()
-        holed[photo_hole(photo, alignment.matrix, mask)] = 128
+        holed[photo_fill(photo.shape, alignment, mask)] = 128
         unblended = paste_back(photo, alignment, done.generated, mask, replace(config, blend=False))
         photo_rows += [image[crop] for image in (holed, unblended, done.pasted)]
     save_png(args.out / "example_faces.png", image_grid(np.stack(face_rows), columns=4))
