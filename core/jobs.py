@@ -59,15 +59,14 @@ def _is_job_of(pid: int, run_dir: Path) -> bool:
     """Whether pid is the job that wrote run_dir's pid file, not a process that reused the number
     (after a reboot, say). Linux: it started before the file was written and, once its command
     line is readable, runs `core.jobs --out run_dir`. Elsewhere: assume it is."""
-    proc = Path(f"/proc/{pid}")
     if not Path("/proc/self").exists():
         return True
     try:
-        ticks = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[19])
+        ticks = int(_proc_stat(pid)[19])
         boot = next(int(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines() if line.startswith("btime"))
         started = boot + ticks / os.sysconf("SC_CLK_TCK")
         written = (run_dir / PID_FILE).stat().st_mtime
-        args = (proc / "cmdline").read_bytes().decode(errors="replace").split("\0")
+        args = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
     except (OSError, ValueError, IndexError, StopIteration):
         return False
     if started > written + 2:
@@ -79,10 +78,15 @@ def _is_job_of(pid: int, run_dir: Path) -> bool:
     return Path(args[args.index("--out") + 1]).resolve() == Path(run_dir).resolve()
 
 
+def _proc_stat(pid: int) -> list[str]:
+    """The fields of /proc/PID/stat after the command name (state first, start time at index 19)."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
 def _is_zombie(pid: int) -> bool:
     """A finished job that another process started and has not reaped yet (Linux; elsewhere assume not)."""
     try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+        return _proc_stat(pid)[0] == "Z"
     except (OSError, IndexError):
         return False
 
