@@ -8,15 +8,9 @@ Starts the app on a free loopback port and drives Debian's Chromium with Playwri
 from __future__ import annotations
 
 import argparse
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking"]
+from benchmarks.app_server import CHROMIUM, CHROMIUM_ARGS, peak_rss_mib, serve_app
 
 
 def main() -> None:
@@ -25,49 +19,31 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, default=8)
     args = parser.parse_args()
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
-                               "--server.address", "127.0.0.1", "--server.headless", "true"],
-                              cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(240):
-            try:
-                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
-                    break
-            except OSError:
-                time.sleep(0.5)
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-            pages = []
-            for _ in range(args.users):
-                page = browser.new_context(viewport={"width": 1280, "height": 1600}).new_page()
-                page.goto(f"{url}/inpaint")
-                page.get_by_text("Random face", exact=True).click()
-                page.get_by_text("center", exact=True).click()
-                page.get_by_text("What the model gets to see").wait_for(timeout=60_000)
-                pages.append(page)
-            start = time.perf_counter()
-            for page in pages:
-                page.get_by_role("button", name="Fill the hole").click()
-                time.sleep(0.3)
-            told = sum(bool(page.get_by_text("ahead of you").count() + page.get_by_text("you are next").count())
-                       for page in pages[1:])
-            done: list[float | None] = [None] * len(pages)
-            deadline = time.perf_counter() + 600
-            while None in done and time.perf_counter() < deadline:
-                for i, page in enumerate(pages):
-                    if done[i] is None and page.get_by_text("Total loss").count():
-                        done[i] = time.perf_counter() - start
-                time.sleep(0.1)
-            browser.close()
-        status = Path(f"/proc/{server.pid}/status").read_text().splitlines()
-        peak = int(next(line for line in status if line.startswith("VmHWM")).split()[1]) / 1024
-    finally:
-        server.terminate()
-        server.wait(10)
+    with serve_app() as (url, server), sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        pages = []
+        for _ in range(args.users):
+            page = browser.new_context(viewport={"width": 1280, "height": 1600}).new_page()
+            page.goto(f"{url}/inpaint")
+            page.get_by_text("Random face", exact=True).click()
+            page.get_by_text("center", exact=True).click()
+            page.get_by_text("What the model gets to see").wait_for(timeout=60_000)
+            pages.append(page)
+        start = time.perf_counter()
+        for page in pages:
+            page.get_by_role("button", name="Fill the hole").click()
+            time.sleep(0.3)
+        told = sum(bool(page.get_by_text("ahead of you").count() + page.get_by_text("you are next").count())
+                   for page in pages[1:])
+        done: list[float | None] = [None] * len(pages)
+        deadline = time.perf_counter() + 600
+        while None in done and time.perf_counter() < deadline:
+            for i, page in enumerate(pages):
+                if done[i] is None and page.get_by_text("Total loss").count():
+                    done[i] = time.perf_counter() - start
+            time.sleep(0.1)
+        browser.close()
+        peak = peak_rss_mib(server.pid)
     finished = [round(t, 1) for t in done if t is not None]
     print(f"{args.users} users: {len(finished)} served, finished at {finished} s")
     print(f"served in the order they asked: {finished == sorted(finished) and len(finished) == len(done)}")

@@ -2,33 +2,19 @@
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
+from benchmarks.app_server import CHROMIUM, CHROMIUM_ARGS, ROOT, peak_rss_mib, serve_app
+
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed"),
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class AppURL(str):
@@ -41,31 +27,14 @@ class AppURL(str):
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory):
     """The real app on a free loopback port, with short completions so the test is quick."""
-    port = free_port()
     runs = tmp_path_factory.mktemp("runs")
     env = {**os.environ, "FACEFILL_MAX_ITERATIONS": "60", "FACEFILL_RUNS": str(runs)}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true",
-         # The shipped config hides error details from users; the tests must see any uncaught exception.
-         "--client.showErrorDetails", "full"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )
-    url = AppURL(f"http://127.0.0.1:{port}")
-    url.server_pid = server.pid
-    url.runs = runs
-    for _ in range(120):
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
-                break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        server.kill()
-        pytest.fail("the app did not start:\n" + server.stdout.read().decode(errors="replace")[-3000:])
-    yield url
-    server.terminate()
-    server.wait(10)
+    # The shipped config hides error details from users; the tests must see any uncaught exception.
+    with serve_app(env, "--client.showErrorDetails", "full") as (address, server):
+        url = AppURL(address)
+        url.server_pid = server.pid
+        url.runs = runs
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -181,10 +150,9 @@ def test_four_sessions_at_once_each_get_their_own_result(app_url, browser):
         for j in range(i + 1, len(results)):
             assert not np.array_equal(results[i], results[j])
 
-    status = Path(f"/proc/{app_url.server_pid}/status").read_text().splitlines()
-    peak_kb = int(next(line for line in status if line.startswith("VmHWM")).split()[1])
-    print(f"server peak RSS after 4 concurrent sessions: {peak_kb / 1024:.0f} MiB")
-    assert peak_kb < 4 * 1024 * 1024
+    peak = peak_rss_mib(app_url.server_pid)
+    print(f"server peak RSS after 4 concurrent sessions: {peak:.0f} MiB")
+    assert peak < 4 * 1024
 
 
 def test_watch_stop_and_resume_a_training_run(app_url, browser, synthetic_faces, tiny_job_args):

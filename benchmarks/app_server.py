@@ -1,0 +1,59 @@
+"""The real app on a free loopback port and Debian's Chromium to drive it: for the browser tests and
+the concurrent-users benchmark."""
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"  # Debian's, never a browser Playwright downloads
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def peak_rss_mib(pid: int) -> float:
+    """A process's peak resident memory (VmHWM), in MiB (Linux)."""
+    status = Path(f"/proc/{pid}/status").read_text().splitlines()
+    return int(next(line for line in status if line.startswith("VmHWM")).split()[1]) / 1024
+
+
+@contextmanager
+def serve_app(env: dict[str, str] | None = None, *options: str) -> Iterator[tuple[str, subprocess.Popen]]:
+    """(url, server process) of `streamlit run streamlit_app.py` with these extra options, once /_stcore/health
+    answers; stopped on exit. Raises RuntimeError with the server's last output if it does not start in 60 s."""
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--server.headless", "true", *options],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(120):
+            try:
+                if urllib.request.urlopen(f"{url}/_stcore/health", timeout=1).read() == b"ok":
+                    break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            server.kill()
+            raise RuntimeError("the app did not start:\n" + server.stdout.read().decode(errors="replace")[-3000:])
+        yield url, server
+    finally:
+        if server.poll() is None:
+            server.terminate()
+            server.wait(10)
