@@ -18,6 +18,16 @@ from core.weights import TrainedModel, load_model
 DETECT_SIDE = 256  # the detector wants more than 64 pixels; samples are upscaled first
 
 
+def upscaled(image: np.ndarray, side: int = DETECT_SIDE) -> np.ndarray:
+    """A small face enlarged (bicubic) to side x side, so mediapipe can see it."""
+    return np.ascontiguousarray(cv2.resize(image, (side, side), interpolation=cv2.INTER_CUBIC))
+
+
+def faces_found(aligner: FaceAligner, images: np.ndarray) -> np.ndarray:
+    """(N,) bool: does FaceLandmarker find a face in each small uint8 face image?"""
+    return np.array([bool(aligner.landmarks(upscaled(image))) for image in images], bool)
+
+
 def detection_rate(model: TrainedModel, samples: int = 1000, seed: int = 0, batch: int = 100) -> float:
     """Fraction of generated samples in which FaceLandmarker finds a face with landmarks."""
     found = 0
@@ -25,9 +35,7 @@ def detection_rate(model: TrainedModel, samples: int = 1000, seed: int = 0, batc
         for start in range(0, samples, batch):
             n = min(batch, samples - start)
             images = to_uint8(model.generator(sample_z(n, model.config.z_dim, seed + start), training=False).numpy())
-            for image in images:
-                big = cv2.resize(image, (DETECT_SIDE, DETECT_SIDE), interpolation=cv2.INTER_CUBIC)
-                found += bool(aligner.landmarks(np.ascontiguousarray(big)))
+            found += int(faces_found(aligner, images).sum())
     return found / samples
 
 
