@@ -95,6 +95,14 @@ def lowres_mask(size: int, factor: int = 8) -> Mask:
     return Mask(np.zeros((size, size), np.float32), lowres_factor=factor)
 
 
+def face_mask(size: int) -> Mask:
+    """The face of an aligned frame, brows to chin and cheek to cheek (an ellipse): what an edit may change."""
+    known = np.ones((size, size), np.float32)
+    centre, axes = (round(size * 0.5), round(size * 0.47)), (round(size * 0.4), round(size * 0.5))
+    cv2.ellipse(known, centre, axes, 0, 0, 360, 0.0, -1)
+    return Mask(known)
+
+
 def full_mask(size: int) -> Mask:
     """Everything unknown: completion becomes generation."""
     return Mask(np.zeros((size, size), np.float32))

@@ -56,10 +56,12 @@ def photo_fill(shape: tuple[int, ...], alignment: Alignment, mask: Mask) -> np.n
 
 
 def paste_back(photo: np.ndarray, alignment: Alignment, generated: np.ndarray, mask: Mask,
-               config: CompletionConfig) -> np.ndarray:
+               config: CompletionConfig, add_to_photo: bool = False) -> np.ndarray:
     """The photo with mask's hole filled by the aligned generated face, blended at the photo's resolution.
 
-    Pixels outside the hole (photo_fill) are returned unchanged.
+    add_to_photo: generated is a change to add to the photo's own pixels (an edit), not a face to
+    put in their place, so the photo keeps its resolution where the change is small. Pixels
+    outside the hole (photo_fill) are returned unchanged.
     """
     h, w = photo.shape[:2]
     inverse = cv2.invertAffineTransform(alignment.matrix)
@@ -75,6 +77,8 @@ def paste_back(photo: np.ndarray, alignment: Alignment, generated: np.ndarray, m
     face = cv2.warpAffine(np.asarray(generated, np.float32), to_crop, (crop_w, crop_h), flags=cv2.INTER_CUBIC,
                           borderMode=cv2.BORDER_REPLICATE)
     region, hole = photo[top:bottom, left:right], fill[top:bottom, left:right]
+    if add_to_photo:
+        face = region + face
     out = photo.copy()
     if not config.blend:
         out[top:bottom, left:right][hole] = np.clip(np.round(face[hole]), 0, 255)

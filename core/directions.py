@@ -1,0 +1,297 @@
+"""Attribute directions in z: the unit normal of a linear classifier per attribute (InterFaceGAN, Shen et al. 2020).
+
+Labels come from data the project already has, nothing is downloaded:
+- age and gender from UTKFace's file names, on the z of those faces found by projection
+  (core.project);
+- smile, mouth open, eyes closed, brows raised and head yaw measured by core.attributes on
+  G's own samples, where z is known exactly.
+
+A continuous label is split into its top and bottom `share` (the middle is left out, as
+InterFaceGAN does), a logistic regression separates the two in z, and its unit normal is the
+direction. Moving z along it by +a / -a should raise / lower the attribute; each direction is
+checked on faces it was not fitted on, by measuring the edited faces, and shipped only when
+its attribute moves the right way on at least `min_moved` of them. An edit can hold other
+attributes fixed by projecting their directions out (InterFaceGAN's conditional edit).
+
+CLI: python -m core.directions --weights weights --projections utkface_z.npz
+     (fits, measures and writes weights/directions.npz; prints the model card's table)
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import time
+from dataclasses import asdict, dataclass
+from datetime import date
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+
+from core.attributes import ATTRIBUTES, FaceMeter, load_age_gender, utkface_labels
+from core.images import to_uint8
+from core.model import sample_z
+from core.weights import MODEL_JSON, TrainedModel, WeightsError, atomic_write, load_model, read_model_json, write_json
+
+DIRECTIONS_FILE = "directions.npz"
+LABELS = {  # what each direction is called in the app
+    "smile": "Smile", "mouth_open": "Mouth open", "eyes_closed": "Eyes closed", "brows_raised": "Brows raised",
+    "yaw": "Turn (yaw)", "age": "Age", "female": "Gender (female)",
+}
+TRAITS = {  # words for labelled face algebra: (attribute, +1 high / -1 low)
+    "smiling": ("smile", 1), "not smiling": ("smile", -1), "woman": ("female", 1), "man": ("female", -1),
+    "old": ("age", 1), "young": ("age", -1), "mouth open": ("mouth_open", 1), "mouth closed": ("mouth_open", -1),
+    "eyes closed": ("eyes_closed", 1), "brows raised": ("brows_raised", 1),
+    "turned left": ("yaw", 1), "turned right": ("yaw", -1),
+}
+
+
+@dataclass(frozen=True)
+class DirectionConfig:
+    """How directions are fitted and checked."""
+
+    samples: int = 4000  # G's samples measured for the expression and yaw labels
+    share: float = 0.3  # top and bottom share of a continuous label taken as the two classes
+    held_out: float = 0.2  # share of the labelled z kept back to measure accuracy
+    edit_faces: int = 200  # random faces, not fitted on, on which each edit is measured
+    edit_amount: float = 2.0  # units of z moved along a direction to measure it
+    min_moved: float = 0.8  # a direction ships only if its attribute moves the right way on this share
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.samples < 10 or self.edit_faces < 1:
+            raise ValueError("samples must be at least 10 and edit_faces at least 1")
+        if not 0 < self.share <= 0.5 or not 0 < self.held_out < 1 or not 0 < self.min_moved <= 1:
+            raise ValueError("share must be in (0, 0.5], held_out in (0, 1) and min_moved in (0, 1]")
+        if not self.edit_amount > 0:
+            raise ValueError("edit_amount must be positive")
+
+
+@dataclass
+class Directions:
+    """Unit directions in z by attribute name, and a bank of G's samples with their measured attributes."""
+
+    names: list[str]
+    vectors: np.ndarray  # (k, z_dim), unit length
+    bank_z: np.ndarray  # (n, z_dim) z of G's samples
+    bank_scores: np.ndarray  # (n, len(ATTRIBUTES)) their measured attributes (NaN: not measured)
+
+    def vector(self, name: str, hold: Sequence[str] = ()) -> np.ndarray:
+        """The unit direction of name, with the directions of the held attributes projected out."""
+        if name not in self.names:
+            raise KeyError(f"No direction for {name!r}; there are {', '.join(self.names)}.")
+        direction = self.vectors[self.names.index(name)]
+        held = [self.vectors[self.names.index(h)] for h in hold if h != name and h in self.names]
+        if held:
+            basis, _ = np.linalg.qr(np.stack(held, axis=1))  # orthonormal basis of the held directions
+            direction = direction - basis @ (basis.T @ direction)
+        return (direction / np.linalg.norm(direction)).astype(np.float32)
+
+    def edit(self, z: np.ndarray, amounts: Mapping[str, float], hold: Sequence[str] = ()) -> np.ndarray:
+        """z (z_dim,) or (n, z_dim) moved by amounts[name] units along each direction, holding hold fixed."""
+        edited = np.array(z, np.float32, copy=True)
+        for name, amount in amounts.items():
+            if amount:
+                edited = edited + amount * self.vector(name, hold)
+        return edited
+
+    def concept(self, traits: Sequence[str], count: int = 3) -> np.ndarray:
+        """(count, z_dim): the bank's faces that best show every trait (e.g. ["smiling", "woman"]).
+
+        Each face's score is its worst percentile over the traits, so all of them must hold.
+        """
+        if not traits:
+            raise ValueError("Pick at least one trait.")
+        wanted: dict[str, int] = {}
+        for trait in traits:
+            attribute, sign = TRAITS[trait]
+            if wanted.get(attribute, sign) != sign:
+                raise ValueError(f"'{trait}' contradicts another trait picked with it.")
+            wanted[attribute] = sign
+        score = np.full(len(self.bank_z), np.inf)
+        for attribute, sign in wanted.items():
+            values = self.bank_scores[:, ATTRIBUTES.index(attribute)]
+            percentile = np.argsort(np.argsort(np.where(np.isnan(values), np.nanmedian(values), values))) / len(values)
+            score = np.minimum(score, np.where(np.isnan(values), -np.inf, percentile if sign > 0 else 1 - percentile))
+        return self.bank_z[np.argsort(-score)[:count]].astype(np.float32)
+
+    def traits(self) -> list[str]:
+        """The trait words whose attribute the bank has measured."""
+        measured = [a for a in ATTRIBUTES if not np.isnan(self.bank_scores[:, ATTRIBUTES.index(a)]).all()]
+        return [t for t, (a, _) in TRAITS.items() if a in measured]
+
+
+def save_directions(folder: str | Path, directions: Directions) -> Path:
+    """Write directions to folder/directions.npz atomically (the bank's z as float16: a few hundred KB)."""
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, names=np.array(directions.names), vectors=directions.vectors.astype(np.float32),
+                        bank_z=directions.bank_z.astype(np.float16), bank_scores=directions.bank_scores.astype(np.float32),
+                        attributes=np.array(ATTRIBUTES))
+    path = Path(folder) / DIRECTIONS_FILE
+    atomic_write(path, lambda tmp: tmp.write_bytes(buffer.getvalue()))
+    return path
+
+
+def load_directions(folder: str | Path, z_dim: int) -> Directions | None:
+    """The directions of a weights folder, None when it has none; WeightsError when they do not fit the model."""
+    path = Path(folder) / DIRECTIONS_FILE
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            names, vectors = [str(n) for n in data["names"]], data["vectors"].astype(np.float32)
+            bank_z, bank_scores = data["bank_z"].astype(np.float32), data["bank_scores"].astype(np.float64)
+            attributes = tuple(str(a) for a in data["attributes"])
+    except (OSError, ValueError, KeyError) as err:
+        raise WeightsError(f"{path} is not a readable directions file: {err}") from err
+    if vectors.shape != (len(names), z_dim) or bank_z.shape[1:] != (z_dim,) or attributes != ATTRIBUTES:
+        raise WeightsError(f"{path} does not fit this model (z of {z_dim}) or this version's attributes.")
+    return Directions(names, vectors, bank_z, bank_scores)
+
+
+def classes(labels: np.ndarray, share: float) -> tuple[np.ndarray, np.ndarray]:
+    """(which samples are used, their 0/1 class): 0/1 labels as they are, else the bottom and top share."""
+    labels = np.asarray(labels, np.float64)
+    finite = np.isfinite(labels)
+    if set(np.unique(labels[finite])) <= {0.0, 1.0}:
+        return finite, labels > 0.5
+    low, high = np.quantile(labels[finite], [share, 1 - share])
+    used = finite & ((labels <= low) | (labels >= high))
+    return used, labels >= high
+
+
+def fit_direction(z: np.ndarray, labels: np.ndarray, config: DirectionConfig = DirectionConfig()) -> tuple[np.ndarray, float]:
+    """The unit normal of a logistic regression of the label's classes on z, and its held-out accuracy."""
+    from sklearn.linear_model import LogisticRegression
+
+    used, positive = classes(labels, config.share)
+    z, positive = np.asarray(z, np.float64)[used], positive[used]
+    if positive.all() or not positive.any():
+        raise ValueError("Both classes are needed to fit a direction.")
+    order = np.random.default_rng(config.seed).permutation(len(z))
+    cut = int(len(z) * (1 - config.held_out))
+    train, test = order[:cut], order[cut:]
+    classifier = LogisticRegression(max_iter=2000).fit(z[train], positive[train])
+    accuracy = float(classifier.score(z[test], positive[test]))
+    normal = classifier.coef_[0]
+    return (normal / np.linalg.norm(normal)).astype(np.float32), accuracy
+
+
+def measure_samples(model: TrainedModel, meter: FaceMeter, z: np.ndarray, batch: int = 200) -> np.ndarray:
+    """The meter's reading of G(z) for each z, (n, len(ATTRIBUTES))."""
+    parts = []
+    for start in range(0, len(z), batch):
+        faces = to_uint8(model.generator(z[start : start + batch], training=False).numpy())
+        parts.append(meter.measure(faces))
+    return np.concatenate(parts)
+
+
+def edit_effects(model: TrainedModel, meter: FaceMeter, directions: Directions, names: Sequence[str],
+                 z: np.ndarray, amount: float) -> dict[str, dict]:
+    """For each direction: the share of faces whose attribute rises at +amount and falls at -amount
+    (a face mediapipe loses counts as not moved), and how far every attribute moves, in standard
+    deviations of that attribute over the unedited faces."""
+    base = measure_samples(model, meter, z)
+    spread = np.nanstd(base, axis=0)
+    effects = {}
+    for name in names:
+        column = ATTRIBUTES.index(name)
+        step = directions.vector(name)
+        plus = measure_samples(model, meter, z + amount * step)
+        minus = measure_samples(model, meter, z - amount * step)
+        moved = np.nanmean(np.abs(np.stack([plus - base, minus - base])), axis=(0, 1)) / spread
+        effects[name] = {
+            "up": float(np.mean(plus[:, column] > base[:, column])),
+            "down": float(np.mean(minus[:, column] < base[:, column])),
+            "moves": {a: round(float(m), 3) for a, m in zip(ATTRIBUTES, moved) if np.isfinite(m)},
+        }
+    return effects
+
+
+def utkface_z(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Projected UTKFace z (core.project's .npz) and their (age, female) labels from the file names."""
+    with np.load(path, allow_pickle=False) as data:
+        z, names = data["z"], [str(n) for n in data["names"]]
+    labels = [utkface_labels(n) for n in names]
+    keep = np.array([label is not None for label in labels])
+    if not keep.any():
+        raise ValueError(f"No UTKFace file names in {path}.")
+    return z[keep], np.array([label for label in labels if label is not None], np.float64)
+
+
+def fit_all(model: TrainedModel, meter: FaceMeter, projections: Path | None,
+            config: DirectionConfig = DirectionConfig()) -> tuple[Directions, dict]:
+    """Fit every direction the data allows, measure each edit, keep those that move their attribute."""
+    z = sample_z(config.samples, model.config.z_dim, config.seed).numpy()
+    scores = measure_samples(model, meter, z)
+    sources = {name: (z, scores[:, ATTRIBUTES.index(name)]) for name in ("smile", "mouth_open", "eyes_closed",
+                                                                         "brows_raised", "yaw")}
+    if projections is not None:
+        projected, labels = utkface_z(projections)
+        sources["age"], sources["female"] = (projected, labels[:, 0]), (projected, labels[:, 1])
+    fitted, report = {}, {}
+    for name, (zs, labels) in sources.items():
+        fitted[name], accuracy = fit_direction(zs, labels, config)
+        report[name] = {"accuracy": round(accuracy, 3), "labelled": int(classes(labels, config.share)[0].sum()),
+                        "labels": "UTKFace file names, projected z" if name in ("age", "female") else "G's samples"}
+    candidates = Directions(list(fitted), np.stack(list(fitted.values())), z, scores)
+    edit_z = sample_z(config.edit_faces, model.config.z_dim, config.seed + 1_000_003).numpy()
+    measurable = [n for n in candidates.names if not np.isnan(scores[:, ATTRIBUTES.index(n)]).all()]
+    for name, effect in edit_effects(model, meter, candidates, measurable, edit_z, config.edit_amount).items():
+        report[name].update(effect)
+    shipped = [n for n in candidates.names if min(report[n].get("up", 0), report[n].get("down", 0)) >= config.min_moved]
+    for name in report:
+        report[name]["shipped"] = name in shipped
+    keep = [candidates.names.index(n) for n in shipped]
+    return Directions(shipped, candidates.vectors[keep], z, scores), report
+
+
+def card_table(report: dict, config: DirectionConfig) -> str:
+    """The model card's table of directions, in Markdown."""
+    head = (f"| direction | labels | held-out accuracy | rises at +{config.edit_amount:g} | falls at "
+            f"-{config.edit_amount:g} | moves itself (SD) | moves most among the others (SD) | shipped |\n"
+            "| --- | --- | --- | --- | --- | --- | --- | --- |\n")
+    rows = []
+    for name, r in report.items():
+        moves = r.get("moves", {})
+        others = sorted(((v, a) for a, v in moves.items() if a != name), reverse=True)[:2]
+        rows.append(f"| {name} | {r['labels']} ({r['labelled']}) | {r['accuracy']:.1%} | {r.get('up', float('nan')):.1%} "
+                    f"| {r.get('down', float('nan')):.1%} | {moves.get(name, float('nan')):.2f} | "
+                    + ", ".join(f"{a} {v:.2f}" for v, a in others) + f" | {'yes' if r['shipped'] else 'no'} |")
+    return head + "\n".join(rows)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Fit, measure and save attribute directions in z.")
+    parser.add_argument("--weights", type=Path, default=Path("weights"), help="model folder; directions are written there")
+    parser.add_argument("--projections", type=Path, help="core.project's .npz of UTKFace faces (for age and gender)")
+    defaults = DirectionConfig()
+    for field in ("samples", "edit_faces", "seed"):
+        parser.add_argument(f"--{field.replace('_', '-')}", type=int, default=getattr(defaults, field))
+    parser.add_argument("--edit-amount", type=float, default=defaults.edit_amount)
+    args = parser.parse_args(argv)
+    try:
+        config = DirectionConfig(samples=args.samples, edit_faces=args.edit_faces, seed=args.seed,
+                                 edit_amount=args.edit_amount)
+        model = load_model(args.weights)
+        age_gender = load_age_gender(args.weights, model.config.image_size)
+    except (ValueError, WeightsError) as err:
+        parser.exit(2, f"error: {err}\n")
+    if age_gender is None and args.projections:
+        print("note: no age and gender meter in the weights folder (python -m core.attributes); their edits go unmeasured")
+    start = time.perf_counter()
+    with FaceMeter(age_gender) as meter:
+        directions, report = fit_all(model, meter, args.projections, config)
+    save_directions(args.weights, directions)
+    meta = read_model_json(args.weights)
+    command = f"python -m core.directions --weights {args.weights}" + (
+        f" --projections {args.projections.name}" if args.projections else "")
+    meta["card"]["directions"] = {"config": asdict(config), "report": report, "computed": date.today().isoformat(),
+                                  "wall_seconds": round(time.perf_counter() - start), "command": command}
+    write_json(args.weights / MODEL_JSON, {**meta, "config": meta["config"].to_dict()})
+    print(card_table(report, config))
+    print(f"shipped {len(directions.names)} of {len(report)} directions -> {args.weights / DIRECTIONS_FILE}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,168 @@
+"""Projection into z, attribute directions and edits, on the tiny model and synthetic labels."""
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from core.attributes import ATTRIBUTES, FaceMeter, utkface_labels, yaw_degrees
+from core.complete import Completer
+from core.directions import (
+    DirectionConfig, Directions, classes, fit_direction, load_directions, save_directions,
+)
+from core.edit import apply_edit, project_face
+from core.images import to_uint8
+from core.masks import face_mask
+from core.model import sample_z
+from core.pipeline import photo_fill
+from core.project import PROJECTION, project
+from core.weights import WeightsError
+
+
+def planted(z_dim: int = 20, n: int = 2000, seed: int = 0):
+    """z and continuous labels that depend on z through one known unit direction, plus noise."""
+    rng = np.random.default_rng(seed)
+    truth = rng.normal(size=z_dim)
+    truth /= np.linalg.norm(truth)
+    z = rng.uniform(-1, 1, (n, z_dim))
+    return z, z @ truth + rng.normal(0, 0.05, n), truth
+
+
+def test_a_direction_fitted_on_synthetic_labels_recovers_the_planted_one():
+    z, labels, truth = planted()
+    direction, accuracy = fit_direction(z, labels)
+    assert np.dot(direction, truth) > 0.95 and accuracy > 0.95
+    flipped, _ = fit_direction(z, -labels)
+    assert np.dot(flipped, truth) < -0.95
+
+
+def test_binary_labels_are_used_as_they_are_and_continuous_ones_by_their_extremes():
+    used, positive = classes(np.array([0, 1, 1, 0, np.nan]), 0.3)
+    assert used.tolist() == [True] * 4 + [False] and positive[:4].tolist() == [False, True, True, False]
+    used, positive = classes(np.arange(10.0), 0.3)
+    assert used.sum() == 6 and positive[used].sum() == 3
+
+
+def test_one_class_only_is_refused():
+    with pytest.raises(ValueError, match="Both classes"):
+        fit_direction(np.zeros((10, 3)), np.ones(10))
+
+
+def directions_for(vectors: np.ndarray, names=("smile", "female")) -> Directions:
+    rng = np.random.default_rng(1)
+    bank_z = rng.uniform(-1, 1, (50, vectors.shape[1])).astype(np.float32)
+    scores = np.full((50, len(ATTRIBUTES)), np.nan)
+    scores[:, ATTRIBUTES.index("smile")] = bank_z[:, 0]
+    scores[:, ATTRIBUTES.index("female")] = bank_z[:, 1]
+    return Directions(list(names), vectors.astype(np.float32), bank_z, scores)
+
+
+def test_holding_an_attribute_projects_its_direction_out():
+    smile = np.array([1.0, 1.0, 0.0]) / np.sqrt(2)
+    female = np.array([0.0, 1.0, 0.0])
+    directions = directions_for(np.stack([smile, female]))
+    held = directions.vector("smile", hold=["female"])
+    assert abs(held @ female) < 1e-6 and np.isclose(np.linalg.norm(held), 1)
+    np.testing.assert_allclose(held, [1, 0, 0], atol=1e-6)
+    np.testing.assert_allclose(directions.vector("smile"), smile, atol=1e-6)
+    z = np.zeros(3, np.float32)
+    np.testing.assert_allclose(directions.edit(z, {"smile": 2.0}, hold=["female"]), [2, 0, 0], atol=1e-6)
+    np.testing.assert_allclose(directions.edit(z, {"smile": 0.0, "female": -1.0}), [0, -1, 0], atol=1e-6)
+
+
+def test_labelled_concepts_pick_the_faces_that_show_every_trait():
+    directions = directions_for(np.eye(3)[:2])
+    smiling_women = directions.concept(["smiling", "woman"], count=3)
+    assert (smiling_women[:, 0] > 0).all() and (smiling_women[:, 1] > 0).all()
+    serious_men = directions.concept(["not smiling", "man"], count=3)
+    assert (serious_men[:, 0] < 0).all() and (serious_men[:, 1] < 0).all()
+    with pytest.raises(ValueError, match="contradicts"):
+        directions.concept(["smiling", "not smiling"])
+    assert set(directions.traits()) == {"smiling", "not smiling", "woman", "man"}
+
+
+def test_directions_round_trip_and_a_wrong_file_is_refused(tmp_path):
+    directions = directions_for(np.eye(3)[:2])
+    save_directions(tmp_path, directions)
+    back = load_directions(tmp_path, 3)
+    assert back.names == ["smile", "female"]
+    np.testing.assert_allclose(back.vectors, directions.vectors)
+    np.testing.assert_allclose(back.bank_z, directions.bank_z, atol=1e-3)
+    assert load_directions(tmp_path / "nowhere", 3) is None
+    with pytest.raises(WeightsError, match="does not fit"):
+        load_directions(tmp_path, 5)
+    (tmp_path / "directions.npz").write_bytes(b"garbage")
+    with pytest.raises(WeightsError, match="not a readable"):
+        load_directions(tmp_path, 3)
+
+
+def test_direction_config_is_validated():
+    with pytest.raises(ValueError):
+        DirectionConfig(share=0.7)
+    with pytest.raises(ValueError):
+        DirectionConfig(edit_amount=0)
+
+
+def test_utkface_labels_come_from_the_file_name():
+    assert utkface_labels("26_1_2_20170116174525125.jpg.chip.jpg") == (26.0, 1.0)
+    assert utkface_labels("100_0_0_20170112213500903.jpg.chip.jpg") == (100.0, 0.0)
+    assert utkface_labels("astronaut.jpg") is None and utkface_labels("0_1_0_x.jpg") is None
+
+
+def test_yaw_is_read_from_the_rotation():
+    angle = np.radians(30)
+    matrix = np.eye(4)
+    matrix[:3, :3] = [[np.cos(angle), 0, np.sin(angle)], [0, 1, 0], [-np.sin(angle), 0, np.cos(angle)]]
+    assert yaw_degrees(matrix) == pytest.approx(30)
+
+
+def test_projection_lowers_the_loss(tiny_model):
+    completer = Completer(tiny_model)
+    faces = to_uint8(tiny_model.generator(sample_z(4, tiny_model.config.z_dim, seed=11)).numpy())
+    quick = replace(PROJECTION, iterations=1, report_every=1, init_pool=0, use_encoder=False)
+    longer = replace(quick, iterations=60, report_every=60)
+    assert project(completer, faces, longer).psnr.mean() > project(completer, faces, quick).psnr.mean() + 1
+
+
+def test_meter_measures_the_example_face(astronaut):
+    from core.align import FaceAligner
+
+    with FaceAligner() as aligner:
+        face = aligner.align(astronaut, 64).face
+    with FaceMeter() as meter:
+        values = meter.measure(np.stack([face, np.zeros_like(face)]))
+    smile, yaw = values[0, ATTRIBUTES.index("smile")], values[0, ATTRIBUTES.index("yaw")]
+    assert 0.3 < smile <= 1 and abs(yaw) < 20  # she smiles, facing the camera
+    assert np.isnan(values[1]).all()  # a black square has no face; no age model was given
+
+
+@pytest.fixture(scope="module")
+def projected_photo(tiny_model, astronaut):
+    """The astronaut's face projected into the tiny model, with the photo and its alignment."""
+    from core.align import FaceAligner
+
+    with FaceAligner() as aligner:
+        alignment = aligner.align(astronaut, tiny_model.config.image_size)
+    quick = replace(PROJECTION, iterations=5, report_every=5, init_pool=4)
+    return project_face(Completer(tiny_model), alignment.face, (astronaut, alignment), quick)
+
+
+def test_no_edit_gives_the_photo_back(tiny_model, projected_photo):
+    edited = apply_edit(Completer(tiny_model), projected_photo, projected_photo.z)
+    np.testing.assert_array_equal(edited.face, projected_photo.face)
+    assert np.abs(edited.pasted.astype(int) - projected_photo.source[0]).max() <= 1
+
+
+def test_an_edit_changes_the_face_and_keeps_the_rest_of_the_photo(tiny_model, projected_photo):
+    completer = Completer(tiny_model)
+    photo, alignment = projected_photo.source
+    z_edited = projected_photo.z + 2.0 * np.eye(tiny_model.config.z_dim, dtype=np.float32)[0]
+    edited = apply_edit(completer, projected_photo, z_edited)
+    face_region = photo_fill(photo.shape, alignment, face_mask(tiny_model.config.image_size))
+    assert face_region.any() and (~face_region).any()
+    np.testing.assert_array_equal(edited.pasted[~face_region], photo[~face_region])
+    assert np.abs(edited.pasted[face_region].astype(int) - photo[face_region]).mean() > 1
+    assert np.abs(edited.face.astype(int) - projected_photo.face).mean() > 1
+    outright = apply_edit(completer, projected_photo, z_edited, detail=0.0)
+    assert not np.array_equal(outright.face, edited.face)
+    with pytest.raises(ValueError, match="detail"):
+        apply_edit(completer, projected_photo, z_edited, detail=2.0)
