@@ -1,6 +1,7 @@
 """What every page shares: settings, the cached model and aligner, small display helpers."""
 from __future__ import annotations
 
+import hashlib
 import io
 from pathlib import Path
 
@@ -8,9 +9,11 @@ import numpy as np
 import streamlit as st
 from PIL import Image
 
-from core.align import FaceAligner
+from core.align import Alignment, FaceAligner
 from core.complete import Completer
+from core.directions import DIRECTIONS_FILE, Directions, load_directions
 from core.fair_queue import FairQueue
+from core.images import read_image
 from core.jobs import ACTIVE_FILE
 from core.settings import Settings
 from core.weights import TrainedModel, WeightsError, load_model
@@ -49,9 +52,48 @@ def model_and_completer() -> tuple[TrainedModel, Completer]:
         st.stop()
 
 
+@st.cache_resource(max_entries=1)
+def _load_directions(folder: str, stamp: float, z_dim: int) -> Directions | None:
+    return load_directions(folder, z_dim)
+
+
+def model_directions(model: TrainedModel) -> Directions | None:
+    """The active model's attribute directions, None when its folder has none (or they do not fit it)."""
+    path = active_weights() / DIRECTIONS_FILE
+    try:
+        return _load_directions(str(path.parent), path.stat().st_mtime if path.is_file() else 0.0, model.config.z_dim)
+    except WeightsError as err:
+        st.warning(f"The attribute directions could not be loaded. {err}", icon=":material/warning:")
+        return None
+
+
 @st.cache_resource(show_spinner="Loading the face landmark model...")
 def aligner() -> FaceAligner:
     return FaceAligner()
+
+
+def find_faces(data: bytes, name: str, size: int) -> tuple[np.ndarray, list[Alignment]]:
+    """The photo (downscaled if huge) and its aligned faces. Raises ImageError / AlignmentError.
+
+    Kept in this user's session only (never a process-wide cache), so an upload is gone with the session.
+    """
+    key = (hashlib.sha1(data).hexdigest(), size)
+    cached = st.session_state.get("photo")
+    if cached is None or cached[0] != key:
+        with st.spinner("Finding faces..."):
+            photo = read_image(data, name)
+            st.session_state.photo = (key, photo, aligner().align_all(photo, size))
+    return st.session_state.photo[1], st.session_state.photo[2]
+
+
+def choose_face(faces: list[Alignment]) -> Alignment:
+    """The only face, or the one the user picks from thumbnails when the photo has several."""
+    if len(faces) == 1:
+        return faces[0]
+    for i, (column, found) in enumerate(zip(st.columns(min(len(faces), 6)), faces)):
+        column.image(enlarge(found.face, 2), caption=f"Face {i + 1}")
+    index = st.radio("Which face?", range(len(faces)), format_func=lambda i: f"Face {i + 1}", horizontal=True)
+    return faces[index]
 
 
 @st.cache_resource

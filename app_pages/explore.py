@@ -1,19 +1,29 @@
-"""Explore latent space: random faces, interpolation, and face algebra as in the DCGAN paper."""
+"""Explore latent space: random faces, interpolation, face algebra, and edits along measured directions."""
 from __future__ import annotations
+
+import hashlib
 
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from core.images import image_grid, to_uint8
+from core.align import AlignmentError
+from core.directions import LABELS, Directions
+from core.edit import ProjectedFace, apply_edit, project_face
+from core.project import PROJECTION
+from core.images import ImageError, image_grid, to_uint8
 from core.latent import face_algebra, interpolate, project_2d
 from core.model import sample_z
-from app_pages.common import enlarge, model_and_completer
+from app_pages.common import (
+    choose_face, completion_queue, enlarge, find_faces, model_and_completer, model_directions, png_bytes, settings,
+)
 
 N_SAMPLES = 24
+EXAMPLE = "examples/astronaut.jpg"
 
 st.title("Explore latent space")
-model, _ = model_and_completer()
+model, completer = model_and_completer()
+directions = model_directions(model)
 
 
 @st.cache_data(max_entries=32)
@@ -29,8 +39,11 @@ z = sample_z(N_SAMPLES, model.config.z_dim, seed=int(seed)).numpy()
 faces = decode(z, key)
 st.image(enlarge(image_grid(faces, columns=12), 2), caption=f"Faces 1-{N_SAMPLES}, left to right, top to bottom")
 labels = list(range(N_SAMPLES))
-def name(i):
+
+
+def name(i: int) -> str:
     return f"Face {i + 1}"
+
 
 st.subheader("Interpolation")
 a, b = st.columns(2)
@@ -38,28 +51,152 @@ start = a.selectbox("From", labels, 0, format_func=name)
 end = b.selectbox("To", labels, 1, format_func=name)
 st.image(enlarge(image_grid(decode(interpolate(z[start], z[end], 10), key), columns=10), 2), caption="Spherical interpolation in z")
 
+
+def labelled_concepts(directions: Directions) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Three concepts described in words; each is the mean of the 3 measured samples that best fit them."""
+    traits = directions.traits()
+    defaults = (["smiling", "woman"], ["not smiling", "woman"], ["not smiling", "man"])
+    columns = st.columns(3)
+    picked = [column.multiselect(f"{label}", traits, [t for t in default if t in traits], key=f"concept-{label}")
+              for column, label, default in zip(columns, ("A (+)", "B (−)", "C (+)"), defaults)]
+    try:
+        return tuple(directions.concept(traits_, count=3) for traits_ in picked)
+    except ValueError as err:
+        st.info(str(err))
+        return None
+
+
+def picked_concepts() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    c1, c2, c3 = st.columns(3)
+    groups = (c1.multiselect("A (+)", labels, [0, 1, 2], format_func=name),
+              c2.multiselect("B (−)", labels, [3, 4, 5], format_func=name),
+              c3.multiselect("C (+)", labels, [6, 7, 8], format_func=name))
+    return tuple(z[group] for group in groups)
+
+
 st.subheader("Face algebra")
-st.write("Pick about three faces for each concept, e.g. A smiling woman, B neutral woman, C neutral man: "
-         "mean(A) − mean(B) + mean(C) should be a smiling man.")
-c1, c2, c3 = st.columns(3)
-group_a = c1.multiselect("A (+)", labels, [0, 1, 2], format_func=name)
-group_b = c2.multiselect("B (−)", labels, [3, 4, 5], format_func=name)
-group_c = c3.multiselect("C (+)", labels, [6, 7, 8], format_func=name)
-try:
-    result_z = face_algebra(z[group_a], z[group_b], z[group_c], variations=4, seed=int(seed))
-except ValueError as err:
-    st.info(str(err))
+how = "Pick faces"
+if directions is not None:
+    how = st.segmented_control("Concepts", ["By label", "Pick faces"], default="By label", key="algebra_mode",
+                               required=True)
+if how == "By label":
+    st.write("Describe each concept in words; each is the mean z of the 3 generated faces that best show it "
+             "(as measured by the face meter): smiling woman − neutral woman + neutral man should smile and be a man.")
+    concepts = labelled_concepts(directions)
 else:
-    means = [decode(z[group].mean(axis=0, keepdims=True), key)[0] for group in (group_a, group_b, group_c)]
+    st.write("Pick about three faces for each concept, e.g. A smiling woman, B neutral woman, C neutral man: "
+             "mean(A) − mean(B) + mean(C) should be a smiling man.")
+    concepts = picked_concepts()
+try:
+    if concepts is None:
+        raise ValueError("")
+    result_z = face_algebra(*concepts, variations=4, seed=int(seed))
+except ValueError as err:
+    if str(err):
+        st.info(str(err))
+else:
+    means = [decode(group.mean(axis=0, keepdims=True), key)[0] for group in concepts]
     shown = np.concatenate([np.stack(means), decode(result_z, key)])
     st.image(enlarge(image_grid(shown, columns=len(shown)), 2),
              caption="mean A, mean B, mean C, then A − B + C and four noisy variations")
 
-    points = project_2d(np.vstack([z, result_z[:1]]))
-    fig = go.Figure(go.Scatter(x=points[:-1, 0], y=points[:-1, 1], mode="markers+text", name="faces",
-                               text=[str(i + 1) for i in labels], textposition="top center", marker=dict(color="lightgray", size=10)))
-    for group, label, colour in ((group_a, "A", "#2a9d8f"), (group_b, "B", "#e76f51"), (group_c, "C", "#264653")):
-        fig.add_trace(go.Scatter(x=points[group, 0], y=points[group, 1], mode="markers", name=label, marker=dict(color=colour, size=14)))
-    fig.add_trace(go.Scatter(x=points[-1:, 0], y=points[-1:, 1], mode="markers", name="A − B + C", marker=dict(symbol="star", size=20, color="#f4a261")))
+    chosen = np.vstack(concepts)
+    points = project_2d(np.vstack([z, chosen, result_z[:1]]))
+    fig = go.Figure(go.Scatter(x=points[:N_SAMPLES, 0], y=points[:N_SAMPLES, 1], mode="markers+text", name="faces",
+                               text=[str(i + 1) for i in labels], textposition="top center",
+                               marker=dict(color="lightgray", size=10)))
+    offset = N_SAMPLES
+    for group, label, colour in zip(concepts, "ABC", ("#2a9d8f", "#e76f51", "#264653")):
+        part = points[offset : offset + len(group)]
+        offset += len(group)
+        fig.add_trace(go.Scatter(x=part[:, 0], y=part[:, 1], mode="markers", name=label, marker=dict(color=colour, size=14)))
+    fig.add_trace(go.Scatter(x=points[-1:, 0], y=points[-1:, 1], mode="markers", name="A − B + C",
+                             marker=dict(symbol="star", size=20, color="#f4a261")))
     fig.update_layout(title="The faces' z, projected on their two principal components", height=420, margin=dict(t=40, b=10))
     st.plotly_chart(fig)
+
+
+# --- edits along measured directions ----------------------------------------------------
+def projected_photo() -> ProjectedFace | None:
+    """The user's photo (or the example), aligned and projected into z once per face and kept in this session."""
+    source = st.segmented_control("Photo", ["Upload a photo", "Example photo"], default="Upload a photo",
+                                  key="edit_source", required=True)
+    if source == "Example photo":
+        data, filename = open(EXAMPLE, "rb").read(), EXAMPLE
+    else:
+        upload = st.file_uploader(f"A photo with a face (JPEG, PNG or WebP, up to {settings().max_upload_mb} MB)",
+                                  type=["jpg", "jpeg", "png", "webp"], key="edit_upload")
+        if upload is None:
+            st.info("Upload a photo to edit, or take the example photo.")
+            return None
+        data, filename = upload.getvalue(), upload.name
+    try:
+        photo, found = find_faces(data, filename, model.config.image_size)
+    except (ImageError, AlignmentError) as err:
+        st.error(str(err), icon=":material/error:")
+        return None
+    alignment = choose_face(found)
+    face_id = (hashlib.sha1(alignment.face.tobytes()).hexdigest(), key)
+    kept = st.session_state.get("projected")
+    if kept is None or kept[0] != face_id:
+        progress = st.progress(0.0, text="Waiting in line...")
+
+        def wait(place: int) -> None:
+            progress.progress(0.0, text=f"Waiting in line: {'you are next' if place == 1 else f'{place - 1} ahead of you'}...")
+
+        with completion_queue().turn(on_wait=wait):
+            progress.progress(0.0, text="Finding this face in z...")
+            projected = project_face(completer, alignment.face, (photo, alignment), callback=lambda i, loss, preview:
+                                     progress.progress(i / PROJECTION.iterations, text="Finding this face in z..."))
+        progress.empty()
+        st.session_state.projected = kept = (face_id, projected)
+    return kept[1]
+
+
+@st.fragment
+def edit_section(directions: Directions) -> None:
+    """Sliders along each direction, on a face of the grid or a projected photo; only this part reruns on a move."""
+    target = st.segmented_control("Edit", ["A face from the grid", "Your photo"], default="A face from the grid",
+                                  key="edit_target", required=True)
+    projected = None
+    if target == "Your photo":
+        projected = projected_photo()
+        if projected is None:
+            return
+        base = projected.z
+    else:
+        base = z[st.selectbox("Face", labels, 0, format_func=name, key="edit_face")]
+    sliders, side = st.columns([2, 3])
+    with sliders:
+        if st.button("Reset sliders", icon=":material/restart_alt:"):
+            for direction in directions.names:
+                st.session_state[f"direction-{direction}"] = 0.0
+        amounts = {d: st.slider(LABELS.get(d, d), -3.0, 3.0, 0.0, 0.25, key=f"direction-{d}") for d in directions.names}
+        hold = st.multiselect("Hold fixed while editing", directions.names, format_func=lambda d: LABELS.get(d, d),
+                              max_selections=2, key="edit_hold",
+                              help="Their directions are projected out of every edit (InterFaceGAN's conditional edit).")
+        detail = 1.0
+        if projected is not None:
+            detail = st.slider("Keep the photo's own detail", 0.0, 1.0, 1.0, 0.1, key="edit_detail",
+                               help="1: add G's change to the photo's face; 0: show G's face outright.")
+    edited_z = directions.edit(base, amounts, hold)
+    with side:
+        if projected is None:
+            before, after = decode(np.stack([base, edited_z]), key)
+            st.image(enlarge(image_grid(np.stack([before, after]), columns=2), 3), caption="Before, after")
+            return
+        edited = apply_edit(completer, projected, edited_z, detail)
+        st.image(enlarge(image_grid(np.stack([projected.face, projected.rebuilt, edited.face]), columns=3), 3),
+                 caption=f"Your face, G's version of it ({projected.psnr:.1f} dB), edited")
+        st.image(edited.pasted, caption="The edit pasted back into the photo", width=min(640, edited.pasted.shape[1]))
+        st.download_button("Edited photo (PNG)", png_bytes(edited.pasted), "photo-edited.png", "image/png")
+
+
+st.subheader("Edit along measured directions")
+if directions is None:
+    st.info("This model has no attribute directions yet: compute them with `python -m core.directions` (see the README).")
+else:
+    st.write("Each slider moves z along a direction fitted on labelled faces (smile, age, gender, pose...) and "
+             "checked on faces it was not fitted on; the model card has the figures. Your own photo is first "
+             "found in z (projection), then only the change is pasted back, blended like an inpainted hole.")
+    edit_section(directions)

@@ -10,11 +10,11 @@ from streamlit_drawable_canvas import st_canvas
 
 from core.align import AlignmentError
 from core.config import STEP_SIZES, CompletionConfig
-from core.images import ImageError, read_image, to_uint8
+from core.images import ImageError, to_uint8
 from core.masks import PRESETS, MaskError, mask_from_canvas, masked_preview, preset_mask
 from core.model import sample_z
 from core.pipeline import complete_faces
-from app_pages.common import aligner, completion_queue, enlarge, model_and_completer, png_bytes, settings
+from app_pages.common import choose_face, completion_queue, enlarge, find_faces, model_and_completer, png_bytes, settings
 
 EXAMPLE = "examples/astronaut.jpg"
 CANVAS = 256  # the face is shown (and drawn on) at 4x
@@ -23,20 +23,6 @@ st.title("Inpaint")
 model, completer = model_and_completer()
 size = model.config.image_size
 limits = settings()
-
-
-def find_faces(data: bytes, name: str) -> tuple[np.ndarray, list]:
-    """The photo (downscaled if huge) and its aligned faces. Raises ImageError / AlignmentError.
-
-    Kept in this user's session only (never a process-wide cache), so an upload is gone with the session.
-    """
-    key = hashlib.sha1(data).hexdigest()
-    cached = st.session_state.get("photo")
-    if cached is None or cached[0] != key:
-        with st.spinner("Finding faces..."):
-            photo = read_image(data, name)
-            st.session_state.photo = (key, photo, aligner().align_all(photo, size))
-    return st.session_state.photo[1], st.session_state.photo[2]
 
 
 # --- settings: in the sidebar, drawn on every run, so nothing below resets them ---------
@@ -92,14 +78,8 @@ try:
                 st.info("Upload a photo, or try a random face or the example photo.")
                 st.stop()
             data, name = upload.getvalue(), upload.name
-        photo, faces = find_faces(data, name)
-        index = 0
-        if len(faces) > 1:
-            columns = st.columns(min(len(faces), 6))
-            for i, (column, found) in enumerate(zip(columns, faces)):
-                column.image(enlarge(found.face, 2), caption=f"Face {i + 1}")
-            index = st.radio("Which face?", range(len(faces)), format_func=lambda i: f"Face {i + 1}", horizontal=True)
-        alignment = faces[index]
+        photo, faces = find_faces(data, name, size)
+        alignment = choose_face(faces)
         face = alignment.face
 except (ImageError, AlignmentError) as err:
     st.error(str(err), icon=":material/error:")

@@ -21,13 +21,14 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+import cv2
 import keras
 import numpy as np
 import tensorflow as tf
 
 from core.align import landmarker_model_path
 from core.images import to_model
-from core.realism import upscaled
+from core.realism import DETECT_SIDE, upscaled
 from core.weights import MODEL_JSON, WeightsError, atomic_write, read_model_json, write_json
 
 ATTRIBUTES = ("smile", "mouth_open", "eyes_closed", "brows_raised", "yaw", "age", "female")
@@ -149,8 +150,13 @@ class FaceMeter:
         faces = np.asarray(faces)
         out = np.full((len(faces), len(ATTRIBUTES)), np.nan)
         for i, face in enumerate(faces):
-            result = self._landmarker.detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=upscaled(face)))
-            if not result.face_blendshapes:
+            big = upscaled(face)
+            for pad in (0, DETECT_SIDE // 3):  # as FaceAligner does: a tight crop is retried with a border
+                padded = cv2.copyMakeBorder(big, pad, pad, pad, pad, cv2.BORDER_REPLICATE) if pad else big
+                result = self._landmarker.detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=padded))
+                if result.face_blendshapes:
+                    break
+            else:
                 continue
             scores = {b.category_name: b.score for b in result.face_blendshapes[0]}
             for j, names in enumerate(BLENDSHAPES.values()):

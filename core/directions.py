@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import io
 import time
+import warnings
 from dataclasses import asdict, dataclass
 from datetime import date
 from pathlib import Path
@@ -186,26 +187,25 @@ def measure_samples(model: TrainedModel, meter: FaceMeter, z: np.ndarray, batch:
     return np.concatenate(parts)
 
 
-def edit_effects(model: TrainedModel, meter: FaceMeter, directions: Directions, names: Sequence[str],
-                 z: np.ndarray, amount: float) -> dict[str, dict]:
-    """For each direction: the share of faces whose attribute rises at +amount and falls at -amount
-    (a face mediapipe loses counts as not moved), and how far every attribute moves, in standard
-    deviations of that attribute over the unedited faces."""
-    base = measure_samples(model, meter, z)
-    spread = np.nanstd(base, axis=0)
-    effects = {}
-    for name in names:
-        column = ATTRIBUTES.index(name)
-        step = directions.vector(name)
-        plus = measure_samples(model, meter, z + amount * step)
-        minus = measure_samples(model, meter, z - amount * step)
-        moved = np.nanmean(np.abs(np.stack([plus - base, minus - base])), axis=(0, 1)) / spread
-        effects[name] = {
-            "up": float(np.mean(plus[:, column] > base[:, column])),
-            "down": float(np.mean(minus[:, column] < base[:, column])),
-            "moves": {a: round(float(m), 3) for a, m in zip(ATTRIBUTES, moved) if np.isfinite(m)},
-        }
-    return effects
+def edit_effect(model: TrainedModel, meter: FaceMeter, z: np.ndarray, base: np.ndarray, vector: np.ndarray,
+                amount: float, attribute: str | None) -> dict:
+    """What moving z by +-amount along vector does to faces whose unedited readings are base.
+
+    up / down: the share of faces whose attribute rises at +amount / falls at -amount (a face
+    mediapipe loses counts as not moved); moves: how far each attribute moves on average, in
+    standard deviations of that attribute over the unedited faces.
+    """
+    plus = measure_samples(model, meter, z + amount * vector)
+    minus = measure_samples(model, meter, z - amount * vector)
+    with warnings.catch_warnings():  # an attribute the meter cannot read (all NaN) moves by NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        moved = np.nanmean(np.abs(np.stack([plus - base, minus - base])), axis=(0, 1)) / np.nanstd(base, axis=0)
+    effect = {"moves": {a: round(float(m), 3) for a, m in zip(ATTRIBUTES, moved) if np.isfinite(m)}}
+    if attribute is not None:
+        column = ATTRIBUTES.index(attribute)
+        effect["up"] = float(np.mean(plus[:, column] > base[:, column]))
+        effect["down"] = float(np.mean(minus[:, column] < base[:, column]))
+    return effect
 
 
 def utkface_z(path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -231,34 +231,57 @@ def fit_all(model: TrainedModel, meter: FaceMeter, projections: Path | None,
         sources["age"], sources["female"] = (projected, labels[:, 0]), (projected, labels[:, 1])
     fitted, report = {}, {}
     for name, (zs, labels) in sources.items():
+        if not np.isfinite(labels).any():  # e.g. age and gender without the age and gender meter
+            continue
         fitted[name], accuracy = fit_direction(zs, labels, config)
         report[name] = {"accuracy": round(accuracy, 3), "labelled": int(classes(labels, config.share)[0].sum()),
                         "labels": "UTKFace file names, projected z" if name in ("age", "female") else "G's samples"}
     candidates = Directions(list(fitted), np.stack(list(fitted.values())), z, scores)
     edit_z = sample_z(config.edit_faces, model.config.z_dim, config.seed + 1_000_003).numpy()
-    measurable = [n for n in candidates.names if not np.isnan(scores[:, ATTRIBUTES.index(n)]).all()]
-    for name, effect in edit_effects(model, meter, candidates, measurable, edit_z, config.edit_amount).items():
-        report[name].update(effect)
-    shipped = [n for n in candidates.names if min(report[n].get("up", 0), report[n].get("down", 0)) >= config.min_moved]
+    base = measure_samples(model, meter, edit_z)
+    measured = [n for n in candidates.names if not np.isnan(base[:, ATTRIBUTES.index(n)]).all()]
+    for name in measured:
+        report[name].update(edit_effect(model, meter, edit_z, base, candidates.vector(name), config.edit_amount, name))
+    shipped = [n for n in measured if min(report[n]["up"], report[n]["down"]) >= config.min_moved]
     for name in report:
         report[name]["shipped"] = name in shipped
+    for name in shipped:  # the conditional edit that holds the attribute this one moves most
+        others = {a: m for a, m in report[name]["moves"].items() if a != name and a in shipped}
+        if others:
+            hold = max(others, key=others.get)
+            report[name]["holding"] = {"hold": hold, **edit_effect(model, meter, edit_z, base, candidates.vector(
+                name, [hold]), config.edit_amount, name)}
+    rng = np.random.default_rng(config.seed)
+    control = rng.normal(size=model.config.z_dim)
+    report["random direction (control)"] = edit_effect(model, meter, edit_z, base, control / np.linalg.norm(control),
+                                                      config.edit_amount, None)
     keep = [candidates.names.index(n) for n in shipped]
     return Directions(shipped, candidates.vectors[keep], z, scores), report
 
 
 def card_table(report: dict, config: DirectionConfig) -> str:
-    """The model card's table of directions, in Markdown."""
-    head = (f"| direction | labels | held-out accuracy | rises at +{config.edit_amount:g} | falls at "
-            f"-{config.edit_amount:g} | moves itself (SD) | moves most among the others (SD) | shipped |\n"
-            "| --- | --- | --- | --- | --- | --- | --- | --- |\n")
-    rows = []
+    """The model card's table of directions, in Markdown; a conditional edit gets a row of its own."""
+    amount = f"{config.edit_amount:g}"
+    lines = [f"| direction | labels (used) | held-out accuracy | rises at +{amount} | falls at -{amount} | "
+             "moves itself (SD) | moves most among the others (SD) | shipped |", "| --- " * 8 + "|"]
+
+    def row(name: str, attribute: str | None, r: dict, labels: str, accuracy: str, shipped: str) -> str:
+        moves = r["moves"]
+        others = sorted(((v, a) for a, v in moves.items() if a != attribute), reverse=True)[:2]
+        cells = [f"{r[k]:.1%}" if k in r else "" for k in ("up", "down")]
+        itself = f"{moves[attribute]:.2f}" if attribute in moves else ""
+        return (f"| {name} | {labels} | {accuracy} | {cells[0]} | {cells[1]} | {itself} | "
+                + ", ".join(f"{a} {v:.2f}" for v, a in others) + f" | {shipped} |")
+
     for name, r in report.items():
-        moves = r.get("moves", {})
-        others = sorted(((v, a) for a, v in moves.items() if a != name), reverse=True)[:2]
-        rows.append(f"| {name} | {r['labels']} ({r['labelled']}) | {r['accuracy']:.1%} | {r.get('up', float('nan')):.1%} "
-                    f"| {r.get('down', float('nan')):.1%} | {moves.get(name, float('nan')):.2f} | "
-                    + ", ".join(f"{a} {v:.2f}" for v, a in others) + f" | {'yes' if r['shipped'] else 'no'} |")
-    return head + "\n".join(rows)
+        if "accuracy" not in r:  # the control
+            lines.append(row(name, None, r, "", "", ""))
+            continue
+        lines.append(row(name, name, r, f"{r['labels']} ({r['labelled']})", f"{r['accuracy']:.1%}",
+                         "yes" if r["shipped"] else "no"))
+        if "holding" in r:
+            lines.append(row(f"{name}, holding {r['holding']['hold']}", name, r["holding"], "", "", "(conditional)"))
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -290,7 +313,8 @@ def main(argv: list[str] | None = None) -> None:
                                   "wall_seconds": round(time.perf_counter() - start), "command": command}
     write_json(args.weights / MODEL_JSON, {**meta, "config": meta["config"].to_dict()})
     print(card_table(report, config))
-    print(f"shipped {len(directions.names)} of {len(report)} directions -> {args.weights / DIRECTIONS_FILE}")
+    fitted = sum("accuracy" in r for r in report.values())
+    print(f"shipped {len(directions.names)} of {fitted} directions -> {args.weights / DIRECTIONS_FILE}")
 
 
 if __name__ == "__main__":

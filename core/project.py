@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -89,6 +90,7 @@ def main(argv: list[str] | None = None) -> None:
         chosen = np.random.default_rng(args.seed).choice(len(paths), args.limit, replace=False)
         paths = [paths[i] for i in sorted(chosen)]
     completer = Completer(model)
+    start = time.perf_counter()
     names, parts, found, skipped = [], [], [], 0
     with FaceAligner(max_faces=1) as aligner, Progress() as progress:
         task = progress.add_task(f"projecting {args.folder}", total=len(paths))
@@ -107,7 +109,7 @@ def main(argv: list[str] | None = None) -> None:
     projection = Projection(*(np.concatenate([getattr(p, f) for p in parts]) for f in ("z", "rebuilt", "psnr")))
     found = np.concatenate(found)
     save_projections(args.out, names, projection, found)
-    print(f"{len(names)} faces -> {args.out} ({skipped} skipped): PSNR {projection.psnr.mean():.2f} dB, "
+    print(f"{len(names)} faces -> {args.out} ({skipped} skipped) in {time.perf_counter() - start:.0f} s: PSNR {projection.psnr.mean():.2f} dB, "
           f"a face found in {found.mean():.1%} of G(z)")
 
 

@@ -5,6 +5,8 @@
 example_faces.png: the aligned face for the centre and a stroke mask: truth, masked, OpenCV Telea, FaceFill.
 example_photo.png: the photo round the face: with the hole, G's face pasted without blending, and
 FaceFill's Poisson paste-back at the photo's resolution.
+example_edits.png: each shipped direction at -2, -1, 0, +1, +2 units, on the example face (projected, the
+change blended in) and on one of G's own samples.
 Only the example photo (public domain) is used: the data sets' faces must not be committed.
 """
 from __future__ import annotations
@@ -22,13 +24,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from core.align import FaceAligner  # noqa: E402
 from core.complete import Completer  # noqa: E402
 from core.config import CompletionConfig  # noqa: E402
-from core.images import image_grid, read_image, save_png  # noqa: E402
+from core.directions import load_directions  # noqa: E402
+from core.edit import apply_edit, project_face  # noqa: E402
+from core.images import image_grid, read_image, save_png, to_uint8  # noqa: E402
 from core.masks import center_mask, masked_preview, stroke_mask  # noqa: E402
+from core.model import sample_z  # noqa: E402
 from core.pipeline import complete_faces, paste_back, photo_fill  # noqa: E402
 from core.weights import load_model  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SCALE = 3  # aligned faces are enlarged for the page
+AMOUNTS = (-2, -1, 0, 1, 2)  # units along a direction in the edit figure
 
 
 def enlarge(image: np.ndarray, scale: int = SCALE) -> np.ndarray:
@@ -70,6 +76,19 @@ def main() -> None:
                   for image in photo_rows]
     save_png(args.out / "example_photo.png", image_grid(np.stack(photo_rows), columns=3))
     print(f"wrote {args.out / 'example_faces.png'} and {args.out / 'example_photo.png'}")
+
+    directions = load_directions(args.weights, completer.z_dim)
+    if directions is not None:
+        projected = project_face(completer, face, (photo, alignment))
+        sample = sample_z(1, completer.z_dim, seed=7).numpy()[0]
+        rows = []
+        for name in directions.names:
+            steps = [directions.edit(projected.z, {name: a}) for a in AMOUNTS]
+            rows += [apply_edit(completer, projected, z).face for z in steps]
+            rows += list(to_uint8(completer.generator(np.stack([directions.edit(sample, {name: a}) for a in AMOUNTS]),
+                                                      training=False).numpy()))
+        save_png(args.out / "example_edits.png", enlarge(image_grid(np.stack(rows), columns=2 * len(AMOUNTS)), 2))
+        print(f"wrote {args.out / 'example_edits.png'}: {', '.join(directions.names)}")
 
 
 if __name__ == "__main__":

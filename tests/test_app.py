@@ -164,3 +164,76 @@ def test_inpaint_settings_and_mask_survive_runs_that_do_not_draw_them(app):
     app.segmented_control(key="source").set_value("Random face").run()
     assert app.segmented_control(key="mask_kind").value == "left"
     assert app.slider(key="iterations").value == 10
+
+
+@pytest.fixture
+def with_directions(monkeypatch, tiny_weights, tmp_path):
+    """The tiny model with three directions along z's first axes, and a bank whose smile is z[0], female z[2]."""
+    import shutil
+
+    import numpy as np
+
+    from core.attributes import ATTRIBUTES
+    from core.directions import Directions, save_directions
+
+    folder = tmp_path / "with_directions"
+    shutil.copytree(tiny_weights, folder)
+    bank_z = np.random.default_rng(0).uniform(-1, 1, (60, 8)).astype(np.float32)
+    scores = np.full((60, len(ATTRIBUTES)), np.nan)
+    for column, attribute in enumerate(("smile", "age", "female")):
+        scores[:, ATTRIBUTES.index(attribute)] = bank_z[:, column]
+    save_directions(folder, Directions(["smile", "age", "female"], np.eye(8, dtype=np.float32)[:3], bank_z, scores))
+    monkeypatch.setenv("FACEFILL_WEIGHTS", str(folder))
+    st.cache_resource.clear()
+    return folder
+
+
+def images(app: AppTest) -> list[str]:
+    """The URLs of the images on the page (a URL names its content, so a changed image gets a new one)."""
+    return [url for element in app.get("image") for url in element.value]
+
+
+def test_explore_without_directions_says_how_to_make_them(app):
+    page(app, "app_pages/explore.py")
+    assert "python -m core.directions" in messages(app)
+
+
+def test_explore_labelled_face_algebra(app, with_directions):
+    page(app, "app_pages/explore.py")
+    assert not app.exception
+    assert app.segmented_control(key="algebra_mode").value == "By label"
+    assert app.multiselect(key="concept-A (+)").value == ["smiling", "woman"]
+    assert len(app.get("plotly_chart")) == 1
+    app.multiselect(key="concept-A (+)").set_value(["smiling", "not smiling"]).run()
+    assert "contradicts" in messages(app)
+
+
+def test_explore_sliders_edit_a_random_face(app, with_directions):
+    page(app, "app_pages/explore.py")
+    assert [s.label for s in app.slider][:3] == ["Smile", "Age", "Gender (female)"]
+    before = images(app)
+    app.slider(key="direction-smile").set_value(2.0).run()
+    assert not app.exception
+    after = images(app)
+    assert len(after) == len(before) and after[-1] != before[-1] and after[:-1] == before[:-1]
+    app.multiselect(key="edit_hold").set_value(["age"]).run()
+    assert not app.exception
+    reset = next(b for b in app.button if b.label == "Reset sliders")
+    reset.click().run()
+    assert app.slider(key="direction-smile").value == 0.0
+    assert images(app)[-1] == before[-1]
+
+
+def test_explore_edits_the_example_photo(app, with_directions):
+    page(app, "app_pages/explore.py")
+    app.segmented_control(key="edit_target").set_value("Your photo").run()
+    assert "Upload a photo to edit" in messages(app)
+    app.segmented_control(key="edit_source").set_value("Example photo").run()
+    assert not app.exception
+    projected = app.session_state["projected"][1]
+    assert projected.source[0].shape == (512, 512, 3) and projected.z.shape == (8,)
+    unedited = images(app)
+    app.slider(key="direction-age").set_value(-2.0).run()
+    assert not app.exception
+    assert images(app)[-2:] != unedited[-2:]  # the aligned faces and the photo both change
+    assert any(b.label == "Edited photo (PNG)" for b in app.get("download_button"))

@@ -211,3 +211,37 @@ def test_bad_upload_shows_a_message(app_url, browser, name, content, message):
     page.get_by_text(message).wait_for(timeout=30_000)
     assert page.locator('[data-testid="stException"]').count() == 0  # no uncaught exception was shown
     page.close()
+
+
+def test_move_a_slider_on_an_uploaded_photo(app_url, browser, tmp_path):
+    """Upload a photo on the Explore page, move the first direction's slider, download the edited photo."""
+    from core.images import read_image
+
+    page = browser.new_page(viewport={"width": 1280, "height": 2400})
+    page.goto(f"{app_url}/explore")
+    page.get_by_text("Your photo", exact=True).click()
+    page.locator("input[type=file]").set_input_files(str(ROOT / "examples" / "astronaut.jpg"))
+    page.get_by_text("G's version of it").wait_for(timeout=120_000)
+    settle(page)
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Edited photo (PNG)").click()
+    unedited = np.asarray(Image.open(download.value.path()).convert("RGB"))
+    original = read_image(ROOT / "examples" / "astronaut.jpg")
+    assert np.abs(unedited.astype(int) - original).max() <= 1  # every slider at 0: the photo comes back
+
+    thumb = page.locator('[data-testid="stSlider"] input[type=range]').first
+    thumb.focus()
+    for _ in range(8):  # 8 steps of 0.25: +2 units along the direction; each step reruns the edit
+        page.keyboard.press("ArrowRight")
+        settle(page, quiet_s=0.3)
+    assert float(thumb.input_value()) == 2.0
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Edited photo (PNG)").click()
+    edited = np.asarray(Image.open(download.value.path()).convert("RGB"))
+    changed = np.abs(edited.astype(int) - original).max(axis=2) > 2
+    assert edited.shape == original.shape and 0.005 < changed.mean() < 0.2  # the face moved, the rest did not
+    assert page.locator('[data-testid="stException"]').count() == 0
+    shots = Path(os.environ.get("FACEFILL_SCREENSHOTS", tmp_path))
+    shots.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(shots / "explore-edited.png"), full_page=True)
+    page.close()

@@ -166,3 +166,39 @@ def test_an_edit_changes_the_face_and_keeps_the_rest_of_the_photo(tiny_model, pr
     assert not np.array_equal(outright.face, edited.face)
     with pytest.raises(ValueError, match="detail"):
         apply_edit(completer, projected_photo, z_edited, detail=2.0)
+
+
+class BrightnessMeter:
+    """A stand-in for FaceMeter on the tiny model: 'smile' is the face's mean red, 'yaw' its green minus blue."""
+
+    def measure(self, faces: np.ndarray) -> np.ndarray:
+        out = np.full((len(faces), len(ATTRIBUTES)), np.nan)
+        faces = faces.astype(np.float64)
+        out[:, ATTRIBUTES.index("smile")] = faces[..., 0].mean(axis=(1, 2))
+        out[:, ATTRIBUTES.index("yaw")] = (faces[..., 1] - faces[..., 2]).mean(axis=(1, 2))
+        return out
+
+
+def test_fit_all_ships_directions_that_move_what_they_measure(tiny_config):
+    import keras
+
+    from core.directions import card_table, fit_all
+    from core.weights import TrainedModel
+
+    # A generator whose colours are smooth, nearly linear functions of z: what the meter reads is linear in z.
+    keras.utils.set_random_seed(0)
+    size, z_dim = tiny_config.image_size, tiny_config.z_dim
+    generator = keras.Sequential([keras.Input((z_dim,)), keras.layers.Dense(size * size * 3, activation="tanh"),
+                                  keras.layers.Reshape((size, size, 3))])
+    model = TrainedModel(tiny_config, generator, discriminator=None)
+    config = DirectionConfig(samples=400, edit_faces=40)
+    directions, report = fit_all(model, BrightnessMeter(), None, config)
+    assert set(directions.names) == {"smile", "yaw"}  # mouth_open etc. were never measured: not shipped
+    for name in directions.names:
+        assert report[name]["up"] >= 0.8 and report[name]["down"] >= 0.8 and report[name]["shipped"]
+        assert report[name]["moves"][name] > report["random direction (control)"]["moves"][name]
+    assert report["smile"]["holding"]["hold"] == "yaw"
+    assert "mouth_open" not in report  # nothing measured it
+    table = card_table(report, config)
+    assert "| smile, holding yaw |" in table and "| random direction (control) |" in table
+    assert directions.bank_z.shape == (400, z_dim)
