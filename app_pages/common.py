@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import hashlib
 import io
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -100,6 +102,17 @@ def choose_face(faces: list[Alignment]) -> Alignment:
 def completion_queue() -> FairQueue:
     """At most max_concurrent completions at once per server; the rest wait in line, in order."""
     return FairQueue(settings().max_concurrent)
+
+
+@contextmanager
+def turn_in_line(progress) -> Iterator[None]:
+    """This user's turn on the completion queue; while they wait, progress (an st.progress) shows their place."""
+
+    def wait(place: int) -> None:
+        progress.progress(0.0, text=f"Waiting in line: {'you are next' if place == 1 else f'{place - 1} ahead of you'}...")
+
+    with completion_queue().turn(on_wait=wait):
+        yield
 
 
 def png_bytes(image: np.ndarray) -> bytes:

@@ -15,7 +15,7 @@ from core.images import ImageError, image_grid, to_uint8
 from core.latent import face_algebra, interpolate, project_2d
 from core.model import sample_z
 from app_pages.common import (
-    choose_face, completion_queue, enlarge, find_faces, model_and_completer, model_directions, png_bytes, settings,
+    choose_face, enlarge, find_faces, model_and_completer, model_directions, png_bytes, settings, turn_in_line,
 )
 
 N_SAMPLES = 24
@@ -140,11 +140,7 @@ def projected_photo() -> ProjectedFace | None:
     kept = st.session_state.get("projected")
     if kept is None or kept[0] != face_id:
         progress = st.progress(0.0, text="Waiting in line...")
-
-        def wait(place: int) -> None:
-            progress.progress(0.0, text=f"Waiting in line: {'you are next' if place == 1 else f'{place - 1} ahead of you'}...")
-
-        with completion_queue().turn(on_wait=wait):
+        with turn_in_line(progress):
             progress.progress(0.0, text="Finding this face in z...")
             projected = project_face(completer, alignment.face, (photo, alignment), callback=lambda i, loss, preview:
                                      progress.progress(i / PROJECTION.iterations, text="Finding this face in z..."))

@@ -14,7 +14,7 @@ from core.images import ImageError, to_uint8
 from core.masks import PRESETS, MaskError, mask_from_canvas, masked_preview, preset_mask
 from core.model import sample_z
 from core.pipeline import complete_faces
-from app_pages.common import choose_face, completion_queue, enlarge, find_faces, model_and_completer, png_bytes, settings
+from app_pages.common import choose_face, enlarge, find_faces, model_and_completer, png_bytes, settings, turn_in_line
 
 EXAMPLE = "examples/astronaut.jpg"
 CANVAS = 256  # the face is shown (and drawn on) at 4x
@@ -117,14 +117,11 @@ if st.button("Fill the hole", type="primary", icon=":material/auto_fix_high:"):
     progress = st.progress(0.0, text="Waiting in line...")
     live = st.empty()
 
-    def wait(place: int) -> None:
-        progress.progress(0.0, text=f"Waiting in line: {'you are next' if place == 1 else f'{place - 1} ahead of you'}...")
-
     def show(iteration: int, loss: np.ndarray, preview: np.ndarray) -> None:
         progress.progress(iteration / config.iterations, text=f"Iteration {iteration} of {config.iterations}, loss {loss[0]:.1f}")
         live.image(enlarge(to_uint8(preview[0])), caption="Current completion")
 
-    with completion_queue().turn(on_wait=wait):
+    with turn_in_line(progress):
         progress.progress(0.0, text="Your turn: choosing a start...")
         sources = [(photo, alignment)] if alignment is not None else None
         (done,) = complete_faces(completer, [face], mask, config, sources, show, seconds=limits.max_seconds)
