@@ -74,6 +74,25 @@ def aligner() -> FaceAligner:
     return FaceAligner()
 
 
+def uploaded_photo(key: str | None = None) -> tuple[bytes, str] | None:
+    """(bytes, file name) of a photo the user uploads, or None (with a message) while there is none.
+
+    Streamlit refuses only files over server.maxUploadSize, marking them with a red icon whose reason shows
+    on hover; that ceiling is set above FACEFILL_MAX_UPLOAD_MB, so a file over the limit reaches this check
+    and is refused with a message, before it is decoded.
+    """
+    limit = settings().max_upload_mb
+    upload = st.file_uploader(f"A photo with a face (JPEG, PNG or WebP, up to {limit} MB)",
+                              type=["jpg", "jpeg", "png", "webp"], key=key)
+    if upload is None:
+        return None
+    if upload.size > limit * 2**20:
+        st.error(f"{upload.name} is {upload.size / 2**20:.1f} MB; this server takes photos up to {limit} MB. "
+                 "Save it smaller (a JPEG of a few MB is plenty) and upload it again.", icon=":material/error:")
+        st.stop()
+    return upload.getvalue(), upload.name
+
+
 def find_faces(data: bytes, name: str, size: int) -> tuple[np.ndarray, list[Alignment]]:
     """The photo (downscaled if huge) and its aligned faces. Raises ImageError / AlignmentError.
 

@@ -15,7 +15,7 @@ from core.images import ImageError, image_grid, to_uint8
 from core.latent import face_algebra, interpolate, project_2d
 from core.model import sample_z
 from app_pages.common import (
-    choose_face, enlarge, find_faces, model_and_completer, model_directions, png_bytes, settings, turn_in_line,
+    choose_face, enlarge, find_faces, model_and_completer, model_directions, png_bytes, turn_in_line, uploaded_photo,
 )
 
 N_SAMPLES = 24
@@ -124,12 +124,11 @@ def projected_photo() -> ProjectedFace | None:
     if source == "Example photo":
         data, filename = open(EXAMPLE, "rb").read(), EXAMPLE
     else:
-        upload = st.file_uploader(f"A photo with a face (JPEG, PNG or WebP, up to {settings().max_upload_mb} MB)",
-                                  type=["jpg", "jpeg", "png", "webp"], key="edit_upload")
-        if upload is None:
+        uploaded = uploaded_photo(key="edit_upload")
+        if uploaded is None:
             st.info("Upload a photo to edit, or take the example photo.")
             return None
-        data, filename = upload.getvalue(), upload.name
+        data, filename = uploaded
     try:
         photo, found = find_faces(data, filename, model.config.image_size)
     except (ImageError, AlignmentError) as err:

@@ -14,7 +14,7 @@ from core.images import ImageError, to_uint8
 from core.masks import PRESETS, MaskError, mask_from_canvas, masked_preview, preset_mask
 from core.model import sample_z
 from core.pipeline import complete_faces
-from app_pages.common import choose_face, enlarge, find_faces, model_and_completer, png_bytes, settings, turn_in_line
+from app_pages.common import choose_face, enlarge, find_faces, model_and_completer, png_bytes, settings, turn_in_line, uploaded_photo
 
 EXAMPLE = "examples/astronaut.jpg"
 CANVAS = 256  # the face is shown (and drawn on) at 4x
@@ -70,14 +70,11 @@ try:
         if source == "Example photo":
             data, name = open(EXAMPLE, "rb").read(), EXAMPLE
         else:
-            upload = st.file_uploader(
-                f"A photo with a face (JPEG, PNG or WebP, up to {limits.max_upload_mb} MB)",
-                type=["jpg", "jpeg", "png", "webp"],
-            )
-            if upload is None:
+            uploaded = uploaded_photo()
+            if uploaded is None:
                 st.info("Upload a photo, or try a random face or the example photo.")
                 st.stop()
-            data, name = upload.getvalue(), upload.name
+            data, name = uploaded
         photo, faces = find_faces(data, name, size)
         alignment = choose_face(faces)
         face = alignment.face

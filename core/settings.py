@@ -12,7 +12,7 @@
 | FACEFILL_MAX_CONCURRENT | 1 | completions running at once per server; others wait their turn |
 | FACEFILL_MAX_SECONDS | 60 (hosted: 15) | the longest one completion's search may run before it stops and blends its best |
 | FACEFILL_MAX_JOBS | 1 | training jobs running at once per server (each takes over a GB and both cores) |
-| FACEFILL_MAX_UPLOAD_MB | 20 | upload size limit (keep .streamlit/config.toml's maxUploadSize equal) |
+| FACEFILL_MAX_UPLOAD_MB | 20 | upload size limit, refused with a message (keep .streamlit/config.toml's maxUploadSize above it) |
 """
 from __future__ import annotations
 

@@ -197,8 +197,9 @@ def test_watch_stop_and_resume_a_training_run(app_url, browser, synthetic_faces,
         ("random.jpg", np.random.default_rng(1).bytes(4000), "is not a readable image"),
         ("blank.png", None, "No face was found"),
         ("empty.jpg", b"", "is empty"),
+        ("huge.jpg", b"\xff" * (25 * 2**20), "this server takes photos up to 20 MB"),
     ],
-    ids=["random bytes", "no face", "empty file"],
+    ids=["random bytes", "no face", "empty file", "over the size limit"],
 )
 def test_bad_upload_shows_a_message(app_url, browser, name, content, message):
     if content is None:
