@@ -15,6 +15,20 @@ if not config.training_enabled:
     st.info("Training is switched off on this server (FACEFILL_TRAINING=0).")
     st.stop()
 
+if config.admin_password:
+    with st.sidebar:
+        st.text_input("Admin password", type="password", key="admin_password",
+                      help="This server lets only its admin start, stop or resume runs and switch the app's model.")
+allowed = config.may_control_training(st.session_state.get("admin_password"))
+if config.admin_password and not allowed:
+    if st.session_state.get("admin_password"):
+        st.error("That is not the admin password.", icon=":material/lock:")
+    st.info("You can watch the runs here; starting, stopping or resuming one, or switching the app's model, "
+            "needs the admin password (sidebar).", icon=":material/lock:")
+elif not config.admin_password:
+    st.caption("Anyone who can open this page may start, stop and resume runs and switch the model every user "
+               "sees; on a shared server, set FACEFILL_ADMIN_PASSWORD.")
+
 runs = config.runs
 existing = sorted(p.name for p in runs.glob("*") if (p / "run.json").is_file() or (p / jobs.PID_FILE).is_file()) if runs.is_dir() else []
 
@@ -27,8 +41,8 @@ with st.form("new-run"):
     align = st.checkbox("Align the photos first (skip if they are aligned 64x64 faces)", True)
     name = st.text_input("Run name", "faces", max_chars=jobs.MAX_RUN_NAME)
     steps = st.number_input("Steps", 10, 100_000, 6000, 50)
-    started = st.form_submit_button("Start training", type="primary", disabled=not choices)
-if started:
+    started = st.form_submit_button("Start training", type="primary", disabled=not choices or not allowed)
+if started and allowed:
     try:
         folder = config.dataset_path(data)
         jobs.check_run_name(name)
@@ -48,12 +62,8 @@ run_name = st.selectbox("Run", existing, index=existing.index(name) if started a
 run = runs / run_name
 
 
-@st.fragment(run_every=5)
-def progress() -> None:
-    state = jobs.status(run)
-    rows = read_metrics(run)
-    st.write(f"**{'Running' if state.running else 'Stopped'}** · last checkpoint at step {state.step}"
-             + (f" · {rows[-1]['seconds'] / 60:.0f} min of training" if rows else ""))
+def controls(state: jobs.JobStatus) -> None:
+    """Stop, Resume and "Use this model in the app" for the selected run."""
     a, b, c = st.columns(3)
     if state.running and a.button("Stop", icon=":material/stop:"):
         jobs.stop(run)
@@ -68,6 +78,16 @@ def progress() -> None:
     if (run / "model" / "model.json").is_file() and c.button("Use this model in the app", icon=":material/check_circle:"):
         (runs / jobs.ACTIVE_FILE).write_text(str((run / "model").resolve()))
         st.success("The app now uses this run's model.")
+
+
+@st.fragment(run_every=5)
+def progress() -> None:
+    state = jobs.status(run)
+    rows = read_metrics(run)
+    st.write(f"**{'Running' if state.running else 'Stopped'}** · last checkpoint at step {state.step}"
+             + (f" · {rows[-1]['seconds'] / 60:.0f} min of training" if rows else ""))
+    if allowed:
+        controls(state)
     if rows:
         fig = go.Figure()
         for key in ("d_loss_real", "d_loss_fake", "g_loss"):

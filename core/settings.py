@@ -13,11 +13,13 @@
 | FACEFILL_MAX_SECONDS | 60 (hosted: 15) | the longest one completion's search may run before it stops and blends its best |
 | FACEFILL_MAX_JOBS | 1 | training jobs running at once per server (each takes over a GB and both cores) |
 | FACEFILL_MAX_UPLOAD_MB | 20 | upload size limit, refused with a message (keep .streamlit/config.toml's maxUploadSize above it) |
+| FACEFILL_ADMIN_PASSWORD | (none) | set: only who enters it may start, stop or resume runs or switch the app's model |
 """
 from __future__ import annotations
 
+import hmac
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 
@@ -52,6 +54,7 @@ class Settings:
     max_upload_mb: int
     max_jobs: int
     max_seconds: int
+    admin_password: str = field(default="", repr=False)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -70,7 +73,15 @@ class Settings:
             max_upload_mb=_int("FACEFILL_MAX_UPLOAD_MB", 20),
             max_jobs=_int("FACEFILL_MAX_JOBS", 1),
             max_seconds=_int("FACEFILL_MAX_SECONDS", 15 if hosted else 60),
+            admin_password=os.environ.get("FACEFILL_ADMIN_PASSWORD", ""),
         )
+
+    def may_control_training(self, password: str | None) -> bool:
+        """Whether someone who gave this password may start, stop and resume runs and switch the app's model:
+        anyone when no admin password is set (one person's own machine), else only with the right one."""
+        if not self.admin_password:
+            return True
+        return password is not None and hmac.compare_digest(password.encode(), self.admin_password.encode())
 
     def dataset_path(self, path: str | Path) -> Path:
         """Resolve a user-given dataset folder; it must lie inside an allowed root (after symlinks)."""

@@ -237,3 +237,42 @@ def test_explore_edits_the_example_photo(app, with_directions):
     assert not app.exception
     assert images(app)[-2:] != unedited[-2:]  # the aligned faces and the photo both change
     assert any(b.label == "Edited photo (PNG)" for b in app.get("download_button"))
+
+
+@pytest.fixture
+def finished_run(app, tmp_path, tiny_weights):
+    """A stopped run in the runs folder with a model the app could switch to."""
+    import shutil
+
+    run = tmp_path / "runs" / "old"
+    shutil.copytree(tiny_weights, run / "model")
+    (run / "run.json").write_text("{}")
+    return run
+
+
+def buttons(app: AppTest) -> list[str]:
+    return [b.label for b in app.button]
+
+
+def test_train_page_without_an_admin_password_is_open_and_says_so(app, finished_run):
+    page(app, "app_pages/train.py")
+    assert not app.exception
+    assert "Use this model in the app" in buttons(app)
+    assert any("FACEFILL_ADMIN_PASSWORD" in c.value for c in app.caption)
+
+
+def test_train_page_with_an_admin_password_is_view_only_for_visitors(app, finished_run, monkeypatch):
+    monkeypatch.setenv("FACEFILL_ADMIN_PASSWORD", "open sesame")
+    st.cache_resource.clear()
+    page(app, "app_pages/train.py")
+    assert not app.exception
+    assert "Use this model in the app" not in buttons(app)
+    assert app.get("form_submit_button")[0].proto.disabled  # Start training
+    assert "needs the admin password" in messages(app)
+    app.text_input(key="admin_password").input("guess").run()
+    assert "not the admin password" in messages(app)
+    assert "Use this model in the app" not in buttons(app)
+    app.text_input(key="admin_password").input("open sesame").run()
+    assert not app.exception and "needs the admin password" not in messages(app)
+    next(b for b in app.button if b.label == "Use this model in the app").click().run()
+    assert (finished_run.parent / "ACTIVE").read_text() == str((finished_run / "model").resolve())

@@ -291,3 +291,14 @@ def test_a_hosted_server_serves_the_demo_profile_unless_told_otherwise(monkeypat
     assert not Settings.from_env().training_enabled
     monkeypatch.setenv("FACEFILL_MAX_ITERATIONS", "1000")
     assert Settings.from_env().max_iterations == 1000  # an explicit setting still wins
+
+
+def test_the_admin_password_guards_training_and_never_shows(monkeypatch):
+    monkeypatch.delenv("FACEFILL_ADMIN_PASSWORD", raising=False)
+    assert Settings.from_env().may_control_training(None)  # one person's own machine: open
+    monkeypatch.setenv("FACEFILL_ADMIN_PASSWORD", "s3cret")
+    settings = Settings.from_env()
+    assert settings.may_control_training("s3cret")
+    for guess in (None, "", "s3cre", "s3cret ", "S3CRET"):
+        assert not settings.may_control_training(guess)
+    assert "s3cret" not in repr(settings)
