@@ -140,9 +140,10 @@ def projected_photo() -> ProjectedFace | None:
     if kept is None or kept[0] != face_id:
         progress = st.progress(0.0, text="Waiting in line...")
         with turn_in_line(progress):
-            progress.progress(0.0, text="Finding this face in z...")
+            text = "Finding this face in z, then tuning G to it..."
+            progress.progress(0.0, text=text)
             projected = project_face(completer, alignment.face, (photo, alignment), callback=lambda i, loss, preview:
-                                     progress.progress(i / PROJECTION.iterations, text="Finding this face in z..."))
+                                     progress.progress(i / PROJECTION.iterations, text=text))
         progress.empty()
         st.session_state.projected = kept = (face_id, projected)
     return kept[1]
@@ -182,7 +183,7 @@ def edit_section(directions: Directions) -> None:
             return
         edited = apply_edit(completer, projected, edited_z, detail)
         st.image(enlarge(image_grid(np.stack([projected.face, projected.rebuilt, edited.face]), columns=3), 3),
-                 caption=f"Your face, G's version of it ({projected.psnr:.1f} dB), edited")
+                 caption=f"Your face, G tuned to it ({projected.psnr:.1f} dB), edited")
         st.image(edited.pasted, caption="The edit pasted back into the photo", width=min(640, edited.pasted.shape[1]))
         st.download_button("Edited photo (PNG)", png_bytes(edited.pasted), "photo-edited.png", "image/png")
 
@@ -193,5 +194,6 @@ if directions is None:
 else:
     st.write("Each slider moves z along a direction fitted on labelled faces (smile, age, gender, pose...) and "
              "checked on faces it was not fitted on; the model card has the figures. Your own photo is first "
-             "found in z (projection), then only the change is pasted back, blended like an inpainted hole.")
+             "found in z (projection) and a copy of G is tuned to it, so an edit keeps the likeness; only the "
+             "change is pasted back, blended like an inpainted hole.")
     edit_section(directions)

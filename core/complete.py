@@ -168,24 +168,53 @@ class Completer:
             self._tune_optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
         return self._tuned(z, training=False)
 
+    def _fit_copy(self, z: tf.Tensor, y: tf.Tensor, w: tf.Tensor, config: CompletionConfig, factor: int) -> tf.Tensor:
+        """Reset the copy of G to G, fine-tune it on one image; returns the copy's G'(z). Hold _tune_lock."""
+        tuned = self._tuned_copy()
+        if self._tune_optimizer is None:
+            self._tune_optimizer = keras.optimizers.Adam(config.tune_learning_rate)
+            self._tune_optimizer.build(tuned.trainable_variables)
+        self._tune_optimizer.learning_rate.assign(config.tune_learning_rate)
+        for copy, original in zip(self._tuned.weights, self.generator.weights):
+            copy.assign(original)
+        for slot in self._tune_optimizer.variables:
+            if slot is not self._tune_optimizer.learning_rate:
+                slot.assign(tf.zeros_like(slot))
+        return self._tune(z, y, w, tf.constant(config.tune_steps), factor)
+
     def tuned_generate(self, z: tf.Tensor, y: tf.Tensor, w: tf.Tensor, config: CompletionConfig, factor: int) -> np.ndarray:
         """G'(z) per image, where G' is G fine-tuned on that image alone for config.tune_steps steps."""
         with self._tune_lock:
-            if self._tuned is None:
-                self._tuned = keras.models.clone_model(self.generator)
-                self._tune_optimizer = keras.optimizers.Adam(config.tune_learning_rate)
-                self._tune_optimizer.build(self._tuned.trainable_variables)
-            self._tune_optimizer.learning_rate.assign(config.tune_learning_rate)
-            out = []
-            for i in range(len(z)):
-                for copy, original in zip(self._tuned.weights, self.generator.weights):
-                    copy.assign(original)
-                for slot in self._tune_optimizer.variables:
-                    if slot is not self._tune_optimizer.learning_rate:
-                        slot.assign(tf.zeros_like(slot))
-                steps = tf.constant(config.tune_steps)
-                out.append(self._tune(z[i : i + 1], y[i : i + 1], w[i : i + 1], steps, factor).numpy())
-            return np.concatenate(out, axis=0)
+            return np.concatenate([self._fit_copy(z[i : i + 1], y[i : i + 1], w[i : i + 1], config, factor).numpy()
+                                   for i in range(len(z))], axis=0)
+
+    def tuned_weights(self, z: np.ndarray, face: np.ndarray, config: CompletionConfig) -> list[np.ndarray]:
+        """G's weights fine-tuned for config.tune_steps steps to draw one whole face (uint8) from z.
+
+        Pivotal tuning (Roich et al. 2022): G' keeps the person's likeness at z and, close to z,
+        still moves along G's directions, so an edited z' gives this person edited, not a stranger.
+        """
+        y = tf.constant(to_model(face)[None])
+        with self._tune_lock:
+            self._fit_copy(tf.constant(z[None], tf.float32), y, tf.ones_like(y[..., :1]), config, 1)
+            return [np.array(v) for v in self._tuned.weights]
+
+    def generate_with(self, weights: list[np.ndarray] | None, z: np.ndarray) -> np.ndarray:
+        """G(z) in [-1, 1] drawn with these weights (from tuned_weights), or with G itself when None."""
+        z = tf.constant(np.asarray(z, np.float32))
+        if weights is None:
+            return self.generator(z, training=False).numpy()
+        with self._tune_lock:
+            tuned = self._tuned_copy()
+            for variable, value in zip(tuned.weights, weights):
+                variable.assign(value)
+            return tuned(z, training=False).numpy()
+
+    def _tuned_copy(self) -> keras.Model:
+        """The one copy of G that fine-tuning may change, made on first use."""
+        if self._tuned is None:
+            self._tuned = keras.models.clone_model(self.generator)
+        return self._tuned
 
     def _initial_z(self, y, known, w, config: CompletionConfig, factor: int) -> tf.Tensor:
         """restarts z per image: random, or the best-fitting of an init_pool of random z (plus the encoder's guess)."""

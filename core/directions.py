@@ -259,6 +259,25 @@ def fit_all(model: TrainedModel, meter: FaceMeter, projections: Path | None,
     return Directions(shipped, candidates.vectors[keep], z, scores), report
 
 
+def photo_edit_effects(completer, meter: FaceMeter, directions: Directions, faces: np.ndarray, amount: float,
+                       tuning) -> dict:
+    """The shipped directions on real aligned faces, projected and edited as the app does (core.edit):
+    for each direction, the share of faces whose attribute rises at +amount and falls at -amount, and how
+    close the face drawn at z (by G, or by G tuned to the face) comes to the photo's face (PSNR)."""
+    from core.edit import apply_edit, project_face
+
+    projected = [project_face(completer, face, tuning=tuning) for face in faces]
+    base = meter.measure(np.stack([p.face for p in projected]))
+    report: dict = {"psnr": round(float(np.mean([p.psnr for p in projected])), 2)}
+    for name in directions.names:
+        column = ATTRIBUTES.index(name)
+        plus, minus = (meter.measure(np.stack([apply_edit(completer, p, directions.edit(p.z, {name: sign * amount})).face
+                                               for p in projected])) for sign in (1, -1))
+        report[name] = {"up": float(np.mean(plus[:, column] > base[:, column])),
+                        "down": float(np.mean(minus[:, column] < base[:, column]))}
+    return report
+
+
 def card_table(report: dict, config: DirectionConfig) -> str:
     """The model card's table of directions, in Markdown; a conditional edit gets a row of its own."""
     amount = f"{config.edit_amount:g}"
@@ -292,7 +311,13 @@ def main(argv: list[str] | None = None) -> None:
     for field in ("samples", "edit_faces", "seed"):
         parser.add_argument(f"--{field.replace('_', '-')}", type=int, default=getattr(defaults, field))
     parser.add_argument("--edit-amount", type=float, default=defaults.edit_amount)
+    parser.add_argument("--photos", type=Path, help="measure the shipped directions on these real photos instead "
+                        "(projected and edited as the app does, without and with pivotal tuning)")
+    parser.add_argument("--limit", type=int, default=40, help="with --photos: how many faces")
     args = parser.parse_args(argv)
+    if args.photos:
+        measure_photos(parser, args)
+        return
     try:
         config = DirectionConfig(samples=args.samples, edit_faces=args.edit_faces, seed=args.seed,
                                  edit_amount=args.edit_amount)
@@ -315,6 +340,33 @@ def main(argv: list[str] | None = None) -> None:
     print(card_table(report, config))
     fitted = sum("accuracy" in r for r in report.values())
     print(f"shipped {len(directions.names)} of {fitted} directions -> {args.weights / DIRECTIONS_FILE}")
+
+
+def measure_photos(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """--photos: print how often each shipped direction moves its attribute on real faces, with and without pivotal tuning."""
+    from core.align import find_images
+    from core.complete import Completer, load_faces
+    from core.edit import PIVOT_TUNING
+
+    try:
+        model = load_model(args.weights)
+        directions = load_directions(args.weights, model.config.z_dim)
+        age_gender = load_age_gender(args.weights, model.config.image_size)
+    except WeightsError as err:
+        parser.exit(2, f"error: {err}\n")
+    if directions is None:
+        parser.exit(2, f"error: {args.weights} has no {DIRECTIONS_FILE}\n")
+    faces, _, _ = load_faces(find_images(args.photos)[: args.limit * 2], model.config.image_size)
+    faces = np.stack(faces[: args.limit])
+    completer = Completer(model)
+    with FaceMeter(age_gender) as meter:
+        results = {label: photo_edit_effects(completer, meter, directions, faces, args.edit_amount, tuning)
+                   for label, tuning in (("G", None), (f"G tuned ({PIVOT_TUNING.tune_steps} steps)", PIVOT_TUNING))}
+    print(f"{len(faces)} faces of {args.photos}; rises at +{args.edit_amount:g} / falls at -{args.edit_amount:g}")
+    print("| direction | " + " | ".join(results) + " |\n" + "| --- " * (len(results) + 1) + "|")
+    for name in directions.names:
+        print(f"| {name} | " + " | ".join(f"{r[name]['up']:.0%} / {r[name]['down']:.0%}" for r in results.values()) + " |")
+    print("| PSNR of the face at z (dB) | " + " | ".join(f"{r['psnr']:.2f}" for r in results.values()) + " |")
 
 
 if __name__ == "__main__":

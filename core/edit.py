@@ -1,8 +1,11 @@
 """Editing a real face along attribute directions: align, project into z, move z, paste the change back.
 
-The edit is what G's face gains between z and the edited z: G(z') - G(z). Added to the photo's
-own face (`detail` = 1), it changes the smile or the age while the photo keeps its skin, hair
-and resolution; with detail = 0 the face becomes G(z') outright. The change is pasted back
+After projection, a copy of G is fine-tuned to draw this very face at its z (pivotal tuning,
+Roich et al. 2022): near z it still follows G's directions, so G'(z') is this person edited
+rather than a stranger who shares the attribute. The edit is what that face gains between z
+and the edited z: G'(z') - G'(z). Added to the photo's own face (`detail` = 1), it changes the
+smile or the age while the photo keeps its skin, hair and resolution; with detail = 0 the face
+becomes G'(z') outright. The change is pasted back
 into the photo with the same Poisson blend as an inpainted hole, over the face (masks.face_mask),
 so a slider at 0 gives the photo back unchanged.
 
@@ -19,10 +22,13 @@ from core.complete import Completer, blend_fill
 from core.config import CompletionConfig
 from core.masks import face_mask
 from core.pipeline import paste_back
-from core.project import PROJECTION, project
+from core.images import to_uint8
+from core.project import PROJECTION, project, psnr
 
 EDIT_BLEND = CompletionConfig(guidance=1.0, colour_fit=False)
 """Plain Poisson cloning of the change: with no change, the face and the photo come back exactly."""
+PIVOT_TUNING = CompletionConfig(tune_steps=50, tune_learning_rate=3e-4)
+"""Fine-tuning of G on the projected face: 50 Adam steps at the completion's rate (25 left more of G's face)."""
 
 
 @dataclass
@@ -34,6 +40,7 @@ class ProjectedFace:
     rebuilt: np.ndarray  # G(z), uint8
     psnr: float  # of G(z) against the face
     source: tuple[np.ndarray, Alignment] | None = None
+    weights: list[np.ndarray] | None = None  # G fine-tuned to this face (pivotal tuning); None: G itself
 
 
 @dataclass
@@ -43,10 +50,17 @@ class EditedFace:
 
 
 def project_face(completer: Completer, face: np.ndarray, source: tuple[np.ndarray, Alignment] | None = None,
-                 config: CompletionConfig = PROJECTION, callback=None) -> ProjectedFace:
-    """Find the z of one aligned uint8 face (callback as in Completer.complete)."""
+                 config: CompletionConfig = PROJECTION, callback=None,
+                 tuning: CompletionConfig | None = PIVOT_TUNING) -> ProjectedFace:
+    """Find the z of one aligned uint8 face (callback as in Completer.complete), then tune a copy of G to it
+    (tuning None: no tuning; rebuilt and psnr are then G's own)."""
     projection = project(completer, face[None], config, callback)
-    return ProjectedFace(face, projection.z[0], projection.rebuilt[0], float(projection.psnr[0]), source)
+    z, rebuilt = projection.z[0], projection.rebuilt[0]
+    weights = None
+    if tuning is not None and tuning.tune_steps:
+        weights = completer.tuned_weights(z, face, tuning)
+        rebuilt = to_uint8(completer.generate_with(weights, z[None])[0])
+    return ProjectedFace(face, z, rebuilt, float(psnr(rebuilt[None], face[None])[0]), source, weights)
 
 
 def apply_edit(completer: Completer, projected: ProjectedFace, z_edited: np.ndarray, detail: float = 1.0,
@@ -54,7 +68,7 @@ def apply_edit(completer: Completer, projected: ProjectedFace, z_edited: np.ndar
     """The projected face with G's change from z to z_edited, blended in the aligned frame and in the photo."""
     if not 0.0 <= detail <= 1.0:
         raise ValueError(f"detail must be in [0, 1], got {detail}")
-    g = (completer.generator(np.stack([projected.z, z_edited]).astype(np.float32), training=False).numpy() + 1) * 127.5
+    g = (completer.generate_with(projected.weights, np.stack([projected.z, z_edited])) + 1) * 127.5
     face = projected.face.astype(np.float32)
     change = g[1] - face + detail * (face - g[0])  # detail 1: face + G(z') - G(z); detail 0: G(z')
     mask = face_mask(completer.size)

@@ -222,7 +222,7 @@ def test_move_a_slider_on_an_uploaded_photo(app_url, browser, tmp_path):
     page.goto(f"{app_url}/explore")
     page.get_by_text("Your photo", exact=True).click()
     page.locator("input[type=file]").set_input_files(str(ROOT / "examples" / "astronaut.jpg"))
-    page.get_by_text("G's version of it").wait_for(timeout=120_000)
+    page.get_by_text("G tuned to it").wait_for(timeout=120_000)
     settle(page)
     with page.expect_download() as download:
         page.get_by_role("button", name="Edited photo (PNG)").click()

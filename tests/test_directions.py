@@ -6,6 +6,7 @@ import pytest
 
 from core.attributes import ATTRIBUTES, FaceMeter, utkface_labels, yaw_degrees
 from core.complete import Completer
+from core.config import CompletionConfig
 from core.directions import (
     DirectionConfig, Directions, classes, fit_direction, load_directions, save_directions,
 )
@@ -146,6 +147,24 @@ def projected_photo(tiny_model, astronaut):
     return project_face(Completer(tiny_model), alignment.face, (astronaut, alignment), quick)
 
 
+def test_pivotal_tuning_draws_the_face_closer_and_leaves_g_alone(tiny_model, projected_photo):
+    completer = Completer(tiny_model)
+    before = [np.array(w) for w in tiny_model.generator.weights]
+    untuned = project_face(completer, projected_photo.face, tuning=None,
+                           config=replace(PROJECTION, iterations=5, report_every=5, init_pool=4))
+    assert untuned.weights is None and projected_photo.weights is not None
+    assert projected_photo.psnr > untuned.psnr
+    harder = project_face(completer, projected_photo.face, config=replace(PROJECTION, iterations=5, report_every=5,
+                          init_pool=4), tuning=CompletionConfig(tune_steps=50, tune_learning_rate=3e-3))
+    assert harder.psnr > untuned.psnr + 3
+    for weight, kept in zip(tiny_model.generator.weights, before):
+        np.testing.assert_array_equal(np.array(weight), kept)  # G itself is never changed
+    z = projected_photo.z[None]
+    np.testing.assert_allclose(completer.generate_with(None, z), tiny_model.generator(z, training=False).numpy())
+    tuned = completer.generate_with(projected_photo.weights, z)
+    np.testing.assert_array_equal(to_uint8(tuned[0]), projected_photo.rebuilt)
+
+
 def test_no_edit_gives_the_photo_back(tiny_model, projected_photo):
     edited = apply_edit(Completer(tiny_model), projected_photo, projected_photo.z)
     np.testing.assert_array_equal(edited.face, projected_photo.face)
@@ -202,3 +221,17 @@ def test_fit_all_ships_directions_that_move_what_they_measure(tiny_config):
     table = card_table(report, config)
     assert "| smile, holding yaw |" in table and "| random direction (control) |" in table
     assert directions.bank_z.shape == (400, z_dim)
+
+
+def test_photo_edit_effects_measure_the_app_s_edits_on_real_faces(tiny_model):
+    from core.directions import photo_edit_effects
+
+    completer = Completer(tiny_model)
+    samples = tiny_model.generator(sample_z(3, tiny_model.config.z_dim, seed=21)).numpy()
+    faces = to_uint8(np.clip(samples[:, ::-1] * 0.5 + 0.3, -1, 1))  # faces G cannot draw exactly
+    directions = directions_for(np.eye(tiny_model.config.z_dim)[:2])
+    plain = photo_edit_effects(completer, BrightnessMeter(), directions, faces, 2.0, None)
+    tuned = photo_edit_effects(completer, BrightnessMeter(), directions, faces, 2.0,
+                               CompletionConfig(tune_steps=50, tune_learning_rate=3e-3))
+    assert tuned["psnr"] > plain["psnr"]
+    assert set(plain["smile"]) == {"up", "down"} and 0 <= plain["smile"]["up"] <= 1
