@@ -7,6 +7,7 @@ import streamlit as st
 from core import jobs
 from core.settings import SettingsError
 from core.train import CHECKPOINT, read_metrics
+from core.zipdata import ZipDataError, ZipLimits, dataset_from_zip
 from app_pages.common import settings
 
 st.title("Train")
@@ -32,11 +33,42 @@ elif not config.admin_password:
 runs = config.runs
 existing = sorted(p.name for p in runs.glob("*") if (p / "run.json").is_file() or (p / jobs.PID_FILE).is_file()) if runs.is_dir() else []
 
+def upload_dataset() -> None:
+    """A zip of face photos, unpacked safely and aligned into uploads/NAME, with a progress bar and a skip report."""
+    st.write(f"Its photos are unpacked (at most {config.max_zip_files} photos, {config.max_zip_mb} MB), every face is "
+             f"aligned, and the faces land in `{config.uploads}/NAME`, ready to pick below; the photos are not kept.")
+    archive = st.file_uploader("Zip of face photos", type=["zip"], key="dataset_zip")
+    name = st.text_input("Dataset name", "my-faces", max_chars=jobs.MAX_RUN_NAME, key="dataset_name")
+    if not st.button("Unpack and align", icon=":material/upload:", disabled=archive is None or not allowed):
+        return
+    if archive.size > config.max_zip_mb * 2**20:
+        st.error(f"{archive.name} is {archive.size / 2**20:.0f} MB; this server takes zips up to {config.max_zip_mb} MB.")
+        return
+    bar = st.progress(0.0, text="Unpacking...")
+    try:
+        counts = dataset_from_zip(archive.getvalue(), config.uploads / jobs.check_run_name(name), limits=ZipLimits(
+            max_files=config.max_zip_files), progress=lambda done, total: bar.progress(
+            done / total, text=f"Aligning photo {done} of {total}"))
+    except (ZipDataError, ValueError) as err:
+        st.error(str(err), icon=":material/error:")
+    else:
+        st.success(f"{counts['aligned']} faces aligned into {config.uploads / name}: "
+                   + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()) if k.startswith("skipped")))
+    finally:
+        bar.empty()
+
+
+if config.uploads is not None:
+    with st.expander("Upload a zip of face photos", icon=":material/folder_zip:", expanded=not config.dataset_choices()):
+        upload_dataset()
+
 with st.form("new-run"):
     st.subheader("New run")
     choices = config.dataset_choices()
     if not choices:
-        st.warning(f"No dataset folders under the allowed roots: {', '.join(map(str, config.data_roots))}.")
+        roots = ", ".join(map(str, config.data_roots)) or "none (FACEFILL_DATA_ROOTS is empty)"
+        st.warning(f"No dataset folders yet. Upload a zip of face photos above, or put a folder of photos under one "
+                   f"of the allowed roots ({roots}).")
     data = st.selectbox("Dataset folder (photos, or faces already aligned)", choices, format_func=str)
     align = st.checkbox("Align the photos first (skip if they are aligned 64x64 faces)", True)
     name = st.text_input("Run name", "faces", max_chars=jobs.MAX_RUN_NAME)

@@ -15,6 +15,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import cv2
 import numpy as np
@@ -198,28 +199,31 @@ def find_images(root: Path) -> list[Path]:
     return sorted(found)
 
 
-def align_folder(raw_dir: Path, out_dir: Path, size: int = 64) -> Counter:
-    """Align every photo under raw_dir into flat PNGs in out_dir; returns counts by outcome."""
-    from rich.progress import Progress
+def align_folder(raw_dir: Path, out_dir: Path, size: int = 64,
+                 progress: Callable[[int, int], None] | None = None) -> Counter:
+    """Align every photo under raw_dir into flat PNGs in out_dir; returns counts by outcome.
 
+    A photo of exactly size x size is taken as aligned already (as load_faces does), so aligning
+    a folder of aligned faces keeps them. progress(done, total) is called after each photo.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = find_images(raw_dir)
     counts: Counter = Counter()
-    with FaceAligner(max_faces=1) as aligner, Progress() as progress:
-        task = progress.add_task(f"aligning {raw_dir}", total=len(paths))
-        for path in paths:
-            progress.advance(task)
+    with FaceAligner(max_faces=1) as aligner:
+        for done, path in enumerate(paths, 1):
             name = "_".join(path.relative_to(raw_dir).with_suffix("").parts) + ".png"
             try:
-                alignment = aligner.align(read_image(path), size)
+                image = read_image(path)
+                face = image if image.shape[:2] == (size, size) else aligner.align(image, size).face  # as load_faces
             except ImageError:
                 counts["skipped: unreadable"] += 1
-                continue
             except AlignmentError as err:
                 counts[f"skipped: {err.reason}"] += 1
-                continue
-            save_png(out_dir / name, alignment.face)
-            counts["aligned"] += 1
+            else:
+                save_png(out_dir / name, face)
+                counts["aligned"] += 1
+            if progress is not None:
+                progress(done, len(paths))
     return counts
 
 
@@ -231,8 +235,13 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if not args.raw_dir.is_dir():
         parser.error(f"{args.raw_dir} is not a folder")
+    from rich.progress import Progress
+
     start = time.perf_counter()
-    counts = align_folder(args.raw_dir, args.out_dir, args.size)
+    with Progress() as bar:
+        task = bar.add_task(f"aligning {args.raw_dir}", total=None)
+        counts = align_folder(args.raw_dir, args.out_dir, args.size,
+                              lambda done, total: bar.update(task, completed=done, total=total))
     total = sum(counts.values())
     print(f"{total} photos in {time.perf_counter() - start:.0f} s: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
 

@@ -13,6 +13,8 @@
 | FACEFILL_MAX_SECONDS | 60 (hosted: 15) | the longest one completion's search may run before it stops and blends its best |
 | FACEFILL_MAX_JOBS | 1 | training jobs running at once per server (each takes over a GB and both cores) |
 | FACEFILL_MAX_UPLOAD_MB | 20 | upload size limit, refused with a message (keep .streamlit/config.toml's maxUploadSize above it) |
+| FACEFILL_MAX_ZIP_MB | 100 | largest zip of photos the Train page takes (at most .streamlit/config.toml's maxUploadSize) |
+| FACEFILL_MAX_ZIP_FILES | 20000 | most photos in one zip |
 | FACEFILL_ADMIN_PASSWORD | (none) | set: only who enters it may start, stop or resume runs or switch the app's model |
 """
 from __future__ import annotations
@@ -54,6 +56,8 @@ class Settings:
     max_upload_mb: int
     max_jobs: int
     max_seconds: int
+    max_zip_mb: int = 100
+    max_zip_files: int = 20_000
     admin_password: str = field(default="", repr=False)
 
     @classmethod
@@ -73,8 +77,15 @@ class Settings:
             max_upload_mb=_int("FACEFILL_MAX_UPLOAD_MB", 20),
             max_jobs=_int("FACEFILL_MAX_JOBS", 1),
             max_seconds=_int("FACEFILL_MAX_SECONDS", 15 if hosted else 60),
+            max_zip_mb=_int("FACEFILL_MAX_ZIP_MB", 100),
+            max_zip_files=_int("FACEFILL_MAX_ZIP_FILES", 20_000),
             admin_password=os.environ.get("FACEFILL_ADMIN_PASSWORD", ""),
         )
+
+    @property
+    def uploads(self) -> Path | None:
+        """Where datasets uploaded as zips are aligned into: uploads/ under the last allowed root (None without one)."""
+        return self.data_roots[-1] / "uploads" if self.data_roots else None
 
     def may_control_training(self, password: str | None) -> bool:
         """Whether someone who gave this password may start, stop and resume runs and switch the app's model:

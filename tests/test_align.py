@@ -86,3 +86,16 @@ def test_the_landmark_model_ships_in_the_repository(monkeypatch, tmp_path):
     monkeypatch.setenv("FACEFILL_LANDMARKER", str(tmp_path / "missing.task"))
     with pytest.raises(RuntimeError, match="missing.task is missing"):
         landmarker_model_path()
+
+
+def test_aligning_a_folder_of_aligned_faces_keeps_them(tmp_path):
+    """The Train page aligns first by default: faces already at the model's size must survive that."""
+    from core.align import align_folder
+    from core.images import save_png
+
+    (tmp_path / "in").mkdir()
+    face = np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)
+    save_png(tmp_path / "in" / "face.png", face)
+    counts = align_folder(tmp_path / "in", tmp_path / "out", 64)
+    assert counts == {"aligned": 1}
+    np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "out" / "face.png")), face)

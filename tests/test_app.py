@@ -276,3 +276,27 @@ def test_train_page_with_an_admin_password_is_view_only_for_visitors(app, finish
     assert not app.exception and "needs the admin password" not in messages(app)
     next(b for b in app.button if b.label == "Use this model in the app").click().run()
     assert (finished_run.parent / "ACTIVE").read_text() == str((finished_run / "model").resolve())
+
+
+def test_a_newcomer_uploads_a_zip_of_photos_and_can_train_on_it(app, tmp_path, astronaut):
+    import io
+    import zipfile
+
+    from PIL import Image
+
+    photo = io.BytesIO()
+    Image.fromarray(astronaut).save(photo, format="JPEG")
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("holiday/me.jpg", photo.getvalue())
+        z.writestr("../escape.jpg", photo.getvalue())
+    page(app, "app_pages/train.py")
+    assert "No dataset folders yet. Upload a zip of face photos above" in messages(app)
+    app.file_uploader(key="dataset_zip").upload("faces.zip", archive.getvalue(), "application/zip").run()
+    app.text_input(key="dataset_name").input("holiday")
+    next(b for b in app.button if b.label == "Unpack and align").click().run()
+    assert not app.exception
+    assert "1 faces aligned into" in messages(app) and "skipped: unsafe path 1" in messages(app)
+    folder = tmp_path / "data" / "uploads" / "holiday"
+    assert len(list(folder.glob("*.png"))) == 1 and not (tmp_path / "escape.jpg").exists()
+    assert any(str(folder) in str(option) for option in app.selectbox[0].options)  # ready to train on
