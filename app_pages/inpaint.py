@@ -17,7 +17,7 @@ from core.pipeline import complete_faces
 from app_pages.common import choose_face, enlarge, find_faces, model_and_completer, png_bytes, settings, turn_in_line, uploaded_photo
 
 EXAMPLE = "examples/astronaut.jpg"
-CANVAS = 256  # the face is shown (and drawn on) at 4x
+CANVAS = 256  # the face is shown (and drawn on) 256 px wide, whatever the model's size
 
 st.title("Inpaint")
 model, completer = model_and_completer()
@@ -96,7 +96,7 @@ with left:
         width = st.slider("Brush width", 4, 60, 24)
         canvas = st_canvas(
             fill_color="rgba(255, 255, 255, 0.9)", stroke_width=width, stroke_color="rgba(255, 255, 255, 0.9)",
-            background_image=Image.fromarray(enlarge(face)), height=CANVAS, width=CANVAS,
+            background_image=Image.fromarray(enlarge(face, max(1, CANVAS // size))), height=CANVAS, width=CANVAS,
             drawing_mode=tool, return_image_data=True, key=f"canvas-{face_id}",
         )
         try:

@@ -22,15 +22,15 @@ def main() -> None:
 
     gan = DCGAN(ModelConfig(), TrainConfig(batch_size=args.batch))
     gan.compile()
-    real = tf.random.uniform((args.batch, 64, 64, 3), -1, 1)
+    data = tf.random.uniform((args.batch, 64, 64, 3), -1, 1), tf.random.uniform((args.batch, 100), -1, 1)  # faces, z
     compiled = tf.function(gan.train_step)
     g, d = forward_flops(gan.generator), forward_flops(gan.discriminator)
     # D step: G forward, D forward+backward on real and fake; each G step: G fwd+bwd, D fwd+input-grad.
     flops = args.batch * ((g + 6 * d) + TrainConfig().g_steps * (3 * g + 2 * d))
 
     ceiling = sgemm_gflops()
-    t_compiled = time_call(lambda: compiled(real)["g_loss"].numpy(), args.repeats)
-    t_eager = time_call(lambda: gan.train_step(real)["g_loss"].numpy(), max(2, args.repeats // 2))
+    t_compiled = time_call(lambda: compiled(data)["g_loss"].numpy(), args.repeats)
+    t_eager = time_call(lambda: gan.train_step(data)["g_loss"].numpy(), max(2, args.repeats // 2))
     achieved = flops / t_compiled / 1e9
     print(f"sgemm ceiling            {ceiling:8.1f} GFLOP/s")
     print(f"train step, tf.function  {t_compiled * 1e3:8.0f} ms  ({achieved:.1f} GFLOP/s, {achieved / ceiling:.0%} of ceiling)")

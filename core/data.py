@@ -50,3 +50,13 @@ def face_dataset(paths: list[str], image_size: int, batch_size: int, seed: int =
         .map(lambda x: tf.cast(x, tf.float32) / 127.5 - 1.0, num_parallel_calls=tf.data.AUTOTUNE)
         .prefetch(tf.data.AUTOTUNE)
     )
+
+
+def with_latents(dataset: tf.data.Dataset, z_dim: int, seed: int = 0) -> tf.data.Dataset:
+    """Each batch of faces paired with its own z ~ U[-1, 1]^z_dim, drawn in the input pipeline (seeded by the
+    batch's index), so that under tf.distribute every replica gets the z of its own share of the batch."""
+    def pair(index, faces):
+        shape = tf.stack([tf.shape(faces)[0], z_dim])
+        return faces, tf.random.stateless_uniform(shape, tf.stack([tf.cast(seed, tf.int64), index]), -1.0, 1.0)
+
+    return dataset.enumerate().map(pair, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)

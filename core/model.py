@@ -10,37 +10,40 @@ from core.config import ModelConfig, TrainConfig
 _BN = dict(momentum=0.9, epsilon=1e-5)
 
 
-def build_generator(config: ModelConfig, dtype: str | None = None) -> keras.Model:
-    """G: z -> dense 4x4x(8gf) -> 5x5 stride-2 transposed convs -> tanh image in [-1, 1]."""
+def build_generator(config: ModelConfig, dtype: str | None = None, synchronized: bool = False) -> keras.Model:
+    """G: z -> dense 4x4x(8gf) -> 5x5 stride-2 transposed convs -> tanh image in [-1, 1].
+
+    synchronized: batch norm takes its statistics over the global batch of all replicas (tf.distribute).
+    """
     n = config.n_scales
     width = config.gf * 2 ** (n - 1)
     z = keras.Input((config.z_dim,), name="z")
     x = keras.layers.Dense(4 * 4 * width, use_bias=False, dtype=dtype)(z)
     x = keras.layers.Reshape((4, 4, width))(x)
-    x = keras.layers.BatchNormalization(**_BN, dtype=dtype)(x)
+    x = keras.layers.BatchNormalization(**_BN, synchronized=synchronized, dtype=dtype)(x)
     x = keras.layers.ReLU()(x)
     for i in range(1, n):
         x = keras.layers.Conv2DTranspose(width >> i, 5, 2, "same", use_bias=False, dtype=dtype)(x)
-        x = keras.layers.BatchNormalization(**_BN, dtype=dtype)(x)
+        x = keras.layers.BatchNormalization(**_BN, synchronized=synchronized, dtype=dtype)(x)
         x = keras.layers.ReLU()(x)
     x = keras.layers.Conv2DTranspose(3, 5, 2, "same", activation="tanh", dtype=dtype)(x)
     return keras.Model(z, x, name="generator")
 
 
-def _strided_convs(x, config: ModelConfig, dtype: str | None = None):
+def _strided_convs(x, config: ModelConfig, dtype: str | None = None, synchronized: bool = False):
     """5x5 stride-2 convs df, 2df, ... with leaky ReLU 0.2 (batch norm after the first), flattened."""
     for i in range(config.n_scales):
         x = keras.layers.Conv2D(config.df << i, 5, 2, "same", use_bias=i == 0, dtype=dtype)(x)
         if i > 0:
-            x = keras.layers.BatchNormalization(**_BN, dtype=dtype)(x)
+            x = keras.layers.BatchNormalization(**_BN, synchronized=synchronized, dtype=dtype)(x)
         x = keras.layers.LeakyReLU(0.2)(x)
     return keras.layers.Flatten()(x)
 
 
-def build_discriminator(config: ModelConfig, dtype: str | None = None) -> keras.Model:
+def build_discriminator(config: ModelConfig, dtype: str | None = None, synchronized: bool = False) -> keras.Model:
     """D: strided convs -> one logit."""
     image = keras.Input((config.image_size, config.image_size, 3), name="image")
-    logit = keras.layers.Dense(1, dtype=dtype)(_strided_convs(image, config, dtype))
+    logit = keras.layers.Dense(1, dtype=dtype)(_strided_convs(image, config, dtype, synchronized))
     return keras.Model(image, logit, name="discriminator")
 
 
@@ -61,16 +64,20 @@ def sample_z(n: int, z_dim: int, seed: int | None = None) -> tf.Tensor:
 class DCGAN(keras.Model):
     """G and D in one model whose train_step does one D update and g_steps G updates.
 
-    Being a keras.Model, fit() brings the progress bar and callbacks.
+    Being a keras.Model, fit() brings the progress bar and callbacks. Built inside a
+    tf.distribute strategy's scope, the same fit() trains on every replica: each gets its share
+    of the global batch (faces and their z come together from the input pipeline), batch norm
+    is synchronised across replicas, and the summed gradients are those of the global batch's
+    mean loss.
     """
 
     def __init__(self, config: ModelConfig, train: TrainConfig | None = None, **kwargs):
         super().__init__(**kwargs)
         self.config = config
         self.train_config = train or TrainConfig()
-        self.generator = build_generator(config)
-        self.discriminator = build_discriminator(config)
-        self.seed_generator = keras.random.SeedGenerator(self.train_config.seed)
+        synchronized = tf.distribute.get_strategy().num_replicas_in_sync > 1
+        self.generator = build_generator(config, synchronized=synchronized)
+        self.discriminator = build_discriminator(config, synchronized=synchronized)
         self.bce = keras.losses.BinaryCrossentropy(from_logits=True)
         self.trackers = {
             name: keras.metrics.Mean(name=name) for name in ("d_loss_real", "d_loss_fake", "g_loss")
@@ -92,13 +99,21 @@ class DCGAN(keras.Model):
     def metrics(self) -> list:
         return list(self.trackers.values())
 
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None) -> None:
+        """Nothing to build: G and D are built when made. Keras's build here averages a batch across
+        workers, which fails under MultiWorkerMirroredStrategy (Keras 3.15: PerReplica to Tensor)."""
+
     def call(self, z, training=False):
         return self.generator(z, training=training)
 
-    def train_step(self, real):
+    def train_step(self, data):
+        """data: (real faces, their z), this replica's share of the global batch."""
+        real, z = data
         batch = tf.shape(real)[0]
-        z = keras.random.uniform((batch, self.config.z_dim), -1.0, 1.0, seed=self.seed_generator)
         ones, zeros = tf.ones((batch, 1)), tf.zeros((batch, 1))
+        # Under tf.distribute a Keras loss is this replica's mean divided by the number of replicas, and
+        # the optimiser sums gradients over replicas: the global batch's mean loss. Logged losses are unscaled.
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
 
         with tf.GradientTape() as tape:
             fake = self.generator(z, training=True)
@@ -115,5 +130,9 @@ class DCGAN(keras.Model):
             self.g_optimizer.apply_gradients(zip(tape.gradient(g_loss, g_vars), g_vars))
 
         for name, value in (("d_loss_real", d_loss_real), ("d_loss_fake", d_loss_fake), ("g_loss", g_loss)):
-            self.trackers[name].update_state(value)
-        return {name: tracker.result() for name, tracker in self.trackers.items()}
+            self.trackers[name].update_state(value * replicas)
+        results = {name: tracker.result() for name, tracker in self.trackers.items()}
+        if isinstance(tf.distribute.get_strategy(), tf.distribute.MultiWorkerMirroredStrategy):
+            # Keras 3.15 averages multi-worker step outputs along axis 0, which a scalar does not have.
+            results = {name: value[None] for name, value in results.items()}
+        return results

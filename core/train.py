@@ -1,6 +1,6 @@
 """Train the DCGAN on a folder of aligned faces, resumably.
 
-CLI: python -m core.train --data DIR --out RUN_DIR [--steps N] [--resume]
+CLI: python -m core.train --data DIR --out RUN_DIR [--steps N] [--resume] [--strategy mirrored|multiworker]
 
 A run folder holds:
   run.json                   model and training config, data summary
@@ -27,9 +27,11 @@ from pathlib import Path
 import h5py
 import keras
 import numpy as np
+import tensorflow as tf
 
 from core.config import ModelConfig, TrainConfig
-from core.data import face_dataset, list_images
+from core.data import face_dataset, list_images, with_latents
+from core.distribute import STRATEGIES, is_chief, make_strategy
 from core.images import image_grid, save_png, to_uint8
 from core.model import DCGAN, sample_z
 from core.weights import WeightsError, atomic_write, load_model, save_model, write_json
@@ -174,24 +176,35 @@ def train(
     resume: bool = False,
     verbose: int | str = "auto",
     init_from: str | Path | None = None,
+    strategy: tf.distribute.Strategy | None = None,
 ) -> DCGAN:
     """Train (or resume) a run; returns the trained model. Safe to kill at any point.
 
     init_from: a model folder (e.g. the shipped weights/) whose G and D start a new run,
     so training can continue on a machine that only has the published weights.
+    strategy: a tf.distribute strategy (core.distribute); train_config.batch_size is the global
+    batch, split across its replicas. Only the chief writes the run folder; a checkpoint resumes
+    on any number of replicas.
     """
     run_dir = Path(run_dir)
+    strategy = strategy or tf.distribute.get_strategy()
+    chief = is_chief(strategy)
     state = read_checkpoint_state(run_dir)
     model_config, t = _configs(run_dir, state["step"], resume, model_config, train_config)
+    if t.batch_size % strategy.num_replicas_in_sync:
+        raise ValueError(f"batch_size {t.batch_size} does not split evenly over {strategy.num_replicas_in_sync} replicas.")
     paths, skipped = list_images(data_dir)
-    print(f"{len(paths)} images ({skipped} unreadable, skipped) in {data_dir}; run folder {run_dir}")
+    print(f"{len(paths)} images ({skipped} unreadable, skipped) in {data_dir}; run folder {run_dir}; "
+          f"{strategy.num_replicas_in_sync} replica(s)")
 
-    gan = DCGAN(model_config, t)
-    gan.compile()
-    gan.build_optimizers()
+    with strategy.scope():
+        gan = DCGAN(model_config, t)
+        gan.compile()
+        gan.build_optimizers()
     if state["step"]:
         card = json.loads((run_dir / RUN_JSON).read_text())["card"]
-        _clean_after_kill(run_dir, state["step"])
+        if chief:
+            _clean_after_kill(run_dir, state["step"])
         gan.load_weights(run_dir / CHECKPOINT)
         if int(gan.d_optimizer.iterations.numpy()) != state["step"]:
             raise RuntimeError(f"{run_dir / CHECKPOINT} is inconsistent: its step and optimiser disagree.")
@@ -211,14 +224,20 @@ def train(
             gan.discriminator.set_weights(previous.discriminator.get_weights())
             card.update(initialised_from=str(init_from), previous_steps=int(previous.card.get("steps", 0)))
             print(f"initialised from {init_from} ({card['previous_steps']} steps)")
-        _start_run(run_dir, model_config, t, card)
-        _clean_after_kill(run_dir, 0)
+        if chief:
+            _start_run(run_dir, model_config, t, card)
+            _clean_after_kill(run_dir, 0)
+    card["replicas"] = strategy.num_replicas_in_sync
 
-    dataset = face_dataset(paths, model_config.image_size, t.batch_size, seed=t.seed + state["step"])
+    seed = t.seed + state["step"]
+    dataset = with_latents(face_dataset(paths, model_config.image_size, t.batch_size, seed), model_config.z_dim, seed)
+    options = tf.data.Options()  # each worker reads every file and keeps its own share of each batch
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    dataset = dataset.with_options(options)
     callbacks = [
         RunLogger(run_dir, gan, state["step"], state["seconds"], card),
         keras.callbacks.TensorBoard(run_dir / "tensorboard", write_graph=False),
-    ]
+    ] if chief else []
     epoch = state["step"] // t.log_every
     for steps_per_epoch, epochs in fit_segments(state["step"], t.steps, t.log_every):
         gan.fit(dataset, epochs=epoch + epochs, initial_epoch=epoch, steps_per_epoch=steps_per_epoch,
@@ -259,6 +278,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--df", type=int, default=ModelConfig.df)
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--init-from", type=Path, help="start G and D from this model folder (e.g. weights)")
+    parser.add_argument("--strategy", choices=STRATEGIES, default="default",
+                        help="mirrored: every GPU of this machine; multiworker: several machines (TF_CONFIG)")
+    parser.add_argument("--cpu-replicas", type=int, default=1,
+                        help="split the CPU into this many logical devices (to run mirrored without GPUs)")
     args = parser.parse_args(argv)
     if args.steps < 1 or args.batch_size < 1:
         parser.error("--steps and --batch-size must be positive")
@@ -272,7 +295,9 @@ def main(argv: list[str] | None = None) -> None:
             checkpoint_every=args.checkpoint_every,
             seed=args.seed,
         )
-        train(args.data, args.out, model, config, resume=args.resume, verbose=2, init_from=args.init_from)
+        strategy = make_strategy(args.strategy, args.cpu_replicas)
+        train(args.data, args.out, model, config, resume=args.resume, verbose=2, init_from=args.init_from,
+              strategy=strategy)
     except (RunExistsError, FileNotFoundError, ValueError, WeightsError) as err:
         parser.exit(2, f"error: {err}\n")
 

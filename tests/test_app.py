@@ -300,3 +300,42 @@ def test_a_newcomer_uploads_a_zip_of_photos_and_can_train_on_it(app, tmp_path, a
     folder = tmp_path / "data" / "uploads" / "holiday"
     assert len(list(folder.glob("*.png"))) == 1 and not (tmp_path / "escape.jpg").exists()
     assert any(str(folder) in str(option) for option in app.selectbox[0].options)  # ready to train on
+
+
+@pytest.mark.parametrize("size", [16, 32])
+def test_every_page_works_with_a_model_of_another_size(app, monkeypatch, tmp_path, size):
+    """Nothing in the pages assumes 64 px: a 16 or 32 px model inpaints, explores and edits the example photo."""
+    import keras
+    import numpy as np
+
+    from core.attributes import ATTRIBUTES
+    from core.config import ModelConfig
+    from core.directions import Directions, save_directions
+    from core.model import build_discriminator, build_generator
+    from core.weights import save_model
+
+    config = ModelConfig(image_size=size, z_dim=8, gf=4, df=4)
+    keras.utils.set_random_seed(0)
+    folder = save_model(tmp_path / f"model{size}", config, build_generator(config), build_discriminator(config))
+    bank = np.random.default_rng(0).uniform(-1, 1, (30, 8)).astype(np.float32)
+    scores = np.full((30, len(ATTRIBUTES)), np.nan)
+    scores[:, ATTRIBUTES.index("smile")] = bank[:, 0]
+    save_directions(folder, Directions(["smile"], np.eye(8, dtype=np.float32)[:1], bank, scores))
+    monkeypatch.setenv("FACEFILL_WEIGHTS", str(folder))
+    st.cache_resource.clear()
+
+    app.run()
+    assert not app.exception
+    page(app, "app_pages/inpaint.py")
+    app.segmented_control(key="source").set_value("Example photo").run()
+    app.segmented_control(key="mask_kind").set_value("center").run()
+    app.button[-1].click().run()
+    assert not app.exception
+    done = app.session_state["result"]["face"]
+    assert done.completed.shape == (size, size, 3) and done.pasted.shape == (512, 512, 3)
+    page(app, "app_pages/explore.py")
+    app.segmented_control(key="edit_target").set_value("Your photo").run()
+    app.segmented_control(key="edit_source").set_value("Example photo").run()
+    app.slider(key="direction-smile").set_value(1.0).run()
+    assert not app.exception
+    assert app.session_state["projected"][1].face.shape == (size, size, 3)
