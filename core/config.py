@@ -48,6 +48,9 @@ class TrainConfig:
     sample_every: int = 250
     checkpoint_every: int = 250
     seed: int = 0
+    # The exported G is an exponential moving average of G's weights (Karras et al.), with the
+    # warm-up min(decay, (1 + t) / (10 + t)) so short runs follow G; 0 exports the raw G.
+    ema_decay: float = 0.999
 
     def __post_init__(self) -> None:
         for name in ("batch_size", "g_steps", "steps", "log_every", "sample_every", "checkpoint_every"):
@@ -57,6 +60,8 @@ class TrainConfig:
         if self.checkpoint_every % self.log_every or self.sample_every % self.log_every:
             raise ValueError(f"checkpoint_every ({self.checkpoint_every}) and sample_every ({self.sample_every}) "
                              f"must be multiples of log_every ({self.log_every})")
+        if not 0 <= self.ema_decay < 1:
+            raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
         if not self.learning_rate > 0 or not 0 <= self.beta1 < 1:
             raise ValueError(f"learning_rate must be > 0 and beta1 in [0, 1), got {self.learning_rate}, {self.beta1}")
 

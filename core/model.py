@@ -78,6 +78,9 @@ class DCGAN(keras.Model):
         synchronized = tf.distribute.get_strategy().num_replicas_in_sync > 1
         self.generator = build_generator(config, synchronized=synchronized)
         self.discriminator = build_discriminator(config, synchronized=synchronized)
+        self.ema_generator = build_generator(config)  # the average of G's weights: what a run exports
+        self.ema_generator.trainable = False
+        self.reset_ema()
         self.bce = keras.losses.BinaryCrossentropy(from_logits=True)
         self.trackers = {
             name: keras.metrics.Mean(name=name) for name in ("d_loss_real", "d_loss_fake", "g_loss")
@@ -94,6 +97,22 @@ class DCGAN(keras.Model):
         """Create optimizer slots now, so a checkpoint's optimizer state can be loaded."""
         self.d_optimizer.build(self.discriminator.trainable_variables)
         self.g_optimizer.build(self.generator.trainable_variables)
+
+    def reset_ema(self) -> None:
+        """Start the moving average at G's current weights."""
+        for average, weight in zip(self.ema_generator.weights, self.generator.weights):
+            average.assign(weight)
+
+    def update_ema(self, step: int) -> None:
+        """One step of the moving average of G's weights (batch norm statistics included)."""
+        decay = min(self.train_config.ema_decay, (1 + step) / (10 + step))
+        for average, weight in zip(self.ema_generator.weights, self.generator.weights):
+            average.assign(decay * average + (1 - decay) * weight)
+
+    @property
+    def exported_generator(self) -> keras.Model:
+        """The G a run publishes and samples from: the moving average, or G itself with ema_decay 0."""
+        return self.ema_generator if self.train_config.ema_decay else self.generator
 
     @property
     def metrics(self) -> list:

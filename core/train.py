@@ -19,6 +19,7 @@ import json
 import os
 import platform
 import shutil
+import tempfile
 import time
 from dataclasses import asdict, replace
 from datetime import datetime, timezone
@@ -85,6 +86,17 @@ def _truncate_metrics(run_dir: Path, step: int) -> None:
     atomic_write(Path(run_dir) / METRICS, write)
 
 
+class MovingAverage(keras.callbacks.Callback):
+    """After every step, one step of the moving average of G's weights (DCGAN.update_ema)."""
+
+    def __init__(self, gan: DCGAN):
+        super().__init__()
+        self.gan = gan
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.gan.update_ema(int(self.gan.d_optimizer.iterations.numpy()))
+
+
 class RunLogger(keras.callbacks.Callback):
     """After every epoch (log_every steps, or fewer to land on the last step): a metrics row;
     samples and a checkpoint whenever a multiple of their interval was passed, and at the last step."""
@@ -120,7 +132,7 @@ class RunLogger(keras.callbacks.Callback):
         self.last_step = step
 
     def save_samples(self, step: int) -> None:
-        images = to_uint8(self.gan.generator(self.sample_z, training=False))
+        images = to_uint8(self.gan.exported_generator(self.sample_z, training=False))
         path = self.run_dir / "samples" / f"step_{step:06d}.png"
         atomic_write(path, lambda tmp: save_png(tmp, image_grid(images)))
 
@@ -136,11 +148,26 @@ class RunLogger(keras.callbacks.Callback):
         # The app-format export is swapped in as a whole folder, so G and D always match.
         card = {**self.card, "steps": self.card.get("previous_steps", 0) + step, "wall_seconds": round(seconds, 1)}
         staging, export, old = (self.run_dir / name for name in (".model.tmp", "model", ".model.old"))
-        save_model(staging, self.gan.config, self.gan.generator, self.gan.discriminator, card)
+        save_model(staging, self.gan.config, self.gan.exported_generator, self.gan.discriminator, card)
         if export.exists():
             export.rename(old)
         staging.rename(export)
         shutil.rmtree(old, ignore_errors=True)
+
+
+def load_checkpoint(gan: DCGAN, path: Path) -> None:
+    """Load a run's checkpoint into gan; one written before G had a moving average starts the average at G."""
+    with h5py.File(path, "r") as f:
+        has_average = "ema_generator" in f
+    if has_average:
+        gan.load_weights(path)
+        return
+    with tempfile.TemporaryDirectory() as scratch:
+        copy = Path(scratch) / CHECKPOINT
+        shutil.copy(path, copy)
+        with h5py.File(copy, "a") as f:
+            f.copy(f["generator"], "ema_generator")
+        gan.load_weights(copy)
 
 
 def _configs(run_dir: Path, step: int, resume: bool, model: ModelConfig, train: TrainConfig):
@@ -205,7 +232,7 @@ def train(
         card = json.loads((run_dir / RUN_JSON).read_text())["card"]
         if chief:
             _clean_after_kill(run_dir, state["step"])
-        gan.load_weights(run_dir / CHECKPOINT)
+        load_checkpoint(gan, run_dir / CHECKPOINT)
         if int(gan.d_optimizer.iterations.numpy()) != state["step"]:
             raise RuntimeError(f"{run_dir / CHECKPOINT} is inconsistent: its step and optimiser disagree.")
         print(f"resumed from step {state['step']}")
@@ -222,6 +249,7 @@ def train(
             previous = load_model(init_from, expect=model_config)
             gan.generator.set_weights(previous.generator.get_weights())
             gan.discriminator.set_weights(previous.discriminator.get_weights())
+            gan.reset_ema()
             card.update(initialised_from=str(init_from), previous_steps=int(previous.card.get("steps", 0)))
             print(f"initialised from {init_from} ({card['previous_steps']} steps)")
         if chief:
@@ -234,10 +262,10 @@ def train(
     options = tf.data.Options()  # each worker reads every file and keeps its own share of each batch
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     dataset = dataset.with_options(options)
-    callbacks = [
-        RunLogger(run_dir, gan, state["step"], state["seconds"], card),
-        keras.callbacks.TensorBoard(run_dir / "tensorboard", write_graph=False),
-    ] if chief else []
+    callbacks = [MovingAverage(gan)] if t.ema_decay else []
+    if chief:
+        callbacks += [RunLogger(run_dir, gan, state["step"], state["seconds"], card),
+                      keras.callbacks.TensorBoard(run_dir / "tensorboard", write_graph=False)]
     epoch = state["step"] // t.log_every
     for steps_per_epoch, epochs in fit_segments(state["step"], t.steps, t.log_every):
         gan.fit(dataset, epochs=epoch + epochs, initial_epoch=epoch, steps_per_epoch=steps_per_epoch,
@@ -277,6 +305,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--gf", type=int, default=ModelConfig.gf)
     parser.add_argument("--df", type=int, default=ModelConfig.df)
     parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--ema-decay", type=float, default=defaults.ema_decay,
+                        help="the exported G averages G's weights with this decay (0: export the raw G)")
     parser.add_argument("--init-from", type=Path, help="start G and D from this model folder (e.g. weights)")
     parser.add_argument("--strategy", choices=STRATEGIES, default="default",
                         help="mirrored: every GPU of this machine; multiworker: several machines (TF_CONFIG)")
@@ -294,6 +324,7 @@ def main(argv: list[str] | None = None) -> None:
             sample_every=args.sample_every,
             checkpoint_every=args.checkpoint_every,
             seed=args.seed,
+            ema_decay=args.ema_decay,
         )
         strategy = make_strategy(args.strategy, args.cpu_replicas)
         train(args.data, args.out, model, config, resume=args.resume, verbose=2, init_from=args.init_from,

@@ -110,3 +110,37 @@ def test_steps_not_a_multiple_of_log_every_train_exactly_and_checkpoint_at_the_e
 def test_train_config_is_validated_in_one_place(bad, message):
     with pytest.raises(ValueError, match=message):
         TrainConfig(**bad)
+
+
+def test_the_run_exports_the_moving_average_of_g(synthetic_faces, tmp_path, tiny_config):
+    import h5py
+
+    from core.model import DCGAN
+
+    run = tmp_path / "run"
+    gan = train(synthetic_faces, run, tiny_config, TrainConfig(**STEPS, ema_decay=0.5), verbose=0)
+    exported = load_model(run / "model").generator.get_weights()
+    for published, average, raw in zip(exported, gan.ema_generator.get_weights(), gan.generator.get_weights()):
+        np.testing.assert_allclose(published, average, atol=1e-6)
+    assert any(not np.allclose(a, r) for a, r in zip(gan.ema_generator.get_weights(), gan.generator.get_weights()))
+
+    # A checkpoint from before the moving average existed resumes, the average starting at its G.
+    with h5py.File(run / CHECKPOINT, "a") as f:
+        raw_g = [np.array(f["generator/layers/dense/vars/0"])]
+        del f["ema_generator"]
+    resumed = DCGAN(tiny_config, TrainConfig(**STEPS))
+    resumed.compile()
+    resumed.build_optimizers()
+    from core.train import load_checkpoint
+
+    load_checkpoint(resumed, run / CHECKPOINT)
+    np.testing.assert_array_equal(resumed.ema_generator.get_weights()[0], raw_g[0])
+    train(synthetic_faces, run, tiny_config, TrainConfig(**{**STEPS, "steps": 4}), resume=True, verbose=0)
+    assert read_checkpoint_state(run)["step"] == 4
+
+
+def test_without_a_moving_average_the_raw_g_is_exported(synthetic_faces, tmp_path, tiny_config):
+    run = tmp_path / "run"
+    gan = train(synthetic_faces, run, tiny_config, TrainConfig(**STEPS, ema_decay=0.0), verbose=0)
+    for published, raw in zip(load_model(run / "model").generator.get_weights(), gan.generator.get_weights()):
+        np.testing.assert_allclose(published, raw, atol=1e-6)
