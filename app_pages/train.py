@@ -70,7 +70,7 @@ with st.form("new-run"):
         st.warning(f"No dataset folders yet. Upload a zip of face photos above, or put a folder of photos under one "
                    f"of the allowed roots ({roots}).")
     data = st.selectbox("Dataset folder (photos, or faces already aligned)", choices, format_func=str)
-    align = st.checkbox("Align the photos first (skip if they are aligned 64x64 faces)", True)
+    align = st.checkbox("Align the photos first (faces already aligned at the model's size are kept as they are)", True)
     name = st.text_input("Run name", "faces", max_chars=jobs.MAX_RUN_NAME)
     steps = st.number_input("Steps", 10, 100_000, 6000, 50)
     started = st.form_submit_button("Start training", type="primary", disabled=not choices or not allowed)

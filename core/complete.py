@@ -175,7 +175,7 @@ class Completer:
             self._tune_optimizer = keras.optimizers.Adam(config.tune_learning_rate)
             self._tune_optimizer.build(tuned.trainable_variables)
         self._tune_optimizer.learning_rate.assign(config.tune_learning_rate)
-        for copy, original in zip(self._tuned.weights, self.generator.weights):
+        for copy, original in zip(tuned.weights, self.generator.weights):
             copy.assign(original)
         for slot in self._tune_optimizer.variables:
             if slot is not self._tune_optimizer.learning_rate:
@@ -197,7 +197,7 @@ class Completer:
         y = tf.constant(to_model(face)[None])
         with self._tune_lock:
             self._fit_copy(tf.constant(z[None], tf.float32), y, tf.ones_like(y[..., :1]), config, 1)
-            return [np.array(v) for v in self._tuned.weights]
+            return [np.array(v) for v in self._tuned_copy().weights]
 
     def generate_with(self, weights: list[np.ndarray] | None, z: np.ndarray) -> np.ndarray:
         """G(z) in [-1, 1] drawn with these weights (from tuned_weights), or with G itself when None."""
