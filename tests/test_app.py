@@ -124,9 +124,9 @@ def test_train_page_starts_a_background_run(app, tmp_path, synthetic_faces):
     page(app, "app_pages/train.py")
     app.selectbox[0].set_value(data)
     app.checkbox[0].uncheck()
-    app.text_input[0].input("smoke")
+    next(t for t in app.text_input if t.label == "Run name").input("smoke")
     app.number_input[0].set_value(10)
-    app.button[0].click().run()  # Start training
+    next(b for b in app.button if b.label == "Start training").click().run()
     run = tmp_path / "runs" / "smoke"
     try:
         assert not app.exception

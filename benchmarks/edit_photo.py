@@ -1,0 +1,62 @@
+"""Editing the example photo as the Explore page does: projecting it once, then one slider move, at two photo sizes,
+each as a ratio to one forward pass of G in the same process.
+
+python -m benchmarks.edit_photo [--weights weights]
+"""
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import core  # noqa: F401  (TensorFlow's environment first)
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def seconds(call, repeats: int = 3) -> float:
+    """The best of repeats calls (after one warm-up call), in seconds."""
+    call()
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        call()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def main() -> None:
+    import cv2
+    import numpy as np
+
+    from core.align import FaceAligner
+    from core.complete import Completer
+    from core.directions import load_directions
+    from core.edit import apply_edit, project_face
+    from core.images import read_image
+    from core.weights import load_model
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--weights", type=Path, default=ROOT / "weights")
+    args = parser.parse_args()
+    model = load_model(args.weights)
+    completer = Completer(model)
+    directions = load_directions(args.weights, model.config.z_dim)
+    name = directions.names[0]
+    photo = read_image(ROOT / "examples" / "astronaut.jpg")
+    z = np.zeros((1, model.config.z_dim), np.float32)
+    forward = seconds(lambda: model.generator(z, training=False).numpy(), 10)
+    print(f"one forward pass of G        {forward * 1e3:8.1f} ms")
+    with FaceAligner() as aligner:
+        for side in (512, 2048):
+            big = cv2.resize(photo, (side, side), interpolation=cv2.INTER_CUBIC)
+            alignment = aligner.align(big, model.config.image_size)
+            projected = project_face(completer, alignment.face, (big, alignment))
+            project = seconds(lambda: project_face(completer, alignment.face, (big, alignment)), 1)
+            move = seconds(lambda: apply_edit(completer, projected, directions.edit(projected.z, {name: 1.5})))
+            print(f"{side} px photo: projection + tuning {project:6.2f} s ({project / forward:6.0f}x G), "
+                  f"a slider move {move * 1e3:6.0f} ms ({move / forward:5.0f}x G)")
+
+
+if __name__ == "__main__":
+    main()
