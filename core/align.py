@@ -15,7 +15,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import cv2
 import numpy as np
@@ -94,8 +94,7 @@ class FaceAligner:
         far from the camera is found there, and a face found twice is kept once.
         """
         faces = []
-        for pad in (0, image.shape[0] // 3):
-            padded = cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_REPLICATE) if pad else image
+        for pad, padded in bordered(image):
             faces = [face - pad for face in self._detect(padded)]
             if faces:
                 break
@@ -142,6 +141,14 @@ class FaceAligner:
         if not aligned:
             raise errors[0]
         return aligned
+
+
+def bordered(image: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
+    """(pad, image) to try in turn: the image, then with a replicated border a third of its height
+    on every side, which the detector needs to see a face that fills a tight crop."""
+    yield 0, image
+    pad = image.shape[0] // 3
+    yield pad, cv2.copyMakeBorder(image, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
 
 
 def tiles(shape: tuple[int, int], fractions=(1 / 2, 1 / 3, 1 / 4, 1 / 6), min_side: int = MIN_TILE) -> list[tuple[slice, slice]]:

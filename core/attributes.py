@@ -21,14 +21,13 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-import cv2
 import keras
 import numpy as np
 import tensorflow as tf
 
-from core.align import landmarker_model_path
+from core.align import bordered, landmarker_model_path
 from core.images import to_model
-from core.realism import DETECT_SIDE, upscaled
+from core.realism import upscaled
 from core.weights import MODEL_JSON, WeightsError, atomic_write, read_model_json, write_json
 
 ATTRIBUTES = ("smile", "mouth_open", "eyes_closed", "brows_raised", "yaw", "age", "female")
@@ -150,9 +149,7 @@ class FaceMeter:
         faces = np.asarray(faces)
         out = np.full((len(faces), len(ATTRIBUTES)), np.nan)
         for i, face in enumerate(faces):
-            big = upscaled(face)
-            for pad in (0, DETECT_SIDE // 3):  # as FaceAligner does: a tight crop is retried with a border
-                padded = cv2.copyMakeBorder(big, pad, pad, pad, pad, cv2.BORDER_REPLICATE) if pad else big
+            for _, padded in bordered(upscaled(face)):
                 result = self._landmarker.detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=padded))
                 if result.face_blendshapes:
                     break

@@ -202,10 +202,16 @@ def edit_effect(model: TrainedModel, meter: FaceMeter, z: np.ndarray, base: np.n
         moved = np.nanmean(np.abs(np.stack([plus - base, minus - base])), axis=(0, 1)) / np.nanstd(base, axis=0)
     effect = {"moves": {a: round(float(m), 3) for a, m in zip(ATTRIBUTES, moved) if np.isfinite(m)}}
     if attribute is not None:
-        column = ATTRIBUTES.index(attribute)
-        effect["up"] = float(np.mean(plus[:, column] > base[:, column]))
-        effect["down"] = float(np.mean(minus[:, column] < base[:, column]))
+        effect.update(rises_and_falls(base, plus, minus, attribute))
     return effect
+
+
+def rises_and_falls(base: np.ndarray, plus: np.ndarray, minus: np.ndarray, attribute: str) -> dict[str, float]:
+    """The share of faces whose reading of attribute rises in plus and falls in minus, against base
+    (NaN, a face the meter lost, counts as not moved)."""
+    column = ATTRIBUTES.index(attribute)
+    return {"up": float(np.mean(plus[:, column] > base[:, column])),
+            "down": float(np.mean(minus[:, column] < base[:, column]))}
 
 
 def utkface_z(path: Path) -> tuple[np.ndarray, np.ndarray]:
@@ -270,11 +276,9 @@ def photo_edit_effects(completer, meter: FaceMeter, directions: Directions, face
     base = meter.measure(np.stack([p.face for p in projected]))
     report: dict = {"psnr": round(float(np.mean([p.psnr for p in projected])), 2)}
     for name in directions.names:
-        column = ATTRIBUTES.index(name)
         plus, minus = (meter.measure(np.stack([apply_edit(completer, p, directions.edit(p.z, {name: sign * amount})).face
                                                for p in projected])) for sign in (1, -1))
-        report[name] = {"up": float(np.mean(plus[:, column] > base[:, column])),
-                        "down": float(np.mean(minus[:, column] < base[:, column]))}
+        report[name] = rises_and_falls(base, plus, minus, name)
     return report
 
 
