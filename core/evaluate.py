@@ -1,10 +1,11 @@
 """Completion quality on a folder of face photos, against baselines run in the same process.
 
 python -m core.evaluate DIR --weights weights --masks center left strokes --limit 64 --out reports/eval
+python -m core.evaluate DIR --weights weights runs/ema/model --no-baselines   (before/after a retraining)
 
 Faces are aligned, masked (stroke masks differ per face, from a fixed seed), and filled by
 OpenCV's Telea and Navier-Stokes inpainting, scikit-image's biharmonic inpainting, the
-seed's exact settings and the project's defaults. For each mask and method: PSNR over the
+seed's exact settings and the project's defaults (with each --weights folder in turn). For each mask and method: PSNR over the
 hole's pixels, SSIM over the hole's bounding box, the seam excess (the jump across the
 hole's border beyond the true image's jump there, in grey levels; negative = smoother than
 the truth), and a landmark check (mediapipe's landmarks in the hole, completed against true
@@ -29,7 +30,7 @@ from core.complete import Completer, load_faces
 from core.config import SEED_COMPLETION, CompletionConfig
 from core.images import image_grid, save_png, to_uint8
 from core.masks import PRESETS, Mask, masked_preview, preset_mask
-from core.weights import TrainedModel, load_model
+from core.weights import TrainedModel, WeightsError, load_model
 
 Method = Callable[[np.ndarray, list[Mask]], np.ndarray]
 OUTER_EYE_CORNERS = (33, 263)  # mediapipe face-mesh indices
@@ -185,7 +186,10 @@ def main(argv: list[str] | None = None) -> None:
     defaults = CompletionConfig()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folder", type=Path, help="folder of face photos (aligned on the fly)")
-    parser.add_argument("--weights", type=Path, default=Path("weights"))
+    parser.add_argument("--weights", type=Path, nargs="+", default=[Path("weights")],
+                        help="model folders; the project's defaults run with each, on the same faces and masks")
+    parser.add_argument("--no-baselines", action="store_true",
+                        help="skip OpenCV, biharmonic and the seed's settings (to compare weights quickly)")
     parser.add_argument("--masks", nargs="+", choices=[p for p in PRESETS if p != "lowres"],
                         default=["center", "left", "strokes"])
     parser.add_argument("--limit", type=int, default=64, help="evaluate the first N usable faces (sorted by name)")
@@ -198,8 +202,14 @@ def main(argv: list[str] | None = None) -> None:
                         help="instead: hole PSNR against iterations for the seed's and the project's settings")
     args = parser.parse_args(argv)
 
-    model = load_model(args.weights)
+    try:
+        models = {folder: load_model(folder) for folder in args.weights}
+    except WeightsError as err:
+        parser.exit(2, f"error: {err}\n")
+    model = models[args.weights[0]]
     size = model.config.image_size
+    if any(other.config.image_size != size for other in models.values()):
+        parser.exit(2, "error: the --weights folders hold models of different image sizes\n")
     paths = find_images(args.folder)
     if not paths:
         parser.exit(2, f"error: no images in {args.folder}\n")
@@ -229,15 +239,17 @@ def main(argv: list[str] | None = None) -> None:
             (args.out / "curve.json").write_text(json.dumps(curves, indent=2))
             return
 
-        methods = {
+        methods = {} if args.no_baselines else {
             "OpenCV Telea": opencv_inpaint(cv2.INPAINT_TELEA),
             "OpenCV NS": opencv_inpaint(cv2.INPAINT_NS),
             "biharmonic": biharmonic_inpaint,
             "seed settings": gan_method(model, seed),
-            "ours (defaults)": gan_method(model, ours),
         }
+        for folder, each in models.items():
+            methods["ours (defaults)" if len(models) == 1 else f"ours ({folder})"] = gan_method(each, ours)
         report = {
-            "folder": str(args.folder), "faces": len(faces_array), "skipped": skipped, "weights": str(args.weights),
+            "folder": str(args.folder), "faces": len(faces_array), "skipped": skipped,
+            "weights": [str(folder) for folder in args.weights],
             "ours": asdict(ours), "seed": asdict(seed), "results": {},
         }
         markdown = [f"# Completion on {args.folder} ({len(faces_array)} faces)\n"]

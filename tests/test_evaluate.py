@@ -1,9 +1,12 @@
 """Evaluation and the realism check on a tiny model and faces it drew itself."""
 import json
+import shutil
 import subprocess
 import sys
 
+import cv2
 import numpy as np
+import pytest
 from PIL import Image
 
 from core.config import CompletionConfig
@@ -11,7 +14,7 @@ from core.evaluate import convergence_curve, landmark_error, quality, seam_jump
 from core.images import to_uint8
 from core.masks import center_mask, stroke_mask
 from core.model import sample_z
-from core.realism import detection_rate
+from core.realism import detection_rate, swd
 
 
 def test_quality_is_perfect_for_the_truth_and_worse_for_noise():
@@ -87,3 +90,65 @@ def test_evaluate_cli_writes_a_report(tmp_path, tiny_weights, tiny_model):
 
 def test_noise_is_not_a_face(tiny_model):
     assert detection_rate(tiny_model, samples=4, batch=2) == 0.0
+
+
+def test_evaluate_compares_weights_on_the_same_faces_without_baselines(tmp_path, tiny_weights, tiny_model):
+    faces = to_uint8(tiny_model.generator(sample_z(2, tiny_model.config.z_dim, seed=5)).numpy())
+    folder = tmp_path / "faces"
+    folder.mkdir()
+    for i, face in enumerate(faces):
+        Image.fromarray(face).save(folder / f"{i}.png")
+    other = shutil.copytree(tiny_weights, tmp_path / "other")
+    out = tmp_path / "report"
+    result = subprocess.run(
+        [sys.executable, "-m", "core.evaluate", str(folder), "--weights", str(tiny_weights), str(other),
+         "--no-baselines", "--no-landmarks", "--limit", "2", "--iters", "5", "--masks", "center", "--out", str(out)],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads((out / "report.json").read_text())
+    assert set(report["results"]["center"]) == {f"ours ({tiny_weights})", f"ours ({other})"}
+    scores = list(report["results"]["center"].values())
+    assert scores[0]["psnr_hole"] == pytest.approx(scores[1]["psnr_hole"])  # same weights, same faces, same masks
+
+
+def _crops(image: np.ndarray, count: int, seed: int) -> np.ndarray:
+    """count random 64x64 crops of image: a small 'distribution' of real texture and layout."""
+    rng = np.random.default_rng(seed)
+    corners = rng.integers(0, np.array(image.shape[:2]) - 64, (count, 2))
+    return np.stack([image[y : y + 64, x : x + 64] for y, x in corners])
+
+
+def test_swd_tells_blur_and_noise_from_more_of_the_same(astronaut):
+    real, more = _crops(astronaut, 96, seed=1), _crops(astronaut, 96, seed=2)
+    blurred = np.stack([cv2.GaussianBlur(crop, (5, 5), 1.5) for crop in more])
+    noise = np.random.default_rng(3).integers(0, 256, more.shape, dtype=np.uint8)
+    floor, blur, random = swd(real, more), swd(real, blurred), swd(real, noise)
+    assert list(floor) == [64, 32, 16]
+    assert blur[64] > 2 * floor[64]  # blur removes the finest band
+    assert all(random[side] > 2 * floor[side] for side in floor)
+    with pytest.raises(ValueError, match="equal numbers"):
+        swd(real, more[:10])
+
+
+def test_realism_cli_compares_models_on_the_same_z(tmp_path, tiny_weights):
+    real = tmp_path / "real"
+    real.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(8):
+        Image.fromarray(rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)).save(real / f"{i}.png")
+    other = shutil.copytree(tiny_weights, tmp_path / "other")
+    grid = tmp_path / "grid.png"
+    result = subprocess.run(
+        [sys.executable, "-m", "core.realism", "--weights", str(tiny_weights), str(other), "--samples", "4",
+         "--real", str(real), "--grid", str(grid)],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.stdout.splitlines() if "SWD" in line]
+    assert len(lines) == 3 and "the floor" in lines[0]
+    assert lines[1].split(":", 1)[1] == lines[2].split(":", 1)[1]  # same weights, same z: same figures
+    assert Image.open(grid).size == (4 * 16, 2 * 16)
+    too_few = subprocess.run([sys.executable, "-m", "core.realism", "--weights", str(tiny_weights), "--samples", "5",
+                              "--real", str(real)], capture_output=True, text=True, timeout=300)
+    assert too_few.returncode == 2 and "10 are needed" in too_few.stderr
