@@ -84,9 +84,14 @@ class EncoderTrainer(keras.Model):
 
 
 def train_encoder(model: TrainedModel, steps: int, batch_size: int = 64, learning_rate: float = 2e-4,
-                  verbose: int | str = "auto") -> keras.Model:
-    """A new encoder trained for steps batches of G's own samples under random masks."""
+                  verbose: int | str = "auto", warm_start: bool = False) -> keras.Model:
+    """An encoder trained for steps batches of G's own samples under random masks; with warm_start, the
+    model's own encoder trained further (after G itself was trained further, a few hundred steps do)."""
     encoder = build_encoder(model.config)
+    if warm_start:
+        if model.encoder is None:
+            raise WeightsError("There is no encoder to start from; train one without --warm-start.")
+        encoder.set_weights(model.encoder.get_weights())
     trainer = EncoderTrainer(model.generator, encoder, training_masks(model.config.image_size), batch_size)
     trainer.compile(optimizer=keras.optimizers.Adam(learning_rate, beta_1=0.5))
     dummy = tf.data.Dataset.from_tensors(0.0).repeat()
@@ -100,22 +105,26 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--weights", type=Path, default=Path("weights"), help="model folder; the encoder is written there")
     parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--warm-start", action="store_true",
+                        help="train the folder's own encoder further (after its generator was trained further)")
     args = parser.parse_args(argv)
     if args.steps < 1 or args.batch_size < 1:
         parser.error("--steps and --batch-size must be positive")
     try:
         model = load_model(args.weights)
+        start = time.perf_counter()
+        encoder = train_encoder(model, args.steps, args.batch_size, warm_start=args.warm_start)
     except WeightsError as err:
         parser.exit(2, f"error: {err}\n")
-    start = time.perf_counter()
-    encoder = train_encoder(model, args.steps, args.batch_size)
     seconds = time.perf_counter() - start
     meta = read_model_json(args.weights)
     save_network(args.weights / ENCODER_FILE, build_encoder, model.config, encoder, meta.get("dtype", "float32"))
-    card = {**meta.get("card", {}), "encoder": {
-        "steps": args.steps, "batch_size": args.batch_size, "wall_seconds": round(seconds),
-        "trained": date.today().isoformat(), "command": f"python -m core.encoder --weights {args.weights} --steps {args.steps}",
-    }}
+    command = f"python -m core.encoder --weights {args.weights} --steps {args.steps}"
+    section = {"steps": args.steps, "batch_size": args.batch_size, "wall_seconds": round(seconds),
+               "trained": date.today().isoformat(), "command": command + " --warm-start" * args.warm_start}
+    if args.warm_start:
+        section["started_from"] = meta.get("card", {}).get("encoder", {})
+    card = {**meta.get("card", {}), "encoder": section}
     write_json(args.weights / MODEL_JSON, {**meta, "config": model.config.to_dict(), "card": card})
     print(f"wrote {args.weights / ENCODER_FILE} after {args.steps} steps in {seconds:.0f} s")
 

@@ -132,6 +132,24 @@ def load_model(folder: str | Path, expect: ModelConfig | None = None) -> Trained
     return TrainedModel(config, generator, discriminator, meta.get("card", {}), encoder)
 
 
+# Card sections of the files that live beside G and D in a weights folder, written by their own CLIs
+# (core.encoder, core.attributes, core.directions). The encoder and the directions are fitted to one G.
+COMPANIONS = {"encoder": True, "age_gender": False, "directions": True}  # section -> tied to G
+
+
+def publish(source: Path, dest: Path, dtype: str = "float16") -> tuple[TrainedModel, list[str]]:
+    """Write the model in source (e.g. a run's model/) into dest, keeping dest's companion files and their
+    card sections. Returns the model and the kept sections that were fitted to dest's previous G (to redo)."""
+    model = load_model(source)
+    previous = read_model_json(dest)["card"] if (dest / MODEL_JSON).exists() else {}
+    kept = {name: previous[name] for name in COMPANIONS if name in previous and name not in model.card}
+    stale = [name for name in kept if COMPANIONS[name]]
+    for name in stale:
+        kept[name] = {**kept[name], "fitted_to_generator_steps": previous.get("steps")}
+    save_model(dest, model.config, model.generator, model.discriminator, {**model.card, **kept}, dtype, model.encoder)
+    return model, stale
+
+
 def main(argv: list[str] | None = None) -> None:
     """python -m core.weights SRC DST [--dtype float16]: copy a model folder, e.g. a run's into weights/."""
     import argparse
@@ -142,12 +160,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--dtype", choices=("float32", "float16"), default="float16", help="storage precision")
     args = parser.parse_args(argv)
     try:
-        model = load_model(args.source)
+        model, stale = publish(args.source, args.dest, args.dtype)
     except WeightsError as err:
         parser.exit(2, f"error: {err}\n")
-    save_model(args.dest, model.config, model.generator, model.discriminator, model.card, args.dtype, model.encoder)
     size = sum(p.stat().st_size for p in args.dest.glob("*.h5")) / 2**20
     print(f"wrote {args.dest} ({args.dtype}, {size:.1f} MiB): {model.card.get('steps', '?')} steps")
+    redo = {"encoder": f"python -m core.encoder --weights {args.dest} --warm-start",
+            "directions": f"python -m core.directions --weights {args.dest} --projections PROJECTIONS.npz"}
+    for name in stale:
+        print(f"kept the {name} fitted to the previous generator; fit it to this one: {redo[name]}")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
 """The completion encoder: optional in a weights folder, trained on G's own samples, and a start that can only help."""
+import json
 import shutil
 import subprocess
 import sys
@@ -13,7 +14,7 @@ from core.config import CompletionConfig
 from core.encoder import encoder_input, train_encoder, training_masks
 from core.masks import center_mask
 from core.model import build_encoder, sample_z
-from core.weights import ENCODER_FILE, TrainedModel, WeightsError, load_model
+from core.weights import ENCODER_FILE, MODEL_JSON, TrainedModel, WeightsError, load_model
 
 
 def planted_encoder(config, z) -> keras.Model:
@@ -79,3 +80,46 @@ def test_a_broken_encoder_file_is_refused(tmp_path, tiny_weights):
     (folder / ENCODER_FILE).write_bytes(b"not hdf5")
     with pytest.raises(WeightsError, match="encoder.weights.h5"):
         load_model(folder)
+
+
+def test_publishing_a_new_generator_keeps_the_companions_and_says_which_to_refit(tmp_path, tiny_weights):
+    weights = tmp_path / "weights"
+    shutil.copytree(tiny_weights, weights)
+    result = subprocess.run([sys.executable, "-m", "core.encoder", "--weights", str(weights), "--steps", "2",
+                             "--batch-size", "4"], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    meta = json.loads((weights / MODEL_JSON).read_text())
+    meta["card"].update(steps=6000, age_gender={"epochs": 12})
+    (weights / MODEL_JSON).write_text(json.dumps(meta))
+    run_model = tmp_path / "run_model"  # a run exports G and D with its own card, and no encoder
+    shutil.copytree(tiny_weights, run_model)
+    meta = json.loads((run_model / MODEL_JSON).read_text())
+    meta["card"] = {"steps": 7000, "initialised_from": "weights"}
+    (run_model / MODEL_JSON).write_text(json.dumps(meta))
+
+    result = subprocess.run([sys.executable, "-m", "core.weights", str(run_model), str(weights)],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "kept the encoder fitted to the previous generator" in result.stdout and "--warm-start" in result.stdout
+    card = load_model(weights).card
+    assert card["steps"] == 7000 and card["age_gender"] == {"epochs": 12}
+    assert card["encoder"]["steps"] == 2 and card["encoder"]["fitted_to_generator_steps"] == 6000
+
+    result = subprocess.run([sys.executable, "-m", "core.encoder", "--weights", str(weights), "--steps", "2",
+                             "--batch-size", "4", "--warm-start"], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    encoder = load_model(weights).card["encoder"]
+    assert "fitted_to_generator_steps" not in encoder and encoder["started_from"]["fitted_to_generator_steps"] == 6000
+
+
+def test_warm_start_needs_an_encoder(tiny_model):
+    with pytest.raises(WeightsError, match="no encoder to start from"):
+        train_encoder(tiny_model, steps=1, batch_size=2, warm_start=True)
+
+
+def test_warm_start_begins_where_the_encoder_left_off(tiny_model):
+    first = train_encoder(tiny_model, steps=3, batch_size=4, verbose=0)
+    with_encoder = TrainedModel(tiny_model.config, tiny_model.generator, tiny_model.discriminator, encoder=first)
+    further = train_encoder(with_encoder, steps=1, batch_size=4, learning_rate=1e-12, verbose=0, warm_start=True)
+    for a, b in zip(first.trainable_weights, further.trainable_weights):  # batch norm's statistics move on
+        np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-6)
