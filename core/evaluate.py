@@ -138,13 +138,30 @@ def evaluate(
         summary[name].update({f"{k}_std": float(v.std()) for k, v in scores.items()})
         if aligner is not None:
             landmarks = landmark_error(aligner, faces, outputs[name], masks)
+            scores["landmarks"] = landmarks
             summary[name]["landmarks"] = float(np.nanmean(landmarks)) if np.isfinite(landmarks).any() else float("nan")
             summary[name]["face_found"] = float(np.isfinite(landmarks).mean())
         summary[name]["seconds_per_face"] = seconds / len(faces)
+        summary[name]["per_face"] = {k: [float(x) for x in v] for k, v in scores.items()}
         s = summary[name]
         print(f"{name:>16}: PSNR hole {s['psnr_hole']:.2f} dB, SSIM hole {s['ssim_hole']:.3f}, seam {s['seam']:+.2f}, "
               f"landmarks {s.get('landmarks', float('nan')):.3f}, {s['seconds_per_face']:.2f} s/face", flush=True)
     return summary, outputs
+
+
+def paired_differences(after: dict, before: dict) -> dict[str, tuple[float, float, int]]:
+    """For each per-face figure two methods share: the mean of after - before over the faces where both are
+    finite, its standard error and the number of faces (the same faces and masks, so the noise of which faces
+    were drawn cancels)."""
+    differences = {}
+    for key in ("psnr_hole", "ssim_hole", "seam", "landmarks"):
+        if key not in after["per_face"] or key not in before["per_face"]:
+            continue
+        d = np.array(after["per_face"][key]) - np.array(before["per_face"][key])
+        d = d[np.isfinite(d)]
+        if len(d):
+            differences[key] = (float(d.mean()), float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else 0.0, len(d))
+    return differences
 
 
 def convergence_curve(
@@ -259,6 +276,12 @@ def main(argv: list[str] | None = None) -> None:
             masks = eval_masks(mask_name, size, len(faces_array))
             summary, outputs = evaluate(faces_array, masks, methods, None if args.no_landmarks else aligner)
             report["results"][mask_name] = summary
+            ours = [name for name in methods if name.startswith("ours (")]
+            for name in ours[1:]:
+                differences = paired_differences(summary[name], summary[ours[0]])
+                report.setdefault("differences", {}).setdefault(mask_name, {})[name] = differences
+                print(f"{name} - {ours[0]}: " + ", ".join(f"{key} {mean:+.3f} ± {se:.3f} (SE, {n} faces)"
+                                                         for key, (mean, se, n) in differences.items()))
             markdown += [f"## Mask {mask_name}\n", markdown_table(summary), ""]
             rows = [np.stack([masked_preview(f, m) for f, m in zip(faces_array[shown], masks)])]
             rows += [outputs[name][shown] for name in methods] + [faces_array[shown]]

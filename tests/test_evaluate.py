@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from core.config import CompletionConfig
-from core.evaluate import convergence_curve, landmark_error, quality, seam_jump
+from core.evaluate import convergence_curve, landmark_error, paired_differences, quality, seam_jump
 from core.images import to_uint8
 from core.masks import center_mask, stroke_mask
 from core.model import sample_z
@@ -110,6 +110,18 @@ def test_evaluate_compares_weights_on_the_same_faces_without_baselines(tmp_path,
     assert set(report["results"]["center"]) == {f"ours ({tiny_weights})", f"ours ({other})"}
     scores = list(report["results"]["center"].values())
     assert scores[0]["psnr_hole"] == pytest.approx(scores[1]["psnr_hole"])  # same weights, same faces, same masks
+    difference = report["differences"]["center"][f"ours ({other})"]
+    assert set(difference) == {"psnr_hole", "ssim_hole", "seam"} and difference["psnr_hole"] == [0.0, 0.0, 2]
+    assert f"ours ({other}) - ours ({tiny_weights}): psnr_hole +0.000" in result.stdout
+
+
+def test_paired_differences_skip_faces_without_a_figure():
+    before = {"per_face": {"psnr_hole": [20.0, 22.0, 24.0], "landmarks": [0.1, float("nan"), 0.3]}}
+    after = {"per_face": {"psnr_hole": [21.0, 23.0, 26.0], "landmarks": [0.05, 0.2, float("nan")]}}
+    differences = paired_differences(after, before)
+    mean, se, n = differences["psnr_hole"]
+    assert (mean, n) == (pytest.approx(4 / 3), 3) and se == pytest.approx(np.std([1, 1, 2], ddof=1) / np.sqrt(3))
+    assert differences["landmarks"] == (pytest.approx(-0.05), 0.0, 1)
 
 
 def _crops(image: np.ndarray, count: int, seed: int) -> np.ndarray:
