@@ -189,7 +189,9 @@ class Completer:
                                    for i in range(len(z))], axis=0)
 
     def tuned_weights(self, z: np.ndarray, face: np.ndarray, config: CompletionConfig) -> list[np.ndarray]:
-        """G's weights fine-tuned for config.tune_steps steps to draw one whole face (uint8) from z.
+        """G's weights fine-tuned for config.tune_steps steps to draw one whole face (uint8) from z, as
+        float16 offsets from G's own: a user session keeps them, and the offsets are small, so half the
+        memory of float32 weights costs no precision that shows.
 
         Pivotal tuning (Roich et al. 2022): G' keeps the person's likeness at z and, close to z,
         still moves along G's directions, so an edited z' gives this person edited, not a stranger.
@@ -197,17 +199,18 @@ class Completer:
         y = tf.constant(to_model(face)[None])
         with self._tune_lock:
             self._fit_copy(tf.constant(z[None], tf.float32), y, tf.ones_like(y[..., :1]), config, 1)
-            return [np.array(v) for v in self._tuned_copy().weights]
+            return [(np.array(tuned) - np.array(own)).astype(np.float16)
+                    for tuned, own in zip(self._tuned_copy().weights, self.generator.weights)]
 
     def generate_with(self, weights: list[np.ndarray] | None, z: np.ndarray) -> np.ndarray:
-        """G(z) in [-1, 1] drawn with these weights (from tuned_weights), or with G itself when None."""
+        """G(z) in [-1, 1] drawn with G's weights plus these offsets (from tuned_weights), or by G itself when None."""
         z = tf.constant(np.asarray(z, np.float32))
         if weights is None:
             return self.generator(z, training=False).numpy()
         with self._tune_lock:
             tuned = self._tuned_copy()
-            for variable, value in zip(tuned.weights, weights):
-                variable.assign(value)
+            for variable, own, offset in zip(tuned.weights, self.generator.weights, weights):
+                variable.assign(own + offset.astype(np.float32))
             return tuned(z, training=False).numpy()
 
     def _tuned_copy(self) -> keras.Model:

@@ -40,7 +40,7 @@ class ProjectedFace:
     rebuilt: np.ndarray  # G(z), uint8
     psnr: float  # of G(z) against the face
     source: tuple[np.ndarray, Alignment] | None = None
-    weights: list[np.ndarray] | None = None  # G fine-tuned to this face (pivotal tuning); None: G itself
+    weights: list[np.ndarray] | None = None  # G fine-tuned to this face, as offsets (Completer.tuned_weights); None: G
 
 
 @dataclass

@@ -10,7 +10,7 @@ from core.config import CompletionConfig
 from core.directions import (
     DirectionConfig, Directions, classes, fit_direction, load_directions, save_directions,
 )
-from core.edit import apply_edit, project_face
+from core.edit import PIVOT_TUNING, apply_edit, project_face
 from core.images import to_uint8
 from core.masks import face_mask
 from core.model import sample_z
@@ -163,6 +163,15 @@ def test_pivotal_tuning_draws_the_face_closer_and_leaves_g_alone(tiny_model, pro
     np.testing.assert_allclose(completer.generate_with(None, z), tiny_model.generator(z, training=False).numpy())
     tuned = completer.generate_with(projected_photo.weights, z)
     np.testing.assert_array_equal(to_uint8(tuned[0]), projected_photo.rebuilt)
+
+
+def test_a_tuned_generator_is_kept_in_half_the_memory_and_draws_the_same_face(tiny_model, projected_photo):
+    completer = Completer(tiny_model)
+    z = projected_photo.z[None]
+    offsets = completer.tuned_weights(projected_photo.z, projected_photo.face, PIVOT_TUNING)
+    exact = completer._tuned_copy()(z, training=False).numpy()  # the float32 tuned G, still in the copy
+    assert sum(o.nbytes for o in offsets) <= sum(np.array(w).nbytes for w in tiny_model.generator.weights) / 2
+    np.testing.assert_allclose(completer.generate_with(offsets, z), exact, atol=2e-3)
 
 
 def test_no_edit_gives_the_photo_back(tiny_model, projected_photo):
