@@ -94,8 +94,8 @@ def main(argv: list[str] | None = None) -> None:
     names, parts, found, skipped = [], [], [], 0
     with FaceAligner(max_faces=1) as aligner, Progress() as progress:
         task = progress.add_task(f"projecting {args.folder}", total=len(paths))
-        for start in range(0, len(paths), args.batch_size):
-            batch = paths[start : start + args.batch_size]
+        for first in range(0, len(paths), args.batch_size):
+            batch = paths[first : first + args.batch_size]
             faces, _, errors = load_faces(batch, model.config.image_size, aligner)
             skipped += len(errors)
             if faces:
