@@ -30,7 +30,7 @@ from core.complete import Completer, load_faces
 from core.config import SEED_COMPLETION, CompletionConfig
 from core.images import image_grid, save_png, to_uint8
 from core.masks import PRESETS, Mask, masked_preview, preset_mask
-from core.weights import TrainedModel, WeightsError, load_model
+from core.weights import TrainedModel, WeightsError, load_models
 
 Method = Callable[[np.ndarray, list[Mask]], np.ndarray]
 OUTER_EYE_CORNERS = (33, 263)  # mediapipe face-mesh indices
@@ -220,13 +220,11 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     try:
-        models = {folder: load_model(folder) for folder in args.weights}
+        models = load_models(args.weights)
     except WeightsError as err:
         parser.exit(2, f"error: {err}\n")
     model = models[args.weights[0]]
     size = model.config.image_size
-    if any(other.config.image_size != size for other in models.values()):
-        parser.exit(2, "error: the --weights folders hold models of different image sizes\n")
     paths = find_images(args.folder)
     if not paths:
         parser.exit(2, f"error: no images in {args.folder}\n")

@@ -20,7 +20,7 @@ from core.align import FaceAligner
 from core.data import list_images
 from core.images import image_grid, read_image, save_png, to_uint8
 from core.model import sample_z
-from core.weights import TrainedModel, WeightsError, load_model
+from core.weights import TrainedModel, WeightsError, load_models
 
 DETECT_SIDE = 256  # the detector wants more than 64 pixels; samples are upscaled first
 PATCH = 7  # the side of the patches SWD compares, and the coarsest level's side, as in Karras et al.
@@ -99,6 +99,11 @@ def swd(real: np.ndarray, fake: np.ndarray, per_image: int = 128, seed: int = 0)
     return result
 
 
+def by_level(distances: dict[int, float]) -> str:
+    """swd()'s figures as '64 px 15.4, 32 px 17.1, 16 px 33.3'."""
+    return ", ".join(f"{side} px {value:.1f}" for side, value in distances.items())
+
+
 def real_faces(folder: Path, count: int, size: int, seed: int = 0) -> np.ndarray:
     """A seeded random count of the model-sized (aligned) images in folder."""
     paths, _ = list_images(folder)
@@ -118,7 +123,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--grid", type=Path, help="write up to 8 samples of each model, same z, one row per model")
     args = parser.parse_args(argv)
     try:
-        models = {folder: load_model(folder) for folder in args.weights}
+        models = load_models(args.weights)
     except WeightsError as err:
         parser.exit(2, f"error: {err}\n")
     size = models[args.weights[0]].config.image_size
@@ -129,8 +134,7 @@ def main(argv: list[str] | None = None) -> None:
         except (ValueError, FileNotFoundError) as err:
             parser.exit(2, f"error: {err}\n")
         floor = swd(real[: args.samples], real[args.samples:], seed=args.seed)
-        print(f"SWD x 1e3 between two sets of {args.samples} real faces (the floor): "
-              + ", ".join(f"{side} px {value:.1f}" for side, value in floor.items()))
+        print(f"SWD x 1e3 between two sets of {args.samples} real faces (the floor): {by_level(floor)}")
     rows = []
     with FaceAligner(max_faces=1) as aligner:
         for folder, model in models.items():
@@ -139,8 +143,7 @@ def main(argv: list[str] | None = None) -> None:
             line = f"{folder}: mediapipe found a face in {faces_found(aligner, images).mean():.1%} of {args.samples} samples"
             if real is not None:
                 distances = swd(real[: args.samples], images, seed=args.seed)
-                line += "; SWD x 1e3 " + ", ".join(f"{side} px {value:.1f}" for side, value in distances.items())
-                line += f" (mean {np.mean(list(distances.values())):.1f})"
+                line += f"; SWD x 1e3 {by_level(distances)} (mean {np.mean(list(distances.values())):.1f})"
             print(line, flush=True)
     if args.grid:
         save_png(args.grid, image_grid(np.concatenate(rows), columns=len(rows[0])))

@@ -132,6 +132,15 @@ def load_model(folder: str | Path, expect: ModelConfig | None = None) -> Trained
     return TrainedModel(config, generator, discriminator, meta.get("card", {}), encoder)
 
 
+def load_models(folders: list[Path]) -> dict[Path, TrainedModel]:
+    """Several model folders to compare on the same inputs, by folder; they must share an image size."""
+    models = {folder: load_model(folder) for folder in folders}
+    sizes = {model.config.image_size for model in models.values()}
+    if len(sizes) > 1:
+        raise WeightsError(f"The weights folders hold models of different image sizes ({sorted(sizes)}).")
+    return models
+
+
 # Card sections of the files that live beside G and D in a weights folder, written by their own CLIs
 # (core.encoder, core.attributes, core.directions). The encoder and the directions are fitted to one G.
 COMPANIONS = {"encoder": True, "age_gender": False, "directions": True}  # section -> tied to G

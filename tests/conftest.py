@@ -46,6 +46,23 @@ def tiny_model(tiny_weights) -> TrainedModel:
 
 
 @pytest.fixture
+def faces_drawn_by_g(tmp_path, tiny_model):
+    """write(count, seed) -> a folder of count PNGs of the tiny G's own samples (z seeded), for the CLIs' tests."""
+    from core.images import to_uint8
+    from core.model import sample_z
+
+    def write(count: int, seed: int) -> Path:
+        folder = tmp_path / "faces"
+        folder.mkdir()
+        samples = to_uint8(tiny_model.generator(sample_z(count, TINY.z_dim, seed=seed)).numpy())
+        for i, face in enumerate(samples):
+            Image.fromarray(face).save(folder / f"{i}.png")
+        return folder
+
+    return write
+
+
+@pytest.fixture
 def synthetic_faces(tmp_path) -> Path:
     """A folder of 12 small random images, one unreadable file and one text file."""
     rng = np.random.default_rng(0)

@@ -246,18 +246,13 @@ def test_photo_edit_effects_measure_the_app_s_edits_on_real_faces(tiny_model):
     assert set(plain["smile"]) == {"up", "down"} and 0 <= plain["smile"]["up"] <= 1
 
 
-def test_project_cli_writes_z_and_reports_its_own_time(tmp_path, tiny_weights, tiny_model):
+def test_project_cli_writes_z_and_reports_its_own_time(tmp_path, tiny_weights, tiny_model, faces_drawn_by_g):
     import re
     import subprocess
     import sys
     import time
 
-    from PIL import Image
-
-    folder = tmp_path / "faces"
-    folder.mkdir()
-    for i, face in enumerate(to_uint8(tiny_model.generator(sample_z(3, tiny_model.config.z_dim, seed=2)).numpy())):
-        Image.fromarray(face).save(folder / f"{i}.png")
+    folder = faces_drawn_by_g(3, seed=2)
     out = tmp_path / "z.npz"
     started = time.perf_counter()
     result = subprocess.run([sys.executable, "-m", "core.project", str(folder), "--weights", str(tiny_weights),

@@ -65,12 +65,8 @@ def test_landmark_check_on_a_real_face(astronaut):
     assert np.isnan(blank[0])
 
 
-def test_evaluate_cli_writes_a_report(tmp_path, tiny_weights, tiny_model):
-    faces = to_uint8(tiny_model.generator(sample_z(3, tiny_model.config.z_dim, seed=5)).numpy())
-    folder = tmp_path / "faces"
-    folder.mkdir()
-    for i, face in enumerate(faces):
-        Image.fromarray(face).save(folder / f"{i}.png")
+def test_evaluate_cli_writes_a_report(tmp_path, tiny_weights, faces_drawn_by_g):
+    folder = faces_drawn_by_g(3, seed=5)
     out = tmp_path / "report"
     result = subprocess.run(
         [sys.executable, "-m", "core.evaluate", str(folder), "--weights", str(tiny_weights), "--limit", "3",
@@ -92,12 +88,8 @@ def test_noise_is_not_a_face(tiny_model):
     assert detection_rate(tiny_model, samples=4, batch=2) == 0.0
 
 
-def test_evaluate_compares_weights_on_the_same_faces_without_baselines(tmp_path, tiny_weights, tiny_model):
-    faces = to_uint8(tiny_model.generator(sample_z(2, tiny_model.config.z_dim, seed=5)).numpy())
-    folder = tmp_path / "faces"
-    folder.mkdir()
-    for i, face in enumerate(faces):
-        Image.fromarray(face).save(folder / f"{i}.png")
+def test_evaluate_compares_weights_on_the_same_faces_without_baselines(tmp_path, tiny_weights, faces_drawn_by_g):
+    folder = faces_drawn_by_g(2, seed=5)
     other = shutil.copytree(tiny_weights, tmp_path / "other")
     out = tmp_path / "report"
     result = subprocess.run(
@@ -164,3 +156,16 @@ def test_realism_cli_compares_models_on_the_same_z(tmp_path, tiny_weights):
     too_few = subprocess.run([sys.executable, "-m", "core.realism", "--weights", str(tiny_weights), "--samples", "5",
                               "--real", str(real)], capture_output=True, text=True, timeout=300)
     assert too_few.returncode == 2 and "10 are needed" in too_few.stderr
+
+
+def test_weights_of_different_sizes_are_not_compared(tmp_path, tiny_weights, tiny_config):
+    from dataclasses import replace
+
+    from core.model import build_discriminator, build_generator
+    from core.weights import WeightsError, load_models, save_model
+
+    bigger = replace(tiny_config, image_size=32)
+    save_model(tmp_path / "bigger", bigger, build_generator(bigger), build_discriminator(bigger))
+    assert list(load_models([tiny_weights, tiny_weights])) == [tiny_weights]
+    with pytest.raises(WeightsError, match=r"different image sizes \(\[16, 32\]\)"):
+        load_models([tiny_weights, tmp_path / "bigger"])
