@@ -5,7 +5,10 @@ from pathlib import Path
 
 import pytest
 import streamlit as st
+from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
+
+from tests.helpers.later_request import after_first_request
 
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -13,7 +16,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture
 def app(monkeypatch, tiny_weights, tmp_path):
-    """An AppTest of the entry point, with a tiny model and an empty runs folder."""
+    """An AppTest of the entry point, with a tiny model and an empty runs folder; each run as a later request."""
+    monkeypatch.setattr(PagesManager, "__init__", after_first_request(PagesManager.__init__))
     monkeypatch.setenv("FACEFILL_WEIGHTS", str(tiny_weights))
     monkeypatch.setenv("FACEFILL_RUNS", str(tmp_path / "runs"))
     monkeypatch.setenv("FACEFILL_DATA_ROOTS", str(tmp_path / "data"))
@@ -46,14 +50,14 @@ def test_home_explains_and_shows_samples(app):
 def test_missing_weights_give_a_clear_message(app, monkeypatch, tmp_path):
     monkeypatch.setenv("FACEFILL_WEIGHTS", str(tmp_path / "no-weights"))
     st.cache_resource.clear()
-    for path in ("app_pages/home.py", "app_pages/inpaint.py", "app_pages/explore.py"):
+    for path in ("pages/home.py", "pages/inpaint.py", "pages/explore.py"):
         page(app, path)
         assert not app.exception
         assert "model.json is missing" in messages(app)
 
 
 def test_inpaint_preset_mask_on_a_random_face(app):
-    page(app, "app_pages/inpaint.py")
+    page(app, "pages/inpaint.py")
     assert "Upload a photo" in messages(app)
     app.segmented_control(key="source").set_value("Random face").run()
     assert not app.exception
@@ -67,7 +71,7 @@ def test_inpaint_preset_mask_on_a_random_face(app):
 
 
 def test_inpaint_example_photo_is_aligned(app):
-    page(app, "app_pages/inpaint.py")
+    page(app, "pages/inpaint.py")
     app.segmented_control(key="source").set_value("Example photo").run()
     app.segmented_control(key="mask_kind").set_value("strokes").run()
     app.button[-1].click().run()
@@ -78,7 +82,7 @@ def test_inpaint_example_photo_is_aligned(app):
 
 
 def test_inpaint_step_size_follows_the_optimiser(app):
-    page(app, "app_pages/inpaint.py")
+    page(app, "pages/inpaint.py")
     app.segmented_control(key="source").set_value("Random face").run()
     app.segmented_control(key="mask_kind").set_value("center").run()
     assert app.number_input(key="lr-adam").value == 0.03
@@ -90,7 +94,7 @@ def test_inpaint_step_size_follows_the_optimiser(app):
 
 
 def test_explore_face_algebra(app):
-    page(app, "app_pages/explore.py")
+    page(app, "pages/explore.py")
     assert not app.exception
     assert len(app.get("plotly_chart")) == 1
     app.multiselect[0].set_value([]).run()
@@ -99,7 +103,7 @@ def test_explore_face_algebra(app):
 
 def test_train_page_lists_only_allowed_folders(app, tmp_path):
     (tmp_path / "data" / "faces").mkdir(parents=True)
-    page(app, "app_pages/train.py")
+    page(app, "pages/train.py")
     assert not app.exception
     options = app.selectbox[0].options
     assert options and all(str(tmp_path / "data") in o for o in options)
@@ -108,7 +112,7 @@ def test_train_page_lists_only_allowed_folders(app, tmp_path):
 def test_train_page_is_off_on_a_hosted_demo(app, monkeypatch):
     monkeypatch.setenv("FACEFILL_TRAINING", "0")
     st.cache_resource.clear()
-    page(app, "app_pages/train.py")
+    page(app, "pages/train.py")
     assert not app.exception
     assert app.title[0].value != "Train"  # the page is not registered, so it cannot be reached
 
@@ -121,7 +125,7 @@ def test_train_page_starts_a_background_run(app, tmp_path, synthetic_faces):
 
     data = tmp_path / "data" / "faces"
     shutil.copytree(synthetic_faces, data)
-    page(app, "app_pages/train.py")
+    page(app, "pages/train.py")
     app.selectbox[0].set_value(data)
     app.checkbox[0].uncheck()
     next(t for t in app.text_input if t.label == "Run name").input("smoke")
@@ -145,7 +149,7 @@ def test_a_new_checkpoint_replaces_the_model_in_memory(tiny_weights):
     import gc
     import weakref
 
-    from app_pages.common import _load
+    from pages.common import _load
 
     st.cache_resource.clear()
     first = weakref.ref(_load(str(tiny_weights), 1.0)[0])
@@ -156,7 +160,7 @@ def test_a_new_checkpoint_replaces_the_model_in_memory(tiny_weights):
 
 
 def test_inpaint_settings_and_mask_survive_runs_that_do_not_draw_them(app):
-    page(app, "app_pages/inpaint.py")
+    page(app, "pages/inpaint.py")
     app.segmented_control(key="source").set_value("Random face").run()
     app.slider(key="iterations").set_value(10).run()  # the default here is 20, the limit
     app.segmented_control(key="mask_kind").set_value("left").run()
@@ -194,12 +198,12 @@ def images(app: AppTest) -> list[str]:
 
 
 def test_explore_without_directions_says_how_to_make_them(app):
-    page(app, "app_pages/explore.py")
+    page(app, "pages/explore.py")
     assert "python -m core.directions" in messages(app)
 
 
 def test_explore_labelled_face_algebra(app, with_directions):
-    page(app, "app_pages/explore.py")
+    page(app, "pages/explore.py")
     assert not app.exception
     assert app.segmented_control(key="algebra_mode").value == "By label"
     assert app.multiselect(key="concept-A (+)").value == ["smiling", "woman"]
@@ -209,7 +213,7 @@ def test_explore_labelled_face_algebra(app, with_directions):
 
 
 def test_explore_sliders_edit_a_random_face(app, with_directions):
-    page(app, "app_pages/explore.py")
+    page(app, "pages/explore.py")
     assert [s.label for s in app.slider][:3] == ["Smile", "Age", "Gender (female)"]
     before = images(app)
     app.slider(key="direction-smile").set_value(2.0).run()
@@ -225,7 +229,7 @@ def test_explore_sliders_edit_a_random_face(app, with_directions):
 
 
 def test_explore_edits_the_example_photo(app, with_directions):
-    page(app, "app_pages/explore.py")
+    page(app, "pages/explore.py")
     app.segmented_control(key="edit_target").set_value("Your photo").run()
     assert "Upload a photo to edit" in messages(app)
     app.segmented_control(key="edit_source").set_value("Example photo").run()
@@ -255,7 +259,7 @@ def buttons(app: AppTest) -> list[str]:
 
 
 def test_train_page_without_an_admin_password_is_open_and_says_so(app, finished_run):
-    page(app, "app_pages/train.py")
+    page(app, "pages/train.py")
     assert not app.exception
     assert "Use this model in the app" in buttons(app)
     assert any("FACEFILL_ADMIN_PASSWORD" in c.value for c in app.caption)
@@ -264,7 +268,7 @@ def test_train_page_without_an_admin_password_is_open_and_says_so(app, finished_
 def test_train_page_with_an_admin_password_is_view_only_for_visitors(app, finished_run, monkeypatch):
     monkeypatch.setenv("FACEFILL_ADMIN_PASSWORD", "open sesame")
     st.cache_resource.clear()
-    page(app, "app_pages/train.py")
+    page(app, "pages/train.py")
     assert not app.exception
     assert "Use this model in the app" not in buttons(app)
     assert app.get("form_submit_button")[0].proto.disabled  # Start training
@@ -290,7 +294,7 @@ def test_a_newcomer_uploads_a_zip_of_photos_and_can_train_on_it(app, tmp_path, a
     with zipfile.ZipFile(archive, "w") as z:
         z.writestr("holiday/me.jpg", photo.getvalue())
         z.writestr("../escape.jpg", photo.getvalue())
-    page(app, "app_pages/train.py")
+    page(app, "pages/train.py")
     assert "No dataset folders yet. Upload a zip of face photos above" in messages(app)
     app.file_uploader(key="dataset_zip").upload("faces.zip", archive.getvalue(), "application/zip").run()
     app.text_input(key="dataset_name").input("holiday")
@@ -326,14 +330,14 @@ def test_every_page_works_with_a_model_of_another_size(app, monkeypatch, tmp_pat
 
     app.run()
     assert not app.exception
-    page(app, "app_pages/inpaint.py")
+    page(app, "pages/inpaint.py")
     app.segmented_control(key="source").set_value("Example photo").run()
     app.segmented_control(key="mask_kind").set_value("center").run()
     app.button[-1].click().run()
     assert not app.exception
     done = app.session_state["result"]["face"]
     assert done.completed.shape == (size, size, 3) and done.pasted.shape == (512, 512, 3)
-    page(app, "app_pages/explore.py")
+    page(app, "pages/explore.py")
     app.segmented_control(key="edit_target").set_value("Your photo").run()
     app.segmented_control(key="edit_source").set_value("Example photo").run()
     app.slider(key="direction-smile").set_value(1.0).run()

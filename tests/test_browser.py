@@ -247,3 +247,32 @@ def test_move_a_slider_on_an_uploaded_photo(app_url, browser, tmp_path):
     shots.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(shots / "explore-edited.png"), full_page=True)
     page.close()
+
+
+SIDEBAR = ["How it works", "Inpaint", "Explore latent space", "Train"]
+
+
+def sidebar_entries(page) -> list[str]:
+    labels = page.locator('[data-testid="stSidebarNavLink"] [data-testid="stMarkdownContainer"]')
+    labels.first.wait_for(timeout=60_000)
+    page.wait_for_timeout(1000)  # a later navigation message would replace the first
+    return [text.strip() for text in labels.all_inner_texts()]
+
+
+@pytest.mark.parametrize("first_path", ["", "/inpaint"])
+def test_sidebar_on_a_fresh_server(browser, first_path):
+    """The pages live in pages/, which Streamlit also reads as its old folder navigation until st.navigation
+    has run once: the very first request, even a deep link, must show the app's four entries and its page."""
+    with serve_app(None, "--client.showErrorDetails", "full") as (url, _):
+        page = browser.new_page(viewport={"width": 1280, "height": 1200})
+        page.goto(f"{url}{first_path}")
+        page.get_by_role("heading", name="Inpaint" if first_path else "FaceFill").first.wait_for(timeout=60_000)
+        assert sidebar_entries(page) == SIDEBAR
+        page.get_by_role("link", name="Explore latent space").click()
+        page.wait_for_url(f"{url}/explore", timeout=30_000)
+        assert sidebar_entries(page) == SIDEBAR
+        page.get_by_role("heading", name="Explore latent space").first.wait_for(timeout=60_000)
+        page.get_by_role("link", name="How it works").click()
+        page.get_by_role("heading", name="FaceFill").first.wait_for(timeout=60_000)
+        assert sidebar_entries(page) == SIDEBAR
+        page.close()

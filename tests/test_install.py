@@ -9,9 +9,12 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 APP_CHECK = """
+from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
+from tests.helpers.later_request import after_first_request
+PagesManager.__init__ = after_first_request(PagesManager.__init__)
 app = AppTest.from_file("streamlit_app.py", default_timeout=300)
-app.switch_page("app_pages/inpaint.py")
+app.switch_page("pages/inpaint.py")
 app.run()
 app.segmented_control(key="source").set_value("Example photo").run()
 app.segmented_control(key="mask_kind").set_value("center").run()

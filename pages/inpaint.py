@@ -14,7 +14,12 @@ from core.images import ImageError, to_uint8
 from core.masks import PRESETS, MaskError, mask_from_canvas, masked_preview, preset_mask
 from core.model import sample_z
 from core.pipeline import complete_faces
-from app_pages.common import choose_face, enlarge, find_faces, model_and_completer, png_bytes, settings, turn_in_line, uploaded_photo
+from pages.common import (
+    choose_face, enlarge, find_faces, model_and_completer, png_bytes, settings, through_app_navigation, turn_in_line,
+    uploaded_photo,
+)
+
+through_app_navigation()
 
 EXAMPLE = "examples/astronaut.jpg"
 CANVAS = 256  # the face is shown (and drawn on) 256 px wide, whatever the model's size

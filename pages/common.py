@@ -21,6 +21,18 @@ from core.settings import Settings
 from core.weights import TrainedModel, WeightsError, load_model
 
 
+def through_app_navigation() -> None:
+    """Run this page under streamlit_app.py's navigation. Until st.navigation has run once in a server process,
+    Streamlit treats pages/ as its old folder navigation: a deep link as a fresh server's first request would run
+    the page alone, with every file of pages/ in the sidebar. Switch that mode off and rerun: the rerun goes
+    through streamlit_app.py to the same page (a page is found by its URL path in both modes)."""
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
 @st.cache_resource
 def settings() -> Settings:
     return Settings.from_env()
@@ -144,3 +156,7 @@ def enlarge(image: np.ndarray, scale: int = 4) -> np.ndarray:
     """A small face scaled up for display (bicubic, so 64 px faces are not blocky)."""
     h, w = image.shape[:2]
     return np.asarray(Image.fromarray(image).resize((w * scale, h * scale), Image.Resampling.BICUBIC))
+
+
+if __name__ == "__main__":  # opened as a page of the old folder navigation (/common)
+    through_app_navigation()

@@ -5,7 +5,9 @@ import streamlit as st
 
 from core.images import image_grid, to_uint8
 from core.model import sample_z
-from app_pages.common import enlarge, model_and_completer
+from pages.common import enlarge, model_and_completer, through_app_navigation
+
+through_app_navigation()
 
 st.title("FaceFill")
 st.write(
@@ -57,5 +59,5 @@ st.write(
 model, _ = model_and_completer()
 faces = to_uint8(model.generator(sample_z(8, model.config.z_dim, seed=1), training=False).numpy())
 st.image(enlarge(image_grid(faces, columns=8), 2), caption="Faces the shipped generator draws from random z")
-st.page_link("app_pages/inpaint.py", label="Fill a hole in a face", icon=":material/brush:")
-st.page_link("app_pages/explore.py", label="Explore the latent space: interpolation and face algebra", icon=":material/scatter_plot:")
+st.page_link("pages/inpaint.py", label="Fill a hole in a face", icon=":material/brush:")
+st.page_link("pages/explore.py", label="Explore the latent space: interpolation and face algebra", icon=":material/scatter_plot:")

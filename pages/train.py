@@ -8,7 +8,9 @@ from core import jobs
 from core.settings import SettingsError
 from core.train import CHECKPOINT, read_metrics
 from core.zipdata import ZipDataError, ZipLimits, dataset_from_zip
-from app_pages.common import settings
+from pages.common import settings, through_app_navigation
+
+through_app_navigation()
 
 st.title("Train")
 config = settings()

@@ -14,9 +14,12 @@ from core.project import PROJECTION
 from core.images import ImageError, image_grid, to_uint8
 from core.latent import face_algebra, interpolate, project_2d
 from core.model import sample_z
-from app_pages.common import (
-    choose_face, enlarge, find_faces, model_and_completer, model_directions, png_bytes, turn_in_line, uploaded_photo,
+from pages.common import (
+    choose_face, enlarge, find_faces, model_and_completer, model_directions, png_bytes, through_app_navigation,
+    turn_in_line, uploaded_photo,
 )
+
+through_app_navigation()
 
 N_SAMPLES = 24
 EXAMPLE = "examples/astronaut.jpg"
