@@ -26,6 +26,13 @@ class ModelConfig:
         """Number of stride-2 layers between 4x4 and image_size (4 for 64x64)."""
         return self.image_size.bit_length() - 3
 
+    def grown(self) -> "ModelConfig":
+        """The model of twice the size that holds every layer of this one (progressive growing):
+        one more block in G and D, at half the width, so the layers below keep their widths."""
+        if self.gf % 2 or self.df % 2:
+            raise ValueError(f"gf and df must be even to grow a model, got {self.gf} and {self.df}")
+        return ModelConfig(self.image_size * 2, self.z_dim, self.gf // 2, self.df // 2)
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
@@ -33,6 +40,9 @@ class ModelConfig:
     def from_dict(cls, data: dict[str, Any]) -> "ModelConfig":
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
+
+
+PRECISIONS = ("float32", "mixed_bfloat16")
 
 
 @dataclass(frozen=True)
@@ -51,8 +61,18 @@ class TrainConfig:
     # The exported G is an exponential moving average of G's weights (Karras et al.), with the
     # warm-up min(decay, (1 + t) / (10 + t)) so short runs follow G; 0 exports the raw G.
     ema_decay: float = 0.999
+    # A run grown from a model of half the size (--init-from) fades its new blocks in over this many
+    # steps (Karras et al.); 0: no fade, the new blocks start at full weight.
+    fade_steps: int = 0
+    # "mixed_bfloat16": G and D compute in bfloat16 with float32 weights (1.5x faster at 128 px on CPUs
+    # with AVX512-BF16, benchmarks.train_step); the moving average and the exported G stay float32.
+    precision: str = "float32"
 
     def __post_init__(self) -> None:
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+        if not isinstance(self.fade_steps, int) or self.fade_steps < 0:
+            raise ValueError(f"fade_steps must be a whole number >= 0, got {self.fade_steps!r}")
         for name in ("batch_size", "g_steps", "steps", "log_every", "sample_every", "checkpoint_every"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:

@@ -1,6 +1,9 @@
 """The DCGAN of Radford et al.: generator, discriminator and their training step."""
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import keras
 import tensorflow as tf
 
@@ -10,48 +13,125 @@ from core.config import ModelConfig, TrainConfig
 _BN = dict(momentum=0.9, epsilon=1e-5)
 
 
-def build_generator(config: ModelConfig, dtype: str | None = None, synchronized: bool = False) -> keras.Model:
+@contextmanager
+def dtype_policy(policy: str) -> Iterator[None]:
+    """Layers made inside compute with this Keras dtype policy (e.g. "mixed_bfloat16")."""
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(policy)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+class Fade(keras.layers.Layer):
+    """(1 - alpha) * old + alpha * new: a layer fading in while a model grows (Karras et al. 2018).
+
+    alpha is a weight (not trained), so it is checkpointed with the model; DCGAN.set_fade moves it."""
+
+    def build(self, input_shape) -> None:
+        self.alpha = self.add_weight(shape=(), initializer="zeros", trainable=False, name="alpha")
+
+    def call(self, inputs):
+        old, new = inputs
+        return old + keras.ops.cast(self.alpha, old.dtype) * (new - old)
+
+
+def build_generator(config: ModelConfig, dtype: str | None = None, synchronized: bool = False,
+                    fade: bool = False) -> keras.Model:
     """G: z -> dense 4x4x(8gf) -> 5x5 stride-2 transposed convs -> tanh image in [-1, 1].
 
+    Layers are named by the resolution they make (g_conv32, g_bn32, g_rgb64), so a G of twice the size with
+    half of gf holds every layer of the smaller one but its last (toRGB), under the same names.
     synchronized: batch norm takes its statistics over the global batch of all replicas (tf.distribute).
+    fade: also draw the half-size image with the smaller G's toRGB (g_rgbN/2), enlarged, and fade
+    from it to the new top block (layer "fade").
     """
     n = config.n_scales
     width = config.gf * 2 ** (n - 1)
+    bn = dict(**_BN, synchronized=synchronized, dtype=dtype)
     z = keras.Input((config.z_dim,), name="z")
-    x = keras.layers.Dense(4 * 4 * width, use_bias=False, dtype=dtype)(z)
+    x = keras.layers.Dense(4 * 4 * width, use_bias=False, dtype=dtype, name="g_dense")(z)
     x = keras.layers.Reshape((4, 4, width))(x)
-    x = keras.layers.BatchNormalization(**_BN, synchronized=synchronized, dtype=dtype)(x)
+    x = keras.layers.BatchNormalization(**bn, name="g_bn4")(x)
     x = keras.layers.ReLU()(x)
+    below_top = x
     for i in range(1, n):
-        x = keras.layers.Conv2DTranspose(width >> i, 5, 2, "same", use_bias=False, dtype=dtype)(x)
-        x = keras.layers.BatchNormalization(**_BN, synchronized=synchronized, dtype=dtype)(x)
+        size = 4 << i
+        below_top = x
+        x = keras.layers.Conv2DTranspose(width >> i, 5, 2, "same", use_bias=False, dtype=dtype, name=f"g_conv{size}")(x)
+        x = keras.layers.BatchNormalization(**bn, name=f"g_bn{size}")(x)
         x = keras.layers.ReLU()(x)
-    x = keras.layers.Conv2DTranspose(3, 5, 2, "same", activation="tanh", dtype=dtype)(x)
-    return keras.Model(z, x, name="generator")
+    rgb = keras.layers.Conv2DTranspose(3, 5, 2, "same", activation="tanh", dtype=dtype,
+                                       name=f"g_rgb{config.image_size}")(x)
+    if fade:
+        half = config.image_size // 2
+        old = keras.layers.Conv2DTranspose(3, 5, 2, "same", activation="tanh", dtype=dtype,
+                                           name=f"g_rgb{half}")(below_top)
+        old = keras.layers.UpSampling2D(2, interpolation="bilinear", dtype=dtype)(old)
+        rgb = Fade(dtype=dtype, name="fade")([old, rgb])
+    return keras.Model(z, rgb, name="generator")
 
 
-def _strided_convs(x, config: ModelConfig, dtype: str | None = None, synchronized: bool = False):
-    """5x5 stride-2 convs df, 2df, ... with leaky ReLU 0.2 (batch norm after the first), flattened."""
+def _strided_convs(x, config: ModelConfig, dtype: str | None = None, synchronized: bool = False,
+                   prefix: str = "d_", fade: bool = False):
+    """5x5 stride-2 convs df, 2df, ... with leaky ReLU 0.2 (batch norm after the first), flattened.
+
+    Named by the resolution they read ({prefix}rgb64, {prefix}conv32, {prefix}bn32). fade: the half-size
+    image (average-pooled) also goes through the smaller model's first conv ({prefix}rgbN/2), and the
+    result fades to that of the two new convs (layer "fade")."""
+    image = x
+    size = config.image_size
     for i in range(config.n_scales):
-        x = keras.layers.Conv2D(config.df << i, 5, 2, "same", use_bias=i == 0, dtype=dtype)(x)
+        name = f"{prefix}rgb{size}" if i == 0 else f"{prefix}conv{size}"
+        x = keras.layers.Conv2D(config.df << i, 5, 2, "same", use_bias=i == 0, dtype=dtype, name=name)(x)
         if i > 0:
-            x = keras.layers.BatchNormalization(**_BN, synchronized=synchronized, dtype=dtype)(x)
+            x = keras.layers.BatchNormalization(**_BN, synchronized=synchronized, dtype=dtype,
+                                                name=f"{prefix}bn{size}")(x)
         x = keras.layers.LeakyReLU(0.2)(x)
+        if fade and i == 1:
+            old = keras.layers.AveragePooling2D(2, dtype=dtype)(image)
+            old = keras.layers.Conv2D(config.df << 1, 5, 2, "same", dtype=dtype, name=f"{prefix}rgb{size}")(old)
+            old = keras.layers.LeakyReLU(0.2)(old)
+            x = Fade(dtype=dtype, name="fade")([old, x])
+        size //= 2
     return keras.layers.Flatten()(x)
 
 
-def build_discriminator(config: ModelConfig, dtype: str | None = None, synchronized: bool = False) -> keras.Model:
-    """D: strided convs -> one logit."""
+def build_discriminator(config: ModelConfig, dtype: str | None = None, synchronized: bool = False,
+                        fade: bool = False) -> keras.Model:
+    """D: strided convs -> one logit. fade: see _strided_convs."""
     image = keras.Input((config.image_size, config.image_size, 3), name="image")
-    logit = keras.layers.Dense(1, dtype=dtype)(_strided_convs(image, config, dtype, synchronized))
+    features = _strided_convs(image, config, dtype, synchronized, fade=fade)
+    logit = keras.layers.Dense(1, dtype=dtype, name="d_logit")(features)
     return keras.Model(image, logit, name="discriminator")
 
 
 def build_encoder(config: ModelConfig, dtype: str | None = None) -> keras.Model:
     """E: (face with the hole zeroed, known-pixel mask) -> z in [-1, 1]; D's conv stack with a tanh head."""
     inputs = keras.Input((config.image_size, config.image_size, 4), name="masked_face")
-    z = keras.layers.Dense(config.z_dim, activation="tanh", dtype=dtype)(_strided_convs(inputs, config, dtype))
+    z = keras.layers.Dense(config.z_dim, activation="tanh", dtype=dtype, name="e_z")(
+        _strided_convs(inputs, config, dtype, prefix="e_"))
     return keras.Model(inputs, z, name="encoder")
+
+
+def copy_layers(source: keras.Model, target: keras.Model) -> list[str]:
+    """Copy the weights of every layer of target that source has under the same name and shapes;
+    returns the names of target's layers with weights that were not copied (new, or of another shape)."""
+    new = []
+    for layer in target.layers:
+        if not layer.weights:
+            continue
+        try:
+            weights = source.get_layer(layer.name).get_weights()
+        except ValueError:
+            new.append(layer.name)
+            continue
+        if [w.shape for w in weights] != [tuple(w.shape) for w in layer.weights]:
+            new.append(layer.name)
+            continue
+        layer.set_weights(weights)
+    return new
 
 
 def sample_z(n: int, z_dim: int, seed: int | None = None) -> tf.Tensor:
@@ -76,9 +156,11 @@ class DCGAN(keras.Model):
         self.config = config
         self.train_config = train or TrainConfig()
         synchronized = tf.distribute.get_strategy().num_replicas_in_sync > 1
-        self.generator = build_generator(config, synchronized=synchronized)
-        self.discriminator = build_discriminator(config, synchronized=synchronized)
-        self.ema_generator = build_generator(config)  # the average of G's weights: what a run exports
+        fade = self.train_config.fade_steps > 0
+        with dtype_policy(self.train_config.precision):
+            self.generator = build_generator(config, synchronized=synchronized, fade=fade)
+            self.discriminator = build_discriminator(config, synchronized=synchronized, fade=fade)
+        self.ema_generator = build_generator(config, fade=fade)  # the average of G's weights: what a run exports
         self.ema_generator.trainable = False
         self.reset_ema()
         self.bce = keras.losses.BinaryCrossentropy(from_logits=True)
@@ -111,8 +193,26 @@ class DCGAN(keras.Model):
 
     @property
     def exported_generator(self) -> keras.Model:
-        """The G a run publishes and samples from: the moving average, or G itself with ema_decay 0."""
+        """The G a run samples from: the moving average, or G itself with ema_decay 0."""
         return self.ema_generator if self.train_config.ema_decay else self.generator
+
+    def set_fade(self, step: int) -> None:
+        """Move the new blocks' fade-in to step's point (alpha from 0 to 1 over fade_steps)."""
+        if self.train_config.fade_steps:
+            alpha = min(1.0, step / self.train_config.fade_steps)
+            for model in (self.generator, self.ema_generator, self.discriminator):
+                model.get_layer("fade").alpha.assign(alpha)
+
+    def exported_networks(self) -> tuple[keras.Model, keras.Model]:
+        """(G, D) as the app loads them: the exported G and D, without the fade's old branches (a run
+        publishes them once the fade is over; before, they draw the new blocks at full weight)."""
+        generator, discriminator = self.exported_generator, self.discriminator
+        if not self.train_config.fade_steps:
+            return generator, discriminator
+        plain_generator, plain_discriminator = build_generator(self.config), build_discriminator(self.config)
+        copy_layers(generator, plain_generator)
+        copy_layers(discriminator, plain_discriminator)
+        return plain_generator, plain_discriminator
 
     @property
     def metrics(self) -> list:

@@ -30,12 +30,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from core.config import ModelConfig, TrainConfig
+from core.config import PRECISIONS, ModelConfig, TrainConfig
 from core.data import face_dataset, list_images, with_latents
 from core.distribute import STRATEGIES, is_chief, make_strategy
 from core.images import image_grid, save_png, to_uint8
-from core.model import DCGAN, sample_z
-from core.weights import WeightsError, atomic_write, load_model, save_model, write_json
+from core.model import DCGAN, copy_layers, sample_z
+from core.weights import WeightsError, atomic_write, load_model, read_model_json, save_model, write_json
 
 RUN_JSON = "run.json"
 CHECKPOINT = "checkpoint.weights.h5"
@@ -97,6 +97,17 @@ class MovingAverage(keras.callbacks.Callback):
         self.gan.update_ema(int(self.gan.d_optimizer.iterations.numpy()))
 
 
+class FadeIn(keras.callbacks.Callback):
+    """Before every step, the new blocks' fade-in moves on (DCGAN.set_fade)."""
+
+    def __init__(self, gan: DCGAN):
+        super().__init__()
+        self.gan = gan
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.gan.set_fade(int(self.gan.d_optimizer.iterations.numpy()))
+
+
 class RunLogger(keras.callbacks.Callback):
     """After every epoch (log_every steps, or fewer to land on the last step): a metrics row;
     samples and a checkpoint whenever a multiple of their interval was passed, and at the last step."""
@@ -148,7 +159,7 @@ class RunLogger(keras.callbacks.Callback):
         # The app-format export is swapped in as a whole folder, so G and D always match.
         card = {**self.card, "steps": self.card.get("previous_steps", 0) + step, "wall_seconds": round(seconds, 1)}
         staging, export, old = (self.run_dir / name for name in (".model.tmp", "model", ".model.old"))
-        save_model(staging, self.gan.config, self.gan.exported_generator, self.gan.discriminator, card)
+        save_model(staging, self.gan.config, *self.gan.exported_networks(), card)
         if export.exists():
             export.rename(old)
         staging.rename(export)
@@ -218,6 +229,8 @@ def train(
     chief = is_chief(strategy)
     state = read_checkpoint_state(run_dir)
     model_config, t = _configs(run_dir, state["step"], resume, model_config, train_config)
+    if t.fade_steps and not (state["step"] or init_from):
+        raise ValueError("--fade-steps fades in the blocks of a grown model: --init-from a model of half the size.")
     if t.batch_size % strategy.num_replicas_in_sync:
         raise ValueError(f"batch_size {t.batch_size} does not split evenly over {strategy.num_replicas_in_sync} replicas.")
     paths, skipped = list_images(data_dir)
@@ -246,12 +259,7 @@ def train(
             "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
         if init_from:
-            previous = load_model(init_from, expect=model_config)
-            gan.generator.set_weights(previous.generator.get_weights())
-            gan.discriminator.set_weights(previous.discriminator.get_weights())
-            gan.reset_ema()
-            card.update(initialised_from=str(init_from), previous_steps=int(previous.card.get("steps", 0)))
-            print(f"initialised from {init_from} ({card['previous_steps']} steps)")
+            card.update(initialise_from(gan, init_from))
         if chief:
             _start_run(run_dir, model_config, t, card)
             _clean_after_kill(run_dir, 0)
@@ -263,6 +271,8 @@ def train(
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     dataset = dataset.with_options(options)
     callbacks = [MovingAverage(gan)] if t.ema_decay else []
+    if t.fade_steps:
+        callbacks.append(FadeIn(gan))
     if chief:
         callbacks += [RunLogger(run_dir, gan, state["step"], state["seconds"], card),
                       keras.callbacks.TensorBoard(run_dir / "tensorboard", write_graph=False)]
@@ -272,6 +282,25 @@ def train(
                 callbacks=callbacks, shuffle=False, verbose=verbose)
         epoch += epochs
     return gan
+
+
+def initialise_from(gan: DCGAN, folder: str | Path) -> dict:
+    """Start G and D from the model in folder: one of the same config gives every weight; one of half the
+    size grows into gan's (ModelConfig.grown): its layers are kept, the new ones start fresh. The card's lines."""
+    previous = load_model(folder)
+    if gan.train_config.fade_steps and previous.config == gan.config:
+        raise ValueError("--fade-steps fades in the blocks of a grown model: --init-from a model of half the size.")
+    if previous.config != gan.config and previous.config.grown() != gan.config:
+        raise WeightsError(f"{folder} holds {previous.config}: a run from it is {previous.config} or, grown, "
+                           f"{previous.config.grown()}; this run is {gan.config}.")
+    new = copy_layers(previous.generator, gan.generator) + copy_layers(previous.discriminator, gan.discriminator)
+    gan.reset_ema()
+    card = {"initialised_from": str(folder), "previous_steps": int(previous.card.get("steps", 0))}
+    if previous.config != gan.config:
+        card["grown_from_size"] = previous.config.image_size
+        print(f"grown from the {previous.config.image_size} px model in {folder}; new layers: {', '.join(new)}")
+    print(f"initialised from {folder} ({card['previous_steps']} steps)")
+    return card
 
 
 def fit_segments(done: int, steps: int, every: int) -> list[tuple[int, int]]:
@@ -307,7 +336,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--ema-decay", type=float, default=defaults.ema_decay,
                         help="the exported G averages G's weights with this decay (0: export the raw G)")
-    parser.add_argument("--init-from", type=Path, help="start G and D from this model folder (e.g. weights)")
+    parser.add_argument("--init-from", type=Path,
+                        help="start G and D from this model folder (e.g. weights); with --image-size twice its "
+                             "size, grow it: its layers are kept, one block is added to G and D (widths follow)")
+    parser.add_argument("--fade-steps", type=int, default=defaults.fade_steps,
+                        help="a grown run fades its new blocks in over this many steps (default: %(default)s, "
+                             "no fade)")
+    parser.add_argument("--precision", choices=PRECISIONS, default=defaults.precision,
+                        help="mixed_bfloat16: compute in bfloat16, weights in float32 (default: %(default)s)")
     parser.add_argument("--strategy", choices=STRATEGIES, default="default",
                         help="mirrored: every GPU of this machine; multiworker: several machines (TF_CONFIG)")
     parser.add_argument("--cpu-replicas", type=int, default=1,
@@ -317,6 +353,10 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("--steps and --batch-size must be positive")
     try:
         model = ModelConfig(args.image_size, args.z_dim, args.gf, args.df)
+        if args.init_from and not args.resume:
+            previous = read_model_json(args.init_from)["config"]
+            if args.image_size == 2 * previous.image_size:
+                model = previous.grown()
         config = TrainConfig(
             batch_size=args.batch_size,
             steps=args.steps,
@@ -325,6 +365,8 @@ def main(argv: list[str] | None = None) -> None:
             checkpoint_every=args.checkpoint_every,
             seed=args.seed,
             ema_decay=args.ema_decay,
+            fade_steps=args.fade_steps,
+            precision=args.precision,
         )
         strategy = make_strategy(args.strategy, args.cpu_replicas)
         train(args.data, args.out, model, config, resume=args.resume, verbose=2, init_from=args.init_from,

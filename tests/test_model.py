@@ -1,11 +1,12 @@
 import json
 
 import h5py
+import keras
 import numpy as np
 import pytest
 
 from core.config import ModelConfig
-from core.model import build_discriminator, build_generator, sample_z
+from core.model import build_discriminator, build_generator, copy_layers, sample_z
 from core.weights import GENERATOR_FILE, MODEL_JSON, WeightsError, load_model, save_model
 
 
@@ -23,9 +24,32 @@ def test_paper_architecture():
     g, d = build_generator(ModelConfig()), build_discriminator(ModelConfig())
     reshape = next(layer for layer in g.layers if layer.name.startswith("reshape"))
     assert reshape.output.shape[1:] == (4, 4, 512)
-    convs = [layer for layer in d.layers if layer.name.startswith("conv2d")]
+    convs = [layer for layer in d.layers if isinstance(layer, keras.layers.Conv2D)]
     assert [c.filters for c in convs] == [64, 128, 256, 512]
     assert all(c.kernel_size == (5, 5) and c.strides == (2, 2) for c in convs)
+
+
+def test_a_grown_model_starts_as_the_small_one_enlarged(tiny_model):
+    """Progressive growing: G and D of twice the size hold every layer of the small ones but G's toRGB; with the
+    fade at 0 the grown G draws the small G's image enlarged, and D scores an enlarged image as the small D does."""
+    small = tiny_model.config
+    grown = small.grown()
+    assert (grown.image_size, grown.gf, grown.df) == (2 * small.image_size, small.gf // 2, small.df // 2)
+    g, d = build_generator(grown, fade=True), build_discriminator(grown, fade=True)
+    size = grown.image_size
+    assert copy_layers(tiny_model.generator, g) == [f"g_conv{size // 2}", f"g_bn{size // 2}", f"g_rgb{size}", "fade"]
+    assert copy_layers(tiny_model.discriminator, d) == [f"d_rgb{size}", f"d_conv{size // 2}", f"d_bn{size // 2}", "fade"]
+    z = sample_z(3, small.z_dim, seed=2)
+    small_faces = tiny_model.generator(z).numpy()
+    enlarged = keras.layers.UpSampling2D(2, interpolation="bilinear")(small_faces).numpy()
+    np.testing.assert_allclose(g(z).numpy(), enlarged, atol=1e-6)
+    doubled = np.repeat(np.repeat(small_faces, 2, axis=1), 2, axis=2)
+    np.testing.assert_allclose(d(doubled).numpy(), tiny_model.discriminator(small_faces).numpy(), atol=1e-4)
+    g.get_layer("fade").alpha.assign(1.0)  # fully faded in: the new block alone, as the plain grown G draws
+    plain = build_generator(grown)
+    assert copy_layers(g, plain) == []
+    np.testing.assert_allclose(plain(z).numpy(), g(z).numpy(), atol=1e-6)
+    assert np.abs(plain(z).numpy() - enlarged).max() > 0.05
 
 
 def test_z_is_uniform_in_unit_cube():

@@ -144,3 +144,38 @@ def test_without_a_moving_average_the_raw_g_is_exported(synthetic_faces, tmp_pat
     gan = train(synthetic_faces, run, tiny_config, TrainConfig(**STEPS, ema_decay=0.0), verbose=0)
     for published, raw in zip(load_model(run / "model").generator.get_weights(), gan.generator.get_weights()):
         np.testing.assert_allclose(published, raw, atol=1e-6)
+
+
+def test_a_grown_run_fades_in_resumes_and_exports_the_plain_model(synthetic_faces, tmp_path, tiny_config, tiny_model,
+                                                                   tiny_weights):
+    from core.model import sample_z
+
+    run, grown = tmp_path / "run", tiny_config.grown()
+    config = TrainConfig(**{**STEPS, "steps": 2, "fade_steps": 4})
+    with pytest.raises(ValueError, match="init-from"):
+        train(synthetic_faces, tmp_path / "no-init", grown, config, verbose=0)
+    gan = train(synthetic_faces, run, grown, config, verbose=0, init_from=tiny_weights)
+    assert float(gan.generator.get_layer("fade").alpha.numpy()) == 0.25  # set before step 2 of 4
+    gan = train(synthetic_faces, run, grown, TrainConfig(**{**STEPS, "steps": 5, "fade_steps": 4}), resume=True,
+                verbose=0)
+    for model in (gan.generator, gan.ema_generator, gan.discriminator):
+        assert float(model.get_layer("fade").alpha.numpy()) == 1.0
+    exported = load_model(run / "model")  # the plain grown model: no fade layer, no old toRGB
+    assert exported.config == grown and exported.card["grown_from_size"] == tiny_config.image_size
+    assert exported.card["steps"] == 5
+    z = sample_z(2, grown.z_dim, seed=0)
+    np.testing.assert_allclose(exported.generator(z).numpy(), gan.ema_generator(z).numpy(), atol=1e-5)
+    # The layers it kept went on training from the small model's.
+    small, kept = tiny_model.generator.get_layer("g_conv8").get_weights()[0], gan.generator.get_layer("g_conv8")
+    assert 0 < np.abs(kept.get_weights()[0] - small).max() < 1e-2
+
+
+def test_a_bfloat16_run_trains_and_exports_float32_weights(synthetic_faces, tmp_path, tiny_config):
+    run = tmp_path / "run"
+    gan = train(synthetic_faces, run, tiny_config, TrainConfig(**{**STEPS, "precision": "mixed_bfloat16"}), verbose=0)
+    assert gan.generator.layers[-1].compute_dtype == "bfloat16"
+    assert all(w.dtype == "float32" for w in gan.generator.weights + gan.ema_generator.weights)
+    assert all(np.isfinite(row["g_loss"]) for row in read_metrics(run))
+    assert load_model(run / "model").generator.layers[-1].compute_dtype == "float32"
+    with pytest.raises(ValueError, match="precision"):
+        TrainConfig(precision="float16")
