@@ -59,18 +59,20 @@ class Settings:
     max_zip_mb: int = 100
     max_zip_files: int = 20_000
     admin_password: str = field(default="", repr=False)
+    data_root_names: tuple[str, ...] = ()  # the roots as FACEFILL_DATA_ROOTS names them, to show to users
 
     @classmethod
     def from_env(cls) -> Settings:
         """The settings from the environment; a hosted demo (FACEFILL_HOSTED=1, or a Hugging Face
         Space) defaults to the demo profile: no training, tight limits. Any variable set overrides."""
         hosted = _flag("FACEFILL_HOSTED", False) or "SPACE_ID" in os.environ
-        roots = os.environ.get("FACEFILL_DATA_ROOTS", "../shared/data:data")
+        roots = [root for root in os.environ.get("FACEFILL_DATA_ROOTS", "../shared/data:data").split(":") if root]
         return cls(
             weights=Path(os.environ.get("FACEFILL_WEIGHTS", "weights")),
             runs=Path(os.environ.get("FACEFILL_RUNS", "runs")),
             training_enabled=_flag("FACEFILL_TRAINING", not hosted),
-            data_roots=tuple(Path(r).resolve() for r in roots.split(":") if r),
+            data_roots=tuple(Path(root).resolve() for root in roots),
+            data_root_names=tuple(roots),
             max_iterations=_int("FACEFILL_MAX_ITERATIONS", 300 if hosted else 3000),
             max_restarts=_int("FACEFILL_MAX_RESTARTS", 2 if hosted else 16),
             max_concurrent=_int("FACEFILL_MAX_CONCURRENT", 1),
@@ -101,11 +103,23 @@ class Settings:
             raise SettingsError("Choose a dataset folder.")
         resolved = Path(text).resolve()
         if not self.allows(resolved):
-            allowed = ", ".join(str(r) for r in self.data_roots) or "none"
+            allowed = ", ".join(self.shown(root) for root in self.data_roots) or "none"
             raise SettingsError(f"{text} is outside the allowed dataset folders ({allowed}).")
         if not resolved.is_dir():
             raise SettingsError(f"{text} is not a folder.")
         return resolved
+
+    def shown(self, path: Path) -> str:
+        """path as a user knows it, never the machine's resolved one: under an allowed root, as that root is
+        named in FACEFILL_DATA_ROOTS (../shared/data/utkface); elsewhere relative to the project when inside it."""
+        resolved = Path(path).resolve()
+        for root, name in zip(self.data_roots, self.data_root_names):
+            if resolved == root or root in resolved.parents:
+                return str(Path(name) / resolved.relative_to(root))
+        try:
+            return str(resolved.relative_to(Path.cwd().resolve()))
+        except ValueError:
+            return str(path)
 
     def allows(self, path: Path) -> bool:
         """Whether path, with every symlink resolved, lies inside an allowed root."""

@@ -54,7 +54,7 @@ def upload_dataset() -> None:
     except (ZipDataError, ValueError) as err:
         st.error(str(err), icon=":material/error:")
     else:
-        st.success(f"{counts['aligned']} faces aligned into {config.uploads / name}: "
+        st.success(f"{counts['aligned']} faces aligned into {config.shown(config.uploads / name)}: "
                    + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()) if k.startswith("skipped")))
     finally:
         bar.empty()
@@ -68,10 +68,10 @@ with st.form("new-run"):
     st.subheader("New run")
     choices = config.dataset_choices()
     if not choices:
-        roots = ", ".join(map(str, config.data_roots)) or "none (FACEFILL_DATA_ROOTS is empty)"
+        roots = ", ".join(config.data_root_names) or "none (FACEFILL_DATA_ROOTS is empty)"
         st.warning(f"No dataset folders yet. Upload a zip of face photos above, or put a folder of photos under one "
                    f"of the allowed roots ({roots}).")
-    data = st.selectbox("Dataset folder (photos, or faces already aligned)", choices, format_func=str)
+    data = st.selectbox("Dataset folder (photos, or faces already aligned)", choices, format_func=config.shown)
     align = st.checkbox("Align the photos first (faces already aligned at the model's size are kept as they are)", True)
     name = st.text_input("Run name", "faces", max_chars=jobs.MAX_RUN_NAME)
     steps = st.number_input("Steps", 10, 100_000, 6000, 50)
@@ -84,7 +84,7 @@ if started and allowed:
             raise SettingsError(f"Run {name} exists: resume it below, or choose another name.")
         jobs.start(runs / name, folder, int(steps), align=align, max_jobs=config.max_jobs,
                    log_every=10, sample_every=50, checkpoint_every=50)
-        st.success(f"Training {name} on {folder}.")
+        st.success(f"Training {name} on {config.shown(folder)}.")
         existing = sorted(set(existing) | {name})
     except (SettingsError, RuntimeError, ValueError) as err:
         st.error(str(err))

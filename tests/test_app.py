@@ -109,6 +109,17 @@ def test_train_page_lists_only_allowed_folders(app, tmp_path):
     assert options and all(str(tmp_path / "data") in o for o in options)
 
 
+def test_train_page_shows_paths_as_the_user_named_them(app, monkeypatch, tmp_path):
+    """A root given through a symlink (as ../shared/data often is) is shown by its name, not its resolved target."""
+    (tmp_path / "elsewhere" / "faces").mkdir(parents=True)
+    (tmp_path / "shared-data").symlink_to(tmp_path / "elsewhere")
+    monkeypatch.setenv("FACEFILL_DATA_ROOTS", str(tmp_path / "shared-data"))
+    st.cache_resource.clear()
+    page(app, "pages/train.py")
+    assert not app.exception
+    assert app.selectbox[0].options == [str(tmp_path / "shared-data"), str(tmp_path / "shared-data" / "faces")]
+
+
 def test_train_page_is_off_on_a_hosted_demo(app, monkeypatch):
     monkeypatch.setenv("FACEFILL_TRAINING", "0")
     st.cache_resource.clear()
