@@ -8,7 +8,6 @@ without their fine-tuning and blending stages (as ratios to the defaults).
 """
 from __future__ import annotations
 
-import argparse
 from dataclasses import replace
 from pathlib import Path
 
@@ -17,7 +16,8 @@ from benchmarks.common import forward_flops, sgemm_gflops, time_call
 import numpy as np
 import tensorflow as tf
 
-from core.complete import Completer, contextual_weights
+from core.cli import argument_parser
+from core.completer import Completer, contextual_weights
 from core.config import CompletionConfig, ModelConfig
 from core.masks import center_mask
 from core.model import build_discriminator, build_generator, sample_z
@@ -40,9 +40,9 @@ def step_timer(completer: Completer, batch: int, eager: bool = False):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--weights", type=Path, default=Path("weights"))
-    parser.add_argument("--batches", type=int, nargs="+", default=[1, 8, 32])
+    parser = argument_parser(__doc__.splitlines()[0])
+    parser.add_argument("--weights", type=Path, default=Path("weights"), help="model folder")
+    parser.add_argument("--batches", type=int, nargs="+", default=[1, 8, 32], help="faces completed at once")
     args = parser.parse_args()
     try:
         model = load_model(args.weights)

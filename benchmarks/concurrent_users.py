@@ -7,17 +7,17 @@ Starts the app on a free loopback port and drives Debian's Chromium with Playwri
 """
 from __future__ import annotations
 
-import argparse
 import time
 
 from benchmarks.app_server import CHROMIUM, CHROMIUM_ARGS, peak_rss_mib, serve_app
+from core.cli import argument_parser
 
 
 def main() -> None:
     from playwright.sync_api import sync_playwright
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--users", type=int, default=8)
+    parser = argument_parser(__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, default=8, help="browser sessions that fill at once")
     args = parser.parse_args()
     with serve_app() as (url, server), sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)

@@ -5,10 +5,10 @@ python -m benchmarks.distributed_step [--batch 64] [--steps 4]
 """
 from __future__ import annotations
 
-import argparse
 import time
 
 import core  # noqa: F401  (TensorFlow's environment first)
+from core.cli import argument_parser
 from core.distribute import make_strategy, split_cpu
 
 
@@ -32,9 +32,9 @@ def seconds_per_step(strategy, config, batch: int, steps: int) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--batch", type=int, default=64)
-    parser.add_argument("--steps", type=int, default=4)
+    parser = argument_parser(__doc__.splitlines()[0])
+    parser.add_argument("--batch", type=int, default=64, help="global batch of faces per step")
+    parser.add_argument("--steps", type=int, default=4, help="timed steps per setup")
     args = parser.parse_args()
     split_cpu(2)  # before TensorFlow starts: both runs below share the same two logical devices
     import tensorflow as tf

@@ -5,11 +5,11 @@ python -m benchmarks.edit_photo [--weights weights]
 """
 from __future__ import annotations
 
-import argparse
 import time
 from pathlib import Path
 
 import core  # noqa: F401  (TensorFlow's environment first)
+from core.cli import argument_parser
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -30,14 +30,14 @@ def main() -> None:
     import numpy as np
 
     from core.align import FaceAligner
-    from core.complete import Completer
+    from core.completer import Completer
     from core.directions import load_directions
     from core.edit import apply_edit, project_face
     from core.images import read_image
     from core.weights import load_model
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--weights", type=Path, default=ROOT / "weights")
+    parser = argument_parser(__doc__.splitlines()[0])
+    parser.add_argument("--weights", type=Path, default=ROOT / "weights", help="model folder")
     args = parser.parse_args()
     model = load_model(args.weights)
     completer = Completer(model)

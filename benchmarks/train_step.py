@@ -5,12 +5,12 @@ python -m benchmarks.train_step [--batch 64] [--repeats 5]
 """
 from __future__ import annotations
 
-import argparse
 
 from benchmarks.common import forward_flops, sgemm_gflops, time_call
 
 import tensorflow as tf
 
+from core.cli import argument_parser
 from core.config import ModelConfig, TrainConfig
 from core.model import DCGAN
 
@@ -39,9 +39,9 @@ def make_step(config: ModelConfig, fade_steps: int, policy: str, batch: int):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--batch", type=int, default=64, help="faces per step (default: %(default)s)")
-    parser.add_argument("--repeats", type=int, default=5, help="timed steps per setup (default: %(default)s)")
+    parser = argument_parser(__doc__.splitlines()[0])
+    parser.add_argument("--batch", type=int, default=64, help="faces per step")
+    parser.add_argument("--repeats", type=int, default=5, help="timed steps per setup")
     args = parser.parse_args()
 
     ceiling = sgemm_gflops()

@@ -8,18 +8,19 @@ CLI: python -m core.align RAW_DIR OUT_DIR --size 64
 """
 from __future__ import annotations
 
-import argparse
 import os
 import threading
 import time
 from collections import Counter
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Sequence
 
 import cv2
 import numpy as np
 
+from core.cli import argument_parser
 from core.images import ImageError, read_image, save_png
 
 # mediapipe face-mesh indices: inner corner of the eye on the image's left,
@@ -234,8 +235,32 @@ def align_folder(raw_dir: Path, out_dir: Path, size: int = 64,
     return counts
 
 
+def load_faces(paths: Sequence[Path], size: int, aligner=None) -> tuple[list[np.ndarray], list, dict[Path, str]]:
+    """Read photos; size x size images are taken as aligned, others are aligned first.
+
+    Returns faces, the (photo, Alignment) of each (None for pre-aligned), and why each skipped path was skipped.
+    An aligner is created only when a photo needs one, and closed again.
+    """
+    faces, alignments, errors = [], [], {}
+    with ExitStack() as stack:
+        for path in paths:
+            try:
+                image = read_image(path)
+                if image.shape[:2] == (size, size):
+                    faces.append(image)
+                    alignments.append(None)
+                    continue
+                aligner = aligner or stack.enter_context(FaceAligner())
+                alignment = aligner.align(image, size)
+                faces.append(alignment.face)
+                alignments.append((image, alignment))
+            except (ImageError, AlignmentError) as err:
+                errors[path] = str(err)
+    return faces, alignments, errors
+
+
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argument_parser(__doc__.splitlines()[0])
     parser.add_argument("raw_dir", type=Path, help="folder tree of photos")
     parser.add_argument("out_dir", type=Path, help="where aligned PNGs are written (flat)")
     parser.add_argument("--size", type=int, default=64, help="output side in pixels")

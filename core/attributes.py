@@ -14,7 +14,6 @@ CLI: python -m core.attributes ../shared/data/utkface --weights weights --limit 
 """
 from __future__ import annotations
 
-import argparse
 import re
 import time
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ import numpy as np
 import tensorflow as tf
 
 from core.align import bordered, landmarker_model_path
+from core.cli import argument_parser
 from core.images import to_model
 from core.realism import upscaled
 from core.weights import MODEL_JSON, WeightsError, atomic_write, read_model_json, write_json
@@ -191,11 +191,11 @@ def labelled_faces(folder: Path, size: int, limit: int, seed: int = 0) -> tuple[
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Train the age and gender meter on UTKFace's labelled faces.")
+    parser = argument_parser("Train the age and gender meter on UTKFace's labelled faces.")
     parser.add_argument("folder", type=Path, help="UTKFace photos ([age]_[gender]_[race]_[date].jpg)")
     parser.add_argument("--weights", type=Path, default=Path("weights"), help="model folder; the meter is written there")
     parser.add_argument("--limit", type=int, default=8000, help="faces to align and train on (0: all)")
-    parser.add_argument("--epochs", type=int, default=12)
+    parser.add_argument("--epochs", type=int, default=12, help="passes over the training faces")
     args = parser.parse_args(argv)
     if not args.folder.is_dir():
         parser.error(f"{args.folder} is not a folder")

@@ -20,6 +20,8 @@ import scipy.ndimage
 import scipy.sparse
 import scipy.sparse.linalg
 
+from core.config import CompletionConfig
+
 # The four neighbours (dy, dx) of a pixel.
 _NEIGHBOURS = ((-1, 0), (1, 0), (0, -1), (0, 1))
 COLOUR_RING = 4  # known pixels within this many pixels of the hole fit the colour map
@@ -105,3 +107,10 @@ def match_colours(generated: np.ndarray, image: np.ndarray, fill: np.ndarray, ri
     covariance = ((g - g_mean) * (y - y_mean)).mean(axis=0)
     gain = np.clip(covariance / np.maximum(variance, 1e-6), 0.5, 2.0)
     return (generated - g_mean) * gain + y_mean
+
+
+def blend_fill(image: np.ndarray, generated: np.ndarray, fill: np.ndarray, config: CompletionConfig) -> np.ndarray:
+    """generated (uint8 or float in [0, 255]) blended into image (uint8) over fill, as config says."""
+    if config.colour_fit:
+        generated = match_colours(generated, image, fill)
+    return poisson_blend(image, generated, fill, config.guidance)

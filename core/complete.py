@@ -1,383 +1,49 @@
-"""Semantic inpainting (Yeh et al.): find the z whose G(z) best fits the known pixels.
+"""Fill holes in face photos from the command line: a thin wrapper over core.pipeline, as the Inpaint page is.
 
-    z^ = argmin_z  ||W * (G(z) - y)||_1  +  lam * log(1 - D(G(z)))      (z clipped to [-1, 1])
-    G' = G fine-tuned for a few steps on the known pixels of this image, from z^
-    x  = M * y + (1 - M) * G'(z^), then colour fit and Poisson blending
-
-The perceptual term is computed as the generator's non-saturating loss -log D(G(z)),
-as in Amos's code: it has the same minimiser and does not vanish where D is sure.
-
-CLI: python -m core.complete IMG... --weights weights/ --out OUT --mask center
+python -m core.complete IMG... --weights weights/ --out OUT --mask center
 """
 from __future__ import annotations
 
 import argparse
-import threading
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Callable, Sequence
 
-import cv2
-import keras
 import numpy as np
-import tensorflow as tf
 
-from core.blend import match_colours, poisson_blend
+from core.align import load_faces
+from core.cli import argument_parser
+from core.completer import Completer
 from core.config import SEED_COMPLETION, STEP_SIZES, CompletionConfig
-from core.encoder import encoder_input
-from core.images import to_model, to_uint8
-from core.masks import Mask, MaskError
-from core.model import sample_z
-from core.weights import TrainedModel
-
-# callback(iteration, loss per image, current completion per image in [-1, 1]) -> False to stop
-ProgressCallback = Callable[[int, np.ndarray, np.ndarray], "bool | None"]
-
-
-@dataclass
-class Completion:
-    """Completions of N images (all float32 in [-1, 1] unless noted)."""
-
-    z: np.ndarray  # (N, z_dim) the chosen z^
-    generated: np.ndarray  # (N, H, W, 3) G(z^), by the per-image fine-tuned G when tune_steps > 0
-    filled: np.ndarray  # (N, H, W, 3) M*y + (1-M)*G(z^)
-    blended: np.ndarray  # (N, H, W, 3) uint8, Poisson-blended (= filled when blending is off)
-    loss: np.ndarray  # (N,) total loss of z^
-    contextual: np.ndarray  # (N,)
-    perceptual: np.ndarray  # (N,)
-    restart_losses: np.ndarray  # (N, restarts) best total loss of each start
-    iterations: int
-    history: list[tuple[int, float]] = field(default_factory=list)  # (iteration, mean best loss)
-
-
-def contextual_weights(mask: Mask, weighted: bool = False, window: int = 7) -> np.ndarray:
-    """Per-pixel weights of the contextual loss, (h, w, 1).
-
-    Plain: the mask itself. Weighted (the paper): each known pixel counts in
-    proportion to the unknown pixels in its window, so pixels near the hole
-    matter most. Lowres: ones over the downsampled grid, scaled so one block
-    counts like its factor^2 pixels.
-    """
-    if mask.lowres_factor > 1:
-        size = mask.known.shape[0] // mask.lowres_factor
-        return np.full((size, size, 1), mask.lowres_factor**2, np.float32)
-    known = mask.known.astype(np.float32)
-    if weighted:
-        unknown_share = cv2.boxFilter(1 - known, -1, (window, window), borderType=cv2.BORDER_CONSTANT)
-        known = known * unknown_share
-    return known[..., None]
-
-
-class Completer:
-    """Compiled completion for one trained model; reuse it across calls (traces are cached per shape)."""
-
-    def __init__(self, model: TrainedModel):
-        self.model = model
-        self.generator = model.generator
-        self.discriminator = model.discriminator
-        self.z_dim = model.config.z_dim
-        self.size = model.config.image_size
-        self._tuned: keras.Model | None = None  # a copy of G that fine-tuning may change
-        self._tune_optimizer: keras.optimizers.Optimizer | None = None
-        self._tune_lock = threading.Lock()  # one copy of G: completions running at once take turns on it
-
-    @staticmethod
-    def _contextual(g, y, w, factor: int):
-        if factor > 1:
-            diff = tf.nn.avg_pool2d(g, factor, factor, "VALID") - tf.nn.avg_pool2d(y, factor, factor, "VALID")
-        else:
-            diff = g - y
-        return tf.reduce_sum(tf.abs(diff) * w, axis=[1, 2, 3])
-
-    def _losses(self, z, y, w, lam, factor: int):
-        """Total, contextual and perceptual loss per sample, and G(z)."""
-        g = self.generator(z, training=False)
-        contextual = self._contextual(g, y, w, factor)
-        perceptual = tf.nn.softplus(-self.discriminator(g, training=False))[:, 0]  # -log D(G(z))
-        return contextual + lam * perceptual, contextual, perceptual, g
-
-    def _gradient(self, z, y, w, lam, factor):
-        with tf.GradientTape() as tape:
-            tape.watch(z)
-            loss = self._losses(z, y, w, lam, factor)[0]
-        return loss, tape.gradient(loss, z)
-
-    @staticmethod
-    def hyperparameters(config: CompletionConfig) -> tf.Tensor:
-        """The optimiser settings as one tensor, in the order _iterate unpacks them."""
-        return tf.constant(
-            [config.learning_rate, config.beta1, config.beta2, config.momentum, config.lam, config.hmc_leapfrog],
-            tf.float32,
-        )
-
-    @tf.function(reduce_retracing=True)
-    def _iterate(self, z, m, v, t, best_z, best_loss, y, w, n, hp, optimizer: str, factor: int):
-        """n optimiser steps on z; hp = (lr, beta1, beta2, momentum, lam, leapfrog); HMC's step is lr."""
-        lr, beta1, beta2, momentum, lam, leapfrog = tf.unstack(hp)
-        for _ in tf.range(n):
-            loss, grad = self._gradient(z, y, w, lam, factor)
-            better = loss < best_loss
-            best_loss = tf.where(better, loss, best_loss)
-            best_z = tf.where(better[:, None], z, best_z)
-            t += 1.0
-            if optimizer == "adam":
-                m = beta1 * m + (1 - beta1) * grad
-                v = beta2 * v + (1 - beta2) * tf.square(grad)
-                step = lr * (m / (1 - beta1**t)) / (tf.sqrt(v / (1 - beta2**t)) + 1e-8)
-                z = tf.clip_by_value(z - step, -1.0, 1.0)
-            elif optimizer == "momentum":  # Nesterov momentum, as in Amos's write-up
-                previous = m
-                m = momentum * m - lr * grad
-                z = tf.clip_by_value(z - momentum * previous + (1 + momentum) * m, -1.0, 1.0)
-            else:
-                z = self._hmc_step(z, loss, grad, y, w, lam, lr, leapfrog, factor)
-        loss = self._losses(z, y, w, lam, factor)[0]
-        better = loss < best_loss
-        return z, m, v, t, tf.where(better[:, None], z, best_z), tf.where(better, loss, best_loss)
-
-    def _hmc_step(self, z, loss, grad, y, w, lam, eps, leapfrog, factor):
-        """Hamiltonian Monte Carlo: leapfrog along the loss surface, Metropolis-accept per sample."""
-        p = tf.random.normal(tf.shape(z))
-        h0 = loss + 0.5 * tf.reduce_sum(p * p, axis=1)
-        zn, pn, last_loss, last_grad = z, p - 0.5 * eps * grad, loss, grad
-        for _ in tf.range(tf.cast(leapfrog, tf.int32)):
-            zn = tf.clip_by_value(zn + eps * pn, -1.0, 1.0)
-            last_loss, last_grad = self._gradient(zn, y, w, lam, factor)
-            pn = pn - eps * last_grad
-        pn = pn + 0.5 * eps * last_grad
-        h1 = last_loss + 0.5 * tf.reduce_sum(pn * pn, axis=1)
-        accept = tf.random.uniform(tf.shape(h0)) < tf.exp(tf.minimum(h0 - h1, 0.0))
-        return tf.where(accept[:, None], zn, z)
-
-    @tf.function(reduce_retracing=True)
-    def _evaluate(self, z, y, w, lam, factor: int):
-        return self._losses(z, y, w, lam, factor)
-
-    @tf.function(reduce_retracing=True)
-    def _fit_only(self, z, y, w, factor: int):
-        """Contextual loss alone: G forward passes only, for scoring the starting pool."""
-        return self._contextual(self.generator(z, training=False), y, w, factor)
-
-    @tf.function(reduce_retracing=True)
-    def _tune(self, z, y, w, n, factor: int):
-        """n Adam steps on the copy of G's weights (batch norm in inference mode) to fit y's known pixels."""
-        variables = self._tuned.trainable_variables
-        for _ in tf.range(n):
-            with tf.GradientTape() as tape:
-                loss = tf.reduce_sum(self._contextual(self._tuned(z, training=False), y, w, factor))
-            self._tune_optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
-        return self._tuned(z, training=False)
-
-    def _fit_copy(self, z: tf.Tensor, y: tf.Tensor, w: tf.Tensor, config: CompletionConfig, factor: int) -> tf.Tensor:
-        """Reset the copy of G to G, fine-tune it on one image; returns the copy's G'(z). Hold _tune_lock."""
-        tuned = self._tuned_copy()
-        if self._tune_optimizer is None:
-            self._tune_optimizer = keras.optimizers.Adam(config.tune_learning_rate)
-            self._tune_optimizer.build(tuned.trainable_variables)
-        self._tune_optimizer.learning_rate.assign(config.tune_learning_rate)
-        for copy, original in zip(tuned.weights, self.generator.weights):
-            copy.assign(original)
-        for slot in self._tune_optimizer.variables:
-            if slot is not self._tune_optimizer.learning_rate:
-                slot.assign(tf.zeros_like(slot))
-        return self._tune(z, y, w, tf.constant(config.tune_steps), factor)
-
-    def tuned_generate(self, z: tf.Tensor, y: tf.Tensor, w: tf.Tensor, config: CompletionConfig, factor: int) -> np.ndarray:
-        """G'(z) per image, where G' is G fine-tuned on that image alone for config.tune_steps steps."""
-        with self._tune_lock:
-            return np.concatenate([self._fit_copy(z[i : i + 1], y[i : i + 1], w[i : i + 1], config, factor).numpy()
-                                   for i in range(len(z))], axis=0)
-
-    def tuned_weights(self, z: np.ndarray, face: np.ndarray, config: CompletionConfig) -> list[np.ndarray]:
-        """G's weights fine-tuned for config.tune_steps steps to draw one whole face (uint8) from z, as
-        float16 offsets from G's own: a user session keeps them, and the offsets are small, so half the
-        memory of float32 weights costs no precision that shows.
-
-        Pivotal tuning (Roich et al. 2022): G' keeps the person's likeness at z and, close to z,
-        still moves along G's directions, so an edited z' gives this person edited, not a stranger.
-        """
-        y = tf.constant(to_model(face)[None])
-        with self._tune_lock:
-            self._fit_copy(tf.constant(z[None], tf.float32), y, tf.ones_like(y[..., :1]), config, 1)
-            return [(np.array(tuned) - np.array(own)).astype(np.float16)
-                    for tuned, own in zip(self._tuned_copy().weights, self.generator.weights)]
-
-    def generate_with(self, weights: list[np.ndarray] | None, z: np.ndarray) -> np.ndarray:
-        """G(z) in [-1, 1] drawn with G's weights plus these offsets (from tuned_weights), or by G itself when None."""
-        z = tf.constant(np.asarray(z, np.float32))
-        if weights is None:
-            return self.generator(z, training=False).numpy()
-        with self._tune_lock:
-            tuned = self._tuned_copy()
-            for variable, own, offset in zip(tuned.weights, self.generator.weights, weights):
-                variable.assign(own + offset.astype(np.float32))
-            return tuned(z, training=False).numpy()
-
-    def _tuned_copy(self) -> keras.Model:
-        """The one copy of G that fine-tuning may change, made on first use."""
-        if self._tuned is None:
-            self._tuned = keras.models.clone_model(self.generator)
-        return self._tuned
-
-    def _initial_z(self, y, known, w, config: CompletionConfig, factor: int) -> tf.Tensor:
-        """restarts z per image: random, or the best-fitting of an init_pool of random z (plus the encoder's guess)."""
-        n, k = y.shape[0], config.restarts
-        if not config.init_pool:
-            return sample_z(n * k, self.z_dim, config.seed)
-        guesses = None
-        if config.use_encoder and self.model.encoder is not None and factor == 1:
-            guesses = self.model.encoder(encoder_input(y, known), training=False)
-        chosen = []
-        for i in range(n):
-            z = sample_z(max(config.init_pool, k), self.z_dim, config.seed * 7919 + i)
-            if guesses is not None:
-                z = tf.concat([guesses[i : i + 1], z], axis=0)
-            pool = z.shape[0]
-            yi = tf.repeat(y[i : i + 1], pool, axis=0)
-            wi = tf.repeat(w[i : i + 1], pool, axis=0)
-            contextual = self._fit_only(z, yi, wi, factor)
-            chosen.append(tf.gather(z, tf.argsort(contextual)[:k]))
-        return tf.concat(chosen, axis=0)
-
-    def complete(
-        self,
-        images: np.ndarray,
-        masks: Mask | Sequence[Mask],
-        config: CompletionConfig = CompletionConfig(),
-        callback: ProgressCallback | None = None,
-    ) -> Completion:
-        """Complete N aligned faces (N, S, S, 3; uint8 or float in [-1, 1]) under their masks."""
-        images = np.asarray(images)
-        if images.ndim == 3:
-            images = images[None]
-        if images.ndim != 4 or images.shape[1:] != (self.size, self.size, 3):
-            raise ValueError(f"Expected aligned faces of shape (N, {self.size}, {self.size}, 3), got {images.shape}.")
-        y = to_model(images) if images.dtype == np.uint8 else images.astype(np.float32)
-        if not np.isfinite(y).all():
-            raise ValueError("The images hold NaN or infinite values.")
-        masks = [masks] * len(y) if isinstance(masks, Mask) else list(masks)
-        if len(masks) != len(y):
-            raise MaskError(f"{len(masks)} masks for {len(y)} images.")
-        for mask in masks:
-            if mask.known.shape != (self.size, self.size):
-                raise MaskError(f"A mask is {mask.known.shape}, the model's images are {self.size}x{self.size}.")
-        factors = {mask.lowres_factor for mask in masks}
-        if len(factors) > 1:
-            raise MaskError("Low-resolution and pixel masks cannot be mixed in one call.")
-        factor = factors.pop()
-
-        n, k = len(y), config.restarts
-        w = np.stack([contextual_weights(mask, config.weighted) for mask in masks])
-        y_t, w_t = tf.constant(y), tf.constant(w)
-        known = tf.constant(np.stack([mask.known for mask in masks])[..., None])
-        z = self._initial_z(y_t, known, w_t, config, factor)
-        y_k, w_k = tf.repeat(y_t, k, axis=0), tf.repeat(w_t, k, axis=0)
-        hp = self.hyperparameters(config)
-        m = v = tf.zeros_like(z)
-        t = tf.constant(0.0)
-        best_z, best_loss = z, tf.fill([n * k], np.float32(np.inf))
-        fill = np.stack([mask.fill for mask in masks])[..., None]
-        history: list[tuple[int, float]] = []
-        done = 0
-        while done < config.iterations:
-            chunk = min(config.report_every, config.iterations - done)
-            z, m, v, t, best_z, best_loss = self._iterate(
-                z, m, v, t, best_z, best_loss, y_k, w_k, tf.constant(chunk), hp, config.optimizer, factor
-            )
-            done += chunk
-            per_image = tf.reshape(best_loss, (n, k)).numpy()
-            history.append((done, float(per_image.min(axis=1).mean())))
-            if callback is not None:
-                winner = self._pick(best_z, per_image)
-                preview = self.generator(winner, training=False).numpy()
-                if callback(done, per_image.min(axis=1), np.where(fill, preview, y)) is False:
-                    break
-
-        restart_losses = tf.reshape(best_loss, (n, k)).numpy()
-        z_hat = self._pick(best_z, restart_losses)
-        loss, contextual, perceptual, generated = (a.numpy() for a in self._evaluate(z_hat, y_t, w_t, config.lam, factor))
-        if config.tune_steps:
-            generated = self.tuned_generate(z_hat, y_t, w_t, config, factor)
-        filled = np.where(fill, generated, y)
-        if config.blend and factor == 1:
-            blended = np.stack([
-                blend_fill(to_uint8(yi), to_uint8(gi), mask.fill, config) for yi, gi, mask in zip(y, generated, masks)
-            ])
-        else:
-            blended = to_uint8(filled)
-        return Completion(
-            z_hat.numpy(), generated, filled, blended, loss, contextual, perceptual, restart_losses, done, history
-        )
-
-    @staticmethod
-    def _pick(best_z: tf.Tensor, per_image_loss: np.ndarray) -> tf.Tensor:
-        """The lowest-loss restart of each image."""
-        n, k = per_image_loss.shape
-        return tf.gather(best_z, np.arange(n) * k + per_image_loss.argmin(axis=1))
-
-
-def blend_fill(image: np.ndarray, generated: np.ndarray, fill: np.ndarray, config: CompletionConfig) -> np.ndarray:
-    """generated (uint8 or float in [0, 255]) blended into image (uint8) over fill, as config says."""
-    if config.colour_fit:
-        generated = match_colours(generated, image, fill)
-    return poisson_blend(image, generated, fill, config.guidance)
-
-
-def load_faces(paths: Sequence[Path], size: int, aligner=None) -> tuple[list[np.ndarray], list, dict[Path, str]]:
-    """Read photos; size x size images are taken as aligned, others are aligned first.
-
-    Returns faces, the (photo, Alignment) of each (None for pre-aligned), and why each skipped path was skipped.
-    An aligner is created only when a photo needs one, and closed again.
-    """
-    from contextlib import ExitStack
-
-    from core.align import AlignmentError, FaceAligner
-    from core.images import ImageError, read_image
-
-    faces, alignments, errors = [], [], {}
-    with ExitStack() as stack:
-        for path in paths:
-            try:
-                image = read_image(path)
-                if image.shape[:2] == (size, size):
-                    faces.append(image)
-                    alignments.append(None)
-                    continue
-                aligner = aligner or stack.enter_context(FaceAligner())
-                alignment = aligner.align(image, size)
-                faces.append(alignment.face)
-                alignments.append((image, alignment))
-            except (ImageError, AlignmentError) as err:
-                errors[path] = str(err)
-    return faces, alignments, errors
+from core.images import save_png
+from core.masks import PRESETS, preset_mask, read_mask
+from core.pipeline import complete_faces
+from core.weights import WeightsError, load_model
 
 
 def main(argv: list[str] | None = None) -> None:
-    from core.images import save_png
-    from core.masks import PRESETS, preset_mask, read_mask
-    from core.pipeline import complete_faces
-    from core.weights import WeightsError, load_model
-
     defaults = CompletionConfig()
-    parser = argparse.ArgumentParser(description="Fill holes in face photos with the DCGAN (Yeh et al.).")
+    parser = argument_parser("Fill holes in face photos with the DCGAN (Yeh et al.).")
     parser.add_argument("images", nargs="+", type=Path, help="photos, or aligned faces of the model's size")
     parser.add_argument("--weights", type=Path, default=Path("weights"), help="model folder (model.json + .weights.h5)")
-    parser.add_argument("--out", type=Path, default=Path("completions"))
+    parser.add_argument("--out", type=Path, default=Path("completions"), help="folder for the results")
     parser.add_argument("--mask", default="center", help=f"{'|'.join(PRESETS)} or a mask PNG (white or painted = fill)")
-    parser.add_argument("--iters", type=int, default=defaults.iterations)
-    parser.add_argument("--lam", type=float, default=defaults.lam)
-    parser.add_argument("--optimizer", choices=tuple(STEP_SIZES), default=defaults.optimizer)
+    parser.add_argument("--iters", type=int, default=defaults.iterations, help="search steps on z")
+    parser.add_argument("--lam", type=float, default=defaults.lam, help="weight of the perceptual (adversarial) loss")
+    parser.add_argument("--optimizer", choices=tuple(STEP_SIZES), default=defaults.optimizer, help="optimiser on z")
     parser.add_argument("--lr", type=float, default=None,
                         help="step size on z (HMC: leapfrog step); default per optimiser: "
                         + ", ".join(f"{k} {v:g}" for k, v in STEP_SIZES.items()))
-    parser.add_argument("--restarts", type=int, default=defaults.restarts)
-    parser.add_argument("--init-pool", type=int, default=defaults.init_pool)
+    parser.add_argument("--restarts", type=int, default=defaults.restarts,
+                        help="random starts per face; the lowest total loss wins")
+    parser.add_argument("--init-pool", type=int, default=defaults.init_pool,
+                        help="start from the best fit among this many random z (0: one random z)")
     parser.add_argument("--tune-steps", type=int, default=defaults.tune_steps, help="fine-tuning steps on G per face")
     parser.add_argument("--weighted", action="store_true", help="the paper's 7x7 weighted contextual loss")
-    parser.add_argument("--blend", action=argparse.BooleanOptionalAction, default=defaults.blend)
+    parser.add_argument("--blend", action=argparse.BooleanOptionalAction, default=defaults.blend,
+                        help="Poisson-blend the fill into the known pixels")
     parser.add_argument("--guidance", type=float, default=defaults.guidance, help="weight of G's gradients in the blend")
     parser.add_argument("--seed-settings", action="store_true", help="the seed's exact method (SEED_COMPLETION)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="seed of the random starts and of random masks")
     args = parser.parse_args(argv)
 
     try:

@@ -1,9 +1,9 @@
 """Plot a run's losses against steps: python -m core.curves RUN_DIR OUT.png"""
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
+from core.cli import argument_parser
 from core.train import METRIC_FIELDS, read_metrics
 
 
@@ -33,9 +33,9 @@ def plot_losses(run_dir: Path, out: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("run_dir", type=Path)
-    parser.add_argument("out", type=Path)
+    parser = argument_parser(__doc__.splitlines()[0])
+    parser.add_argument("run_dir", type=Path, help="a training run's folder (its metrics.csv)")
+    parser.add_argument("out", type=Path, help="the PNG to write")
     args = parser.parse_args(argv)
     plot_losses(args.run_dir, args.out)
     print(f"wrote {args.out}")

@@ -29,6 +29,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from core.cli import argument_parser
 from core.attributes import ATTRIBUTES, FaceMeter, load_age_gender, utkface_labels
 from core.images import to_uint8
 from core.model import sample_z
@@ -308,13 +309,17 @@ def card_table(report: dict, config: DirectionConfig) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Fit, measure and save attribute directions in z.")
+    parser = argument_parser("Fit, measure and save attribute directions in z.")
     parser.add_argument("--weights", type=Path, default=Path("weights"), help="model folder; directions are written there")
     parser.add_argument("--projections", type=Path, help="core.project's .npz of UTKFace faces (for age and gender)")
     defaults = DirectionConfig()
-    for field in ("samples", "edit_faces", "seed"):
-        parser.add_argument(f"--{field.replace('_', '-')}", type=int, default=getattr(defaults, field))
-    parser.add_argument("--edit-amount", type=float, default=defaults.edit_amount)
+    parser.add_argument("--samples", type=int, default=defaults.samples,
+                        help="G's samples measured for the expression and yaw labels")
+    parser.add_argument("--edit-faces", type=int, default=defaults.edit_faces,
+                        help="random faces, not fitted on, on which each edit is measured")
+    parser.add_argument("--seed", type=int, default=defaults.seed, help="seed of the samples and the fits")
+    parser.add_argument("--edit-amount", type=float, default=defaults.edit_amount,
+                        help="units of z moved along a direction to measure it")
     parser.add_argument("--photos", type=Path, help="measure the shipped directions on these real photos instead "
                         "(projected and edited as the app does, without and with pivotal tuning)")
     parser.add_argument("--limit", type=int, default=40, help="with --photos: how many faces")
@@ -349,7 +354,8 @@ def main(argv: list[str] | None = None) -> None:
 def measure_photos(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """--photos: print how often each shipped direction moves its attribute on real faces, with and without pivotal tuning."""
     from core.align import find_images
-    from core.complete import Completer, load_faces
+    from core.align import load_faces
+    from core.completer import Completer
     from core.edit import PIVOT_TUNING
 
     try:

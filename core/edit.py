@@ -18,7 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.align import Alignment
-from core.complete import Completer, blend_fill
+from core.blend import blend_fill
+from core.completer import Completer
 from core.config import CompletionConfig
 from core.masks import face_mask
 from core.pipeline import paste_back

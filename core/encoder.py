@@ -9,7 +9,6 @@ CLI: python -m core.encoder --weights weights --steps 2000   (writes weights/enc
 """
 from __future__ import annotations
 
-import argparse
 import time
 from datetime import date
 from pathlib import Path
@@ -18,6 +17,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from core.cli import argument_parser
 from core.masks import center_mask, left_mask, stroke_mask
 from core.model import build_encoder
 from core.weights import (
@@ -101,10 +101,10 @@ def train_encoder(model: TrainedModel, steps: int, batch_size: int = 64, learnin
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Train the completion encoder on the generator's own samples.")
+    parser = argument_parser("Train the completion encoder on the generator's own samples.")
     parser.add_argument("--weights", type=Path, default=Path("weights"), help="model folder; the encoder is written there")
-    parser.add_argument("--steps", type=int, default=2000)
-    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--steps", type=int, default=2000, help="training steps")
+    parser.add_argument("--batch-size", type=int, default=64, help="G's samples per step")
     parser.add_argument("--warm-start", action="store_true",
                         help="train the folder's own encoder further (after its generator was trained further)")
     args = parser.parse_args(argv)

@@ -13,7 +13,6 @@ face, over the inter-ocular distance; with how often a face is found at all).
 """
 from __future__ import annotations
 
-import argparse
 import json
 import time
 from collections.abc import Callable
@@ -26,7 +25,9 @@ import tensorflow as tf
 
 from core.align import FaceAligner, find_images
 from core.blend import neighbour_slices
-from core.complete import Completer, load_faces
+from core.align import load_faces
+from core.cli import argument_parser
+from core.completer import Completer
 from core.config import SEED_COMPLETION, CompletionConfig
 from core.images import image_grid, save_png, to_uint8
 from core.masks import PRESETS, Mask, masked_preview, preset_mask
@@ -201,18 +202,18 @@ def eval_masks(name: str, size: int, count: int) -> list[Mask]:
 
 def main(argv: list[str] | None = None) -> None:
     defaults = CompletionConfig()
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argument_parser(__doc__.splitlines()[0])
     parser.add_argument("folder", type=Path, help="folder of face photos (aligned on the fly)")
     parser.add_argument("--weights", type=Path, nargs="+", default=[Path("weights")],
                         help="model folders; the project's defaults run with each, on the same faces and masks")
     parser.add_argument("--no-baselines", action="store_true",
                         help="skip OpenCV, biharmonic and the seed's settings (to compare weights quickly)")
     parser.add_argument("--masks", nargs="+", choices=[p for p in PRESETS if p != "lowres"],
-                        default=["center", "left", "strokes"])
+                        default=["center", "left", "strokes"], help="the masks each face is filled under")
     parser.add_argument("--limit", type=int, default=64, help="evaluate the first N usable faces (sorted by name)")
-    parser.add_argument("--out", type=Path, default=Path("reports/eval"))
+    parser.add_argument("--out", type=Path, default=Path("reports/eval"), help="folder for report.json and the figures")
     parser.add_argument("--iters", type=int, default=defaults.iterations, help="iterations of the project's defaults")
-    parser.add_argument("--restarts", type=int, default=defaults.restarts)
+    parser.add_argument("--restarts", type=int, default=defaults.restarts, help="random starts per face")
     parser.add_argument("--seed-iters", type=int, default=SEED_COMPLETION.iterations, help="iterations of the seed baseline")
     parser.add_argument("--no-landmarks", action="store_true", help="skip the landmark check")
     parser.add_argument("--curve", action="store_true",

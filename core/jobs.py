@@ -6,7 +6,6 @@ Its pid and log live in the run folder, so any session of the app can find it.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import signal
@@ -15,6 +14,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.cli import argument_parser
 from core.train import RUN_JSON, read_checkpoint_state
 
 PID_FILE = "job.pid"
@@ -148,9 +148,9 @@ def main(argv: list[str] | None = None) -> None:
     from core.align import align_folder
     from core.train import main as train_main
 
-    parser = argparse.ArgumentParser(description="Align (optionally) and train: the app's background job.")
-    parser.add_argument("--data", type=Path, required=True)
-    parser.add_argument("--out", type=Path, required=True)
+    parser = argument_parser("Align (optionally) and train: the app's background job.")
+    parser.add_argument("--data", type=Path, required=True, help="folder of face photos, or of aligned faces")
+    parser.add_argument("--out", type=Path, required=True, help="the run folder; every other option goes to core.train")
     parser.add_argument("--align", action="store_true", help="align the photos into OUT/aligned first")
     args, train_args = parser.parse_known_args(argv)
     data = args.data

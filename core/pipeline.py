@@ -18,7 +18,8 @@ import cv2
 import numpy as np
 
 from core.align import Alignment
-from core.complete import Completer, blend_fill
+from core.blend import blend_fill
+from core.completer import Completer
 from core.config import CompletionConfig
 from core.images import save_gif, to_uint8
 from core.masks import Mask, masked_preview

@@ -1,6 +1,6 @@
 """Projection: the z whose G(z) comes closest to a real aligned face, and how close it came.
 
-Projecting is completion with every pixel known, so it reuses core.complete's optimiser, its
+Projecting is completion with every pixel known, so it reuses core.completer's optimiser, its
 limits and the encoder's first guess: the encoder alone gives about 20 dB on lfw-dev faces,
 50 Adam steps 22.7 dB and 100 steps 23.3 dB (0.7 s a face at batch 64 on 2 cores). No
 fine-tuning of G: an edit must move along z, and a tuned G would no longer match the z it
@@ -10,7 +10,6 @@ CLI: python -m core.project FOLDER --weights weights --out faces.npz   (z of eve
 """
 from __future__ import annotations
 
-import argparse
 import io
 import time
 from dataclasses import dataclass, replace
@@ -18,7 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from core.complete import Completer, load_faces
+from core.align import load_faces
+from core.cli import argument_parser
+from core.completer import Completer
 from core.config import CompletionConfig
 from core.images import to_uint8
 from core.masks import Mask
@@ -69,14 +70,14 @@ def main(argv: list[str] | None = None) -> None:
     from core.align import FaceAligner, find_images
     from core.realism import faces_found
 
-    parser = argparse.ArgumentParser(description="Project a folder of faces into the generator's z.")
+    parser = argument_parser("Project a folder of faces into the generator's z.")
     parser.add_argument("folder", type=Path, help="photos, or aligned faces of the model's size")
-    parser.add_argument("--weights", type=Path, default=Path("weights"))
-    parser.add_argument("--out", type=Path, default=Path("projections.npz"))
+    parser.add_argument("--weights", type=Path, default=Path("weights"), help="model folder")
+    parser.add_argument("--out", type=Path, default=Path("projections.npz"), help="the .npz of z, names and PSNR")
     parser.add_argument("--limit", type=int, default=0, help="project a random N of the faces (seeded); 0: all")
-    parser.add_argument("--iters", type=int, default=PROJECTION.iterations)
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--iters", type=int, default=PROJECTION.iterations, help="search steps on z per face")
+    parser.add_argument("--batch-size", type=int, default=64, help="faces projected at once")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the random starts and of --limit's choice")
     args = parser.parse_args(argv)
     if not args.folder.is_dir():
         parser.error(f"{args.folder} is not a folder")

@@ -10,13 +10,13 @@ python -m core.realism --weights weights runs/ema/model --real data/aligned --sa
 """
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from core.align import FaceAligner
+from core.cli import argument_parser
 from core.data import list_images
 from core.images import image_grid, read_image, save_png, to_uint8
 from core.model import sample_z
@@ -115,10 +115,10 @@ def real_faces(folder: Path, count: int, size: int, seed: int = 0) -> np.ndarray
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argument_parser(__doc__.splitlines()[0])
     parser.add_argument("--weights", type=Path, nargs="+", default=[Path("weights")], help="model folders to compare")
-    parser.add_argument("--samples", type=int, default=1000)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--samples", type=int, default=1000, help="samples per model (and real faces per set)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of z (the same for every model) and of the patches")
     parser.add_argument("--real", type=Path, help="folder of aligned real faces (core.align): also measure SWD")
     parser.add_argument("--grid", type=Path, help="write up to 8 samples of each model, same z, one row per model")
     args = parser.parse_args(argv)

@@ -13,7 +13,6 @@ A run folder holds:
 """
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import os
@@ -30,6 +29,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from core.cli import argument_parser
 from core.config import PRECISIONS, ModelConfig, TrainConfig
 from core.data import face_dataset, list_images, with_latents
 from core.distribute import STRATEGIES, is_chief, make_strategy
@@ -320,20 +320,21 @@ def fit_segments(done: int, steps: int, every: int) -> list[tuple[int, int]]:
 
 def main(argv: list[str] | None = None) -> None:
     defaults = TrainConfig()
-    parser = argparse.ArgumentParser(description="Train the DCGAN on aligned faces (see core.align).")
+    parser = argument_parser("Train the DCGAN on aligned faces (see core.align).")
     parser.add_argument("--data", required=True, type=Path, help="folder of aligned face images")
     parser.add_argument("--out", required=True, type=Path, help="run folder (checkpoints, samples, logs)")
     parser.add_argument("--resume", action="store_true", help="continue from the run folder's last checkpoint")
     parser.add_argument("--steps", type=int, default=defaults.steps, help="train until this step")
-    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
-    parser.add_argument("--log-every", type=int, default=defaults.log_every)
-    parser.add_argument("--sample-every", type=int, default=defaults.sample_every)
-    parser.add_argument("--checkpoint-every", type=int, default=defaults.checkpoint_every)
-    parser.add_argument("--image-size", type=int, default=ModelConfig.image_size)
-    parser.add_argument("--z-dim", type=int, default=ModelConfig.z_dim)
-    parser.add_argument("--gf", type=int, default=ModelConfig.gf)
-    parser.add_argument("--df", type=int, default=ModelConfig.df)
-    parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--batch-size", type=int, default=defaults.batch_size, help="faces per step (all replicas)")
+    parser.add_argument("--log-every", type=int, default=defaults.log_every, help="steps between metrics rows")
+    parser.add_argument("--sample-every", type=int, default=defaults.sample_every, help="steps between sample grids")
+    parser.add_argument("--checkpoint-every", type=int, default=defaults.checkpoint_every,
+                        help="steps between checkpoints (and exports to RUN/model)")
+    parser.add_argument("--image-size", type=int, default=ModelConfig.image_size, help="side of G's faces (a power of two)")
+    parser.add_argument("--z-dim", type=int, default=ModelConfig.z_dim, help="length of z")
+    parser.add_argument("--gf", type=int, default=ModelConfig.gf, help="generator width: filters of its last hidden layer")
+    parser.add_argument("--df", type=int, default=ModelConfig.df, help="discriminator width: filters of its first layer")
+    parser.add_argument("--seed", type=int, default=defaults.seed, help="seed of the data order and of z")
     parser.add_argument("--ema-decay", type=float, default=defaults.ema_decay,
                         help="the exported G averages G's weights with this decay (0: export the raw G)")
     parser.add_argument("--init-from", type=Path,
@@ -343,9 +344,9 @@ def main(argv: list[str] | None = None) -> None:
                         help="a grown run fades its new blocks in over this many steps (default: %(default)s, "
                              "no fade)")
     parser.add_argument("--precision", choices=PRECISIONS, default=defaults.precision,
-                        help="mixed_bfloat16: compute in bfloat16, weights in float32 (default: %(default)s)")
+                        help="mixed_bfloat16: compute in bfloat16, weights in float32")
     parser.add_argument("--strategy", choices=STRATEGIES, default="default",
-                        help="mirrored: every GPU of this machine; multiworker: several machines (TF_CONFIG)")
+                        help="default: this machine's CPU or one GPU; mirrored: every GPU of this machine; multiworker: several machines (TF_CONFIG)")
     parser.add_argument("--cpu-replicas", type=int, default=1,
                         help="split the CPU into this many logical devices (to run mirrored without GPUs)")
     args = parser.parse_args(argv)

@@ -16,6 +16,7 @@ from typing import Any, Callable
 import h5py
 import keras
 
+from core.cli import argument_parser
 from core.config import ModelConfig
 from core.model import build_discriminator, build_encoder, build_generator
 
@@ -161,9 +162,7 @@ def publish(source: Path, dest: Path, dtype: str = "float16") -> tuple[TrainedMo
 
 def main(argv: list[str] | None = None) -> None:
     """python -m core.weights SRC DST [--dtype float16]: copy a model folder, e.g. a run's into weights/."""
-    import argparse
-
-    parser = argparse.ArgumentParser(description="Publish a model folder (a run's model/) as the app's weights.")
+    parser = argument_parser("Publish a model folder (a run's model/) as the app's weights.")
     parser.add_argument("source", type=Path, help="model folder, e.g. runs/faces/model")
     parser.add_argument("dest", type=Path, help="where to write it, e.g. weights")
     parser.add_argument("--dtype", choices=("float32", "float16"), default="float16", help="storage precision")

@@ -12,7 +12,7 @@ import streamlit as st
 from PIL import Image
 
 from core.align import Alignment, FaceAligner
-from core.complete import Completer
+from core.completer import Completer
 from core.directions import DIRECTIONS_FILE, Directions, load_directions
 from core.fair_queue import FairQueue
 from core.images import read_image

@@ -11,7 +11,6 @@ Only the example photo (public domain) is used: the data sets' faces must not be
 """
 from __future__ import annotations
 
-import argparse
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -22,7 +21,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from core.align import FaceAligner  # noqa: E402
-from core.complete import Completer  # noqa: E402
+from core.cli import argument_parser  # noqa: E402
+from core.completer import Completer  # noqa: E402
 from core.config import CompletionConfig  # noqa: E402
 from core.directions import load_directions  # noqa: E402
 from core.edit import apply_edit, project_face  # noqa: E402
@@ -42,9 +42,9 @@ def enlarge(image: np.ndarray, scale: int = SCALE) -> np.ndarray:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=ROOT / "docs")
-    parser.add_argument("--weights", type=Path, default=ROOT / "weights")
+    parser = argument_parser(__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "docs", help="folder for the figures")
+    parser.add_argument("--weights", type=Path, default=ROOT / "weights", help="model folder")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
 

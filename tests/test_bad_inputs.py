@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from core.align import AlignmentError, FaceAligner, align_landmarks
-from core.complete import Completer
+from core.completer import Completer
 from core.config import CompletionConfig
 from core.data import list_images
 from core.images import MAX_SIDE, ImageError, read_image

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.complete import Completer, contextual_weights
+from core.completer import Completer, contextual_weights
 from core.config import STEP_SIZES, CompletionConfig
 from core.images import to_uint8
 from core.masks import Mask, MaskError, center_mask, full_mask, lowres_mask

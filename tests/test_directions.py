@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from core.attributes import ATTRIBUTES, FaceMeter, utkface_labels, yaw_degrees
-from core.complete import Completer
+from core.completer import Completer
 from core.config import CompletionConfig
 from core.directions import (
     DirectionConfig, Directions, classes, fit_direction, load_directions, save_directions,

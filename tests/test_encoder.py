@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from core.complete import Completer
+from core.completer import Completer
 from core.config import CompletionConfig
 from core.encoder import encoder_input, train_encoder, training_masks
 from core.masks import center_mask

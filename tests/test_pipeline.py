@@ -6,7 +6,7 @@ import pytest
 from PIL import Image
 
 from core.align import FaceAligner
-from core.complete import Completer
+from core.completer import Completer
 from dataclasses import replace
 
 from core.config import CompletionConfig

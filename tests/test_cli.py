@@ -1,0 +1,96 @@
+"""The command-line tools: every option explains itself, and their output carries no native log lines."""
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from core.quiet import is_noise
+
+ROOT = Path(__file__).resolve().parent.parent
+TOOLS = [
+    "core.align", "core.attributes", "core.complete", "core.curves", "core.directions", "core.encoder",
+    "core.evaluate", "core.jobs", "core.project", "core.realism", "core.train", "core.weights",
+    "benchmarks.complete_step", "benchmarks.concurrent_users", "benchmarks.distributed_step",
+    "benchmarks.edit_photo", "benchmarks.train_step", "scripts/readme_figures.py",
+]
+
+
+def parser_of(tool: str, monkeypatch) -> argparse.ArgumentParser:
+    """The parser a tool's main() builds (caught as it parses --help)."""
+    if tool.endswith(".py"):
+        spec = importlib.util.spec_from_file_location("readme_figures", ROOT / tool)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    else:
+        module = importlib.import_module(tool)
+    caught = []
+
+    def catch(self, args=None, namespace=None):
+        caught.append(self)
+        raise SystemExit(0)
+
+    monkeypatch.setattr(argparse.ArgumentParser, "parse_args", catch)
+    monkeypatch.setattr(argparse.ArgumentParser, "parse_known_args", catch)
+    monkeypatch.setattr(sys, "argv", [tool, "--help"])
+    with pytest.raises(SystemExit):
+        module.main()
+    return caught[0]
+
+
+@pytest.mark.parametrize("tool", TOOLS)
+def test_every_option_has_a_help_line_with_its_default(tool, monkeypatch):
+    parser = parser_of(tool, monkeypatch)
+    text = parser.format_help()
+    for action in parser._actions:
+        assert action.help, f"{tool}: {action.dest} has no help"
+        if action.option_strings and action.default not in (None, False, True, argparse.SUPPRESS):
+            assert f"(default: {action.default}" in " ".join(text.split()).replace("( default", "(default"), \
+                f"{tool}: {action.dest}'s help does not say its default {action.default!r}"
+
+
+NATIVE_LINES = [
+    "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR",
+    "I0000 00:00:1796197823.129529    7900 port.cc:153] oneDNN custom operations are on.",
+    "E0000 00:00:1796197593.287805    7451 meta_optimizer.cc:967] remapper failed: INVALID_ARGUMENT: Mutation",
+    "W0000 00:00:1796197951.680709    8211 inference_feedback_manager.cc:121] Feedback manager requires a model",
+    "INFO: Created TensorFlow Lite XNNPACK delegate for CPU.",
+]
+
+
+def test_only_the_known_native_lines_are_dropped():
+    assert all(is_noise(line) for line in NATIVE_LINES)
+    for line in ["E0000 00:00:1796197593.287805    7451 meta_optimizer.cc:967] layout failed: OUT_OF_RANGE",
+                 "F0000 00:00:1796197823.129529    7900 port.cc:153] Check failed", "Traceback (most recent call last):",
+                 "error: no usable face among the inputs"]:
+        assert not is_noise(line)
+
+
+FILTERED = """
+import os, sys
+sys.argv[0] = "-m"  # as in python -m core.NAME
+import core
+import tensorflow
+os.write(2, b"W0000 00:00:1796197951.680709    8211 inference_feedback_manager.cc:121] Feedback manager\\n")
+os.write(2, b"a native line that matters\\n")
+print("a Python line", file=sys.stderr)
+"""
+
+
+@pytest.mark.parametrize("verbose", [False, True])
+def test_a_tool_prints_no_native_start_up_lines_unless_verbose(verbose):
+    env = {k: v for k, v in os.environ.items() if k != "FACEFILL_VERBOSE"}
+    if verbose:
+        env["FACEFILL_VERBOSE"] = "1"
+    run = subprocess.run([sys.executable, "-c", FILTERED], cwd=ROOT, env=env, capture_output=True, text=True,
+                         timeout=120)
+    assert run.returncode == 0, run.stderr
+    lines = run.stderr.splitlines()
+    assert "a native line that matters" in lines and "a Python line" in lines
+    assert any(is_noise(line) for line in lines) == verbose, lines
