@@ -37,13 +37,17 @@ def faces_found(aligner: FaceAligner, images: np.ndarray) -> np.ndarray:
     return np.array([bool(aligner.landmarks(upscaled(image))) for image in images], bool)
 
 
-def generate(model: TrainedModel, samples: int, seed: int = 0, batch: int = 100) -> np.ndarray:
-    """samples uint8 images from G, in batches; the same seed gives every model the same z."""
-    return np.concatenate([
+def generate(model: TrainedModel, samples: int, seed: int = 0, batch: int = 100, size: int | None = None) -> np.ndarray:
+    """samples uint8 images from G, in batches; the same seed gives every model the same z.
+    size: enlarged (bicubic) to size x size, to compare a smaller model with a larger one as a user sees it."""
+    images = np.concatenate([
         to_uint8(model.generator(sample_z(min(batch, samples - start), model.config.z_dim, seed + start),
                                  training=False).numpy())
         for start in range(0, samples, batch)
     ])
+    if size and size != model.config.image_size:
+        images = np.stack([upscaled(image, size) for image in images])
+    return images
 
 
 def detection_rate(model: TrainedModel, samples: int = 1000, seed: int = 0, batch: int = 100) -> float:
@@ -116,17 +120,18 @@ def real_faces(folder: Path, count: int, size: int, seed: int = 0) -> np.ndarray
 
 def main(argv: list[str] | None = None) -> None:
     parser = argument_parser(__doc__.splitlines()[0])
-    parser.add_argument("--weights", type=Path, nargs="+", default=[Path("weights")], help="model folders to compare")
+    parser.add_argument("--weights", type=Path, nargs="+", default=[Path("weights")],
+                        help="model folders to compare; a smaller model's samples are enlarged (bicubic) to the largest's size")
     parser.add_argument("--samples", type=int, default=1000, help="samples per model (and real faces per set)")
     parser.add_argument("--seed", type=int, default=0, help="seed of z (the same for every model) and of the patches")
     parser.add_argument("--real", type=Path, help="folder of aligned real faces (core.align): also measure SWD")
     parser.add_argument("--grid", type=Path, help="write up to 8 samples of each model, same z, one row per model")
     args = parser.parse_args(argv)
     try:
-        models = load_models(args.weights)
+        models = load_models(args.weights, same_size=False)
     except WeightsError as err:
         parser.exit(2, f"error: {err}\n")
-    size = models[args.weights[0]].config.image_size
+    size = max(model.config.image_size for model in models.values())  # smaller models' samples are enlarged to it
     real = None
     if args.real:
         try:
@@ -138,7 +143,7 @@ def main(argv: list[str] | None = None) -> None:
     rows = []
     with FaceAligner(max_faces=1) as aligner:
         for folder, model in models.items():
-            images = generate(model, args.samples, args.seed)
+            images = generate(model, args.samples, args.seed, size=size)
             rows.append(images[:8])
             line = f"{folder}: mediapipe found a face in {faces_found(aligner, images).mean():.1%} of {args.samples} samples"
             if real is not None:

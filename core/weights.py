@@ -133,11 +133,11 @@ def load_model(folder: str | Path, expect: ModelConfig | None = None) -> Trained
     return TrainedModel(config, generator, discriminator, meta.get("card", {}), encoder)
 
 
-def load_models(folders: list[Path]) -> dict[Path, TrainedModel]:
-    """Several model folders to compare on the same inputs, by folder; they must share an image size."""
+def load_models(folders: list[Path], same_size: bool = True) -> dict[Path, TrainedModel]:
+    """Several model folders to compare on the same inputs, by folder; same_size: they must share an image size."""
     models = {folder: load_model(folder) for folder in folders}
     sizes = {model.config.image_size for model in models.values()}
-    if len(sizes) > 1:
+    if same_size and len(sizes) > 1:
         raise WeightsError(f"The weights folders hold models of different image sizes ({sorted(sizes)}).")
     return models
 

@@ -169,3 +169,10 @@ def test_weights_of_different_sizes_are_not_compared(tmp_path, tiny_weights, tin
     assert list(load_models([tiny_weights, tiny_weights])) == [tiny_weights]
     with pytest.raises(WeightsError, match=r"different image sizes \(\[16, 32\]\)"):
         load_models([tiny_weights, tmp_path / "bigger"])
+    # core.realism compares them as a user sees them: the smaller model's samples enlarged to the larger size.
+    models = load_models([tiny_weights, tmp_path / "bigger"], same_size=False)
+    from core.realism import generate
+
+    small, enlarged = generate(models[tiny_weights], 3), generate(models[tiny_weights], 3, size=32)
+    assert small.shape == (3, 16, 16, 3) and enlarged.shape == (3, 32, 32, 3)
+    assert np.abs(enlarged[:, ::2, ::2].astype(int) - small).mean() < 20  # the same faces, enlarged
