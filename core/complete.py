@@ -16,7 +16,7 @@ from core.completer import Completer
 from core.config import SEED_COMPLETION, STEP_SIZES, CompletionConfig
 from core.images import save_png
 from core.masks import PRESETS, preset_mask, read_mask
-from core.pipeline import complete_faces
+from core.pipeline import MAX_VARIANTS, FaceResult, complete_variants
 from core.weights import WeightsError, load_model
 
 
@@ -44,13 +44,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--guidance", type=float, default=defaults.guidance, help="weight of G's gradients in the blend")
     parser.add_argument("--seed-settings", action="store_true", help="the seed's exact method (SEED_COMPLETION)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random starts and of random masks")
+    parser.add_argument("--variants", type=int, default=1,
+                        help=f"fills to choose from per photo (1 to {MAX_VARIANTS}): the first is the single fill, "
+                             "the others start from other z; written as NAME_v2_... and so on")
+    parser.add_argument("--grain", action=argparse.BooleanOptionalAction, default=defaults.grain,
+                        help="add the photo's own grain to the hole where the photo is larger than the model")
     args = parser.parse_args(argv)
+    if not 1 <= args.variants <= MAX_VARIANTS:
+        parser.exit(2, f"error: --variants must be from 1 to {MAX_VARIANTS}\n")
 
     try:
         base = SEED_COMPLETION if args.seed_settings else CompletionConfig(
             lam=args.lam, iterations=args.iters, optimizer=args.optimizer, learning_rate=args.lr,
             restarts=args.restarts, init_pool=args.init_pool, tune_steps=args.tune_steps, weighted=args.weighted,
-            blend=args.blend, guidance=args.guidance,
+            blend=args.blend, guidance=args.guidance, grain=args.grain,
         )
         config = replace(base, report_every=max(1, min(defaults.report_every, base.iterations // 20 or 1)), seed=args.seed)
         model = load_model(args.weights)
@@ -71,17 +78,23 @@ def main(argv: list[str] | None = None) -> None:
         if iteration % print_every == 0 or iteration == config.iterations:
             print(f"iteration {iteration:5d}  mean loss {loss.mean():.2f}", flush=True)
 
-    results = complete_faces(Completer(model), faces, mask, config, sources, report)
+    variants = complete_variants(Completer(model), faces, mask, args.variants, config, sources, report)
     args.out.mkdir(parents=True, exist_ok=True)
-    for path, result in zip(kept, results):
-        stem = args.out / path.stem
-        save_png(f"{stem}_masked.png", result.masked)
-        save_png(f"{stem}_generated.png", result.generated)
-        save_png(f"{stem}_completed.png", result.completed)
-        Path(f"{stem}_progress.gif").write_bytes(result.gif(scale=2))
-        if result.pasted is not None:
-            save_png(f"{stem}_pasted.png", result.pasted)
-        print(f"{path}: loss {result.loss:.1f} -> {stem}_completed.png")
+    for path, results in zip(kept, variants):
+        for number, result in enumerate(results, 1):
+            save_result(args.out / (path.stem if number == 1 else f"{path.stem}_v{number}"), result)
+        print(f"{path}: loss {results[0].loss:.1f} -> {args.out / path.stem}_completed.png"
+              + (f" and {len(results) - 1} more fills ({path.stem}_v2_completed.png, ...)" if len(results) > 1 else ""))
+
+
+def save_result(stem: Path, result: FaceResult) -> None:
+    """The masked input, G(z^), the completion, the GIF and the pasted photo, as STEM_*.png/gif."""
+    save_png(f"{stem}_masked.png", result.masked)
+    save_png(f"{stem}_generated.png", result.generated)
+    save_png(f"{stem}_completed.png", result.completed)
+    Path(f"{stem}_progress.gif").write_bytes(result.gif(scale=2))
+    if result.pasted is not None:
+        save_png(f"{stem}_pasted.png", result.pasted)
 
 
 if __name__ == "__main__":

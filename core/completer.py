@@ -180,11 +180,13 @@ class Completer:
                 slot.assign(tf.zeros_like(slot))
         return self._tune(z, y, w, tf.constant(config.tune_steps), factor)
 
-    def tuned_generate(self, z: tf.Tensor, y: tf.Tensor, w: tf.Tensor, config: CompletionConfig, factor: int) -> np.ndarray:
-        """G'(z) per image, where G' is G fine-tuned on that image alone for config.tune_steps steps."""
+    def tuned_generate(self, z: tf.Tensor, y: tf.Tensor, w: tf.Tensor, config: CompletionConfig, factor: int,
+                       group: int = 1) -> np.ndarray:
+        """G'(z) per image, where G' is G fine-tuned for config.tune_steps steps on that image's group alone: each
+        image by default; variants of one face (group of them in a row) share one G', fitted to all their z at once."""
         with self._tune_lock:
-            return np.concatenate([self._fit_copy(z[i : i + 1], y[i : i + 1], w[i : i + 1], config, factor).numpy()
-                                   for i in range(len(z))], axis=0)
+            return np.concatenate([self._fit_copy(z[i : i + group], y[i : i + group], w[i : i + group], config,
+                                                  factor).numpy() for i in range(0, len(z), group)], axis=0)
 
     def tuned_weights(self, z: np.ndarray, face: np.ndarray, config: CompletionConfig) -> list[np.ndarray]:
         """G's weights fine-tuned for config.tune_steps steps to draw one whole face (uint8) from z, as
@@ -211,14 +213,34 @@ class Completer:
                 variable.assign(own + offset.astype(np.float32))
             return tuned(z, training=False).numpy()
 
+    def first_look(self, face: np.ndarray, mask: Mask) -> np.ndarray | None:
+        """The encoder's guess at one aligned face (uint8) under mask, in the hole, in [-1, 1]: a picture to
+        show at once while the search runs (a few milliseconds). None without an encoder or for a lowres mask."""
+        if self.model.encoder is None or mask.lowres_factor > 1:
+            return None
+        y = tf.constant(to_model(face)[None])
+        known = tf.constant(mask.known[None, ..., None].astype(np.float32))
+        guess = self.generator(self.model.encoder(encoder_input(y, known), training=False), training=False)
+        return np.where(mask.fill[..., None], guess.numpy()[0], y.numpy()[0])
+
+    def warm_up(self) -> None:
+        """Trace the compiled loops on one face (G's own sample, centre hole), so a user's first fill runs as fast
+        as the ones after it. A few seconds: call it off the request path (pages.common starts it in a thread)."""
+        from core.masks import center_mask
+
+        face = to_uint8(self.generator(sample_z(1, self.z_dim, seed=0), training=False).numpy()[0])
+        self.complete(face, center_mask(self.size), CompletionConfig(iterations=2, report_every=1))
+
     def _tuned_copy(self) -> keras.Model:
         """The one copy of G that fine-tuning may change, made on first use."""
         if self._tuned is None:
             self._tuned = keras.models.clone_model(self.generator)
         return self._tuned
 
-    def _initial_z(self, y, known, w, config: CompletionConfig, factor: int) -> tf.Tensor:
-        """restarts z per image: random, or the best-fitting of an init_pool of random z (plus the encoder's guess)."""
+    def _initial_z(self, y, known, w, config: CompletionConfig, factor: int,
+                   encoder_guess: Sequence[bool] | None = None) -> tf.Tensor:
+        """restarts z per image: random, or the best-fitting of an init_pool of random z (plus the encoder's guess,
+        for the images encoder_guess says, all by default)."""
         n, k = y.shape[0], config.restarts
         if not config.init_pool:
             return sample_z(n * k, self.z_dim, config.seed)
@@ -228,7 +250,7 @@ class Completer:
         chosen = []
         for i in range(n):
             z = sample_z(max(config.init_pool, k), self.z_dim, config.seed * 7919 + i)
-            if guesses is not None:
+            if guesses is not None and (encoder_guess is None or encoder_guess[i]):
                 z = tf.concat([guesses[i : i + 1], z], axis=0)
             pool = z.shape[0]
             yi = tf.repeat(y[i : i + 1], pool, axis=0)
@@ -243,8 +265,14 @@ class Completer:
         masks: Mask | Sequence[Mask],
         config: CompletionConfig = CompletionConfig(),
         callback: ProgressCallback | None = None,
+        variants: int = 1,
     ) -> Completion:
-        """Complete N aligned faces (N, S, S, 3; uint8 or float in [-1, 1]) under their masks."""
+        """Complete N aligned faces (N, S, S, 3; uint8 or float in [-1, 1]) under their masks.
+
+        variants: fill each face this many times, to choose from; the Completion then holds N * variants fills,
+        each face's together. The first is the single fill's method; the others may not start at the encoder's
+        guess, so they start from other random z and end in other faces. A face's variants share one fine-tuned G.
+        """
         images = np.asarray(images)
         if images.ndim == 3:
             images = images[None]
@@ -263,12 +291,17 @@ class Completer:
         if len(factors) > 1:
             raise MaskError("Low-resolution and pixel masks cannot be mixed in one call.")
         factor = factors.pop()
+        if not isinstance(variants, int) or variants < 1:
+            raise ValueError(f"variants must be a whole number >= 1, got {variants!r}")
+        y = np.repeat(y, variants, axis=0)
+        masks = [mask for mask in masks for _ in range(variants)]
+        encoder_guess = [i % variants == 0 for i in range(len(y))]
 
         n, k = len(y), config.restarts
         w = np.stack([contextual_weights(mask, config.weighted) for mask in masks])
         y_t, w_t = tf.constant(y), tf.constant(w)
         known = tf.constant(np.stack([mask.known for mask in masks])[..., None])
-        z = self._initial_z(y_t, known, w_t, config, factor)
+        z = self._initial_z(y_t, known, w_t, config, factor, encoder_guess)
         y_k, w_k = tf.repeat(y_t, k, axis=0), tf.repeat(w_t, k, axis=0)
         hp = self.hyperparameters(config)
         m = v = tf.zeros_like(z)
@@ -295,7 +328,7 @@ class Completer:
         z_hat = self._pick(best_z, restart_losses)
         loss, contextual, perceptual, generated = (a.numpy() for a in self._evaluate(z_hat, y_t, w_t, config.lam, factor))
         if config.tune_steps:
-            generated = self.tuned_generate(z_hat, y_t, w_t, config, factor)
+            generated = self.tuned_generate(z_hat, y_t, w_t, config, factor, group=variants)
         filled = np.where(fill, generated, y)
         if config.blend and factor == 1:
             blended = np.stack([

@@ -124,6 +124,9 @@ class CompletionConfig:
     # Scale of G's gradients in the Poisson solve (1 = plain Poisson cloning): 0.9 was best for
     # strokes, 0.7 for the centre by 0.17 dB but with a seam too smooth by 1.8 grey levels.
     guidance: float = 0.9
+    # In a photo larger than the model, add the photo's own grain to the hole (core.grain): the fill is G's
+    # face enlarged, smooth next to the photo's skin and noise.
+    grain: bool = True
     report_every: int = 50
     hmc_leapfrog: int = 5
     seed: int = 0
@@ -152,5 +155,6 @@ class CompletionConfig:
 
 SEED_COMPLETION = CompletionConfig(
     iterations=1000, learning_rate=0.01, restarts=1, init_pool=0, tune_steps=0, blend=False, colour_fit=False,
+    grain=False,
 )
 """The seed's exact settings: lambda 0.1, Adam lr 0.01, 1000 iterations, 1 start, no fine-tuning, no blending."""

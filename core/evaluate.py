@@ -23,14 +23,15 @@ import cv2
 import numpy as np
 import tensorflow as tf
 
-from core.align import FaceAligner, find_images
+from core.align import FaceAligner, find_images, load_faces
 from core.blend import neighbour_slices
-from core.align import load_faces
 from core.cli import argument_parser
 from core.completer import Completer
 from core.config import SEED_COMPLETION, CompletionConfig
+from core.grain import detail_ratio
 from core.images import image_grid, save_png, to_uint8
 from core.masks import PRESETS, Mask, masked_preview, preset_mask
+from core.pipeline import paste_back, photo_fill
 from core.weights import TrainedModel, WeightsError, load_models
 
 Method = Callable[[np.ndarray, list[Mask]], np.ndarray]
@@ -150,6 +151,73 @@ def evaluate(
     return summary, outputs
 
 
+def photo_figures(truth: np.ndarray, result: np.ndarray, fill: np.ndarray) -> dict[str, float]:
+    """A filled photo against the true one at the photo's resolution, over the photo's hole (fill): PSNR, the
+    detail ratio (core.grain.detail_ratio, 1.0 = as detailed as the truth) and the seam excess."""
+    mse = float(((truth[fill].astype(np.float64) - result[fill]) ** 2).mean())
+    jumps = seam_jump(np.stack([result, truth]), fill)
+    return {"psnr_hole": 10 * np.log10(255.0**2 / mse) if mse > 0 else float("inf"),
+            "detail": detail_ratio(result, truth, fill), "seam": float(jumps[0] - jumps[1])}
+
+
+def evaluate_photos(model: TrainedModel, faces: np.ndarray, sources: list, masks: list[Mask],
+                    config: CompletionConfig) -> dict[str, dict[str, float]]:
+    """The fills pasted back into their photos, with and without the photo's grain (core.grain), and OpenCV's
+    Telea run on the photo itself: mean figures at the photo's resolution (photo_figures)."""
+    completion = Completer(model).complete(faces, masks, config)
+    figures: dict[str, list[dict[str, float]]] = {"OpenCV Telea": [], "ours, no grain": [], "ours (defaults)": []}
+    for i, ((photo, alignment), mask) in enumerate(zip(sources, masks)):
+        fill = photo_fill(photo.shape, alignment, mask)
+        if not fill.any():
+            continue
+        telea = cv2.inpaint(photo, fill.astype(np.uint8) * 255, 3, cv2.INPAINT_TELEA)
+        figures["OpenCV Telea"].append(photo_figures(photo, telea, fill))
+        generated = (completion.generated[i] + 1) * 127.5
+        for name, grain in (("ours, no grain", False), ("ours (defaults)", True)):
+            pasted = paste_back(photo, alignment, generated, mask, replace(config, grain=grain))
+            figures[name].append(photo_figures(photo, pasted, fill))
+    summary = {}
+    for name, rows in figures.items():
+        summary[name] = {key: float(np.mean([row[key] for row in rows])) for key in rows[0]}
+        summary[name].update({f"{key}_se": float(np.std([row[key] for row in rows], ddof=1) / np.sqrt(len(rows)))
+                              for key in rows[0]})
+        s = summary[name]
+        print(f"{name:>16}: PSNR hole {s['psnr_hole']:.2f} dB, detail {s['detail']:.2f}, seam {s['seam']:+.2f} "
+              f"({len(rows)} photos)", flush=True)
+    return summary
+
+
+def evaluate_variants(model: TrainedModel, faces: np.ndarray, masks: list[Mask], config: CompletionConfig,
+                      count: int) -> dict[str, float]:
+    """count fills per face (core.pipeline.complete_variants) against the single fill, on the same faces and masks:
+    how different they are in the hole (mean absolute difference of each pair, grey levels), the best and the mean
+    variant's hole PSNR, and what the variants cost in time over the single fill."""
+    completer = Completer(model)
+    completer.complete(faces[:1], masks[:1], config)  # trace first, so neither timing pays for it
+    start = time.perf_counter()
+    single = completer.complete(faces, masks, config).blended
+    single_seconds = time.perf_counter() - start
+    completer.complete(faces[:1], masks[:1], config, variants=count)
+    start = time.perf_counter()
+    fills = completer.complete(faces, masks, config, variants=count).blended
+    variant_seconds = time.perf_counter() - start
+    fills = fills.reshape(len(faces), count, *faces.shape[1:])
+    psnr = np.stack([quality(faces, fills[:, k], masks)["psnr_hole"] for k in range(count)], axis=1)
+    pairs = [np.abs(fills[i, a][m.fill].astype(float) - fills[i, b][m.fill]).mean()
+             for i, m in enumerate(masks) for a in range(count) for b in range(a + 1, count)]
+    summary = {
+        "single_psnr_hole": float(quality(faces, single, masks)["psnr_hole"].mean()),
+        "best_psnr_hole": float(psnr.max(axis=1).mean()), "mean_psnr_hole": float(psnr.mean()),
+        "first_psnr_hole": float(psnr[:, 0].mean()), "pairwise_difference": float(np.mean(pairs)),
+        "time_ratio": variant_seconds / single_seconds,
+    }
+    print(f"{count} variants: hole PSNR best {summary['best_psnr_hole']:.2f}, mean {summary['mean_psnr_hole']:.2f}, "
+          f"first {summary['first_psnr_hole']:.2f} dB (single fill {summary['single_psnr_hole']:.2f}); pairs differ "
+          f"by {summary['pairwise_difference']:.1f} grey levels in the hole; {summary['time_ratio']:.2f}x the single "
+          "fill's time", flush=True)
+    return summary
+
+
 def paired_differences(after: dict, before: dict) -> dict[str, tuple[float, float, int]]:
     """For each per-face figure two methods share: the mean of after - before over the faces where both are
     finite, its standard error and the number of faces (the same faces and masks, so the noise of which faces
@@ -218,6 +286,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-landmarks", action="store_true", help="skip the landmark check")
     parser.add_argument("--curve", action="store_true",
                         help="instead: hole PSNR against iterations for the seed's and the project's settings")
+    parser.add_argument("--variants", type=int, default=1,
+                        help="instead: this many fills per face to choose from, against the single fill")
+    parser.add_argument("--photo", action="store_true",
+                        help="instead: the fills pasted back at each photo's own resolution, with and without the "
+                             "photo's grain, and Telea on the photo: hole PSNR, detail ratio and seam there")
     args = parser.parse_args(argv)
 
     try:
@@ -230,11 +303,13 @@ def main(argv: list[str] | None = None) -> None:
     if not paths:
         parser.exit(2, f"error: no images in {args.folder}\n")
     faces: list[np.ndarray] = []
+    sources: list = []
     skipped = 0
     with FaceAligner(max_faces=1) as aligner:
         for start in range(0, len(paths), args.limit):
-            batch, _, errors = load_faces(paths[start : start + args.limit], size, aligner)
+            batch, aligned, errors = load_faces(paths[start : start + args.limit], size, aligner)
             faces += batch
+            sources += aligned
             skipped += len(errors)
             if len(faces) >= args.limit:
                 break
@@ -253,6 +328,24 @@ def main(argv: list[str] | None = None) -> None:
                     print(f"{name:>16} iteration {point['iteration']:5d}: loss {point['loss']:8.1f}, "
                           f"PSNR hole {point['psnr_hole']:.2f} dB, SSIM hole {point['ssim_hole']:.3f}, {point['seconds']:.1f} s")
             (args.out / "curve.json").write_text(json.dumps(curves, indent=2))
+            return
+        if args.variants > 1:
+            results = {}
+            for mask_name in args.masks:
+                print(f"mask {mask_name}")
+                masks = eval_masks(mask_name, size, len(faces_array))
+                results[mask_name] = evaluate_variants(model, faces_array, masks, ours, args.variants)
+            (args.out / "variants.json").write_text(json.dumps(results, indent=2))
+            return
+        if args.photo:
+            in_photos = [i for i, source in enumerate(sources[: len(faces_array)]) if source is not None]
+            results = {}
+            for mask_name in args.masks:
+                print(f"mask {mask_name}, at the photos' resolution")
+                masks = eval_masks(mask_name, size, len(faces_array))
+                results[mask_name] = evaluate_photos(model, faces_array[in_photos], [sources[i] for i in in_photos],
+                                                     [masks[i] for i in in_photos], ours)
+            (args.out / "photo.json").write_text(json.dumps(results, indent=2))
             return
 
         methods = {} if args.no_baselines else {

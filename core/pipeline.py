@@ -21,9 +21,11 @@ from core.align import Alignment
 from core.blend import blend_fill
 from core.completer import Completer
 from core.config import CompletionConfig
+from core.grain import add_grain
 from core.images import save_gif, to_uint8
 from core.masks import Mask, masked_preview
 
+MAX_VARIANTS = 8  # fills to choose from, at most (each is fine-tuned and pasted back on its own)
 MAX_BLEND_PIXELS = 1_000_000  # a larger hole in a photo is solved at a reduced scale (memory and time)
 
 # progress(iteration, loss per face, current completions in [-1, 1]) -> False to stop
@@ -83,7 +85,7 @@ def paste_back(photo: np.ndarray, alignment: Alignment, generated: np.ndarray, m
     out = photo.copy()
     if not config.blend:
         out[top:bottom, left:right][hole] = np.clip(np.round(face[hole]), 0, 255)
-        return out
+        return with_grain(photo, out, fill, config) if config.grain and not add_to_photo else out
     scale = min(1.0, float(np.sqrt(MAX_BLEND_PIXELS / hole.sum())))
     if scale < 1.0:  # solve small, then write only the hole's pixels back at full size
         small = (max(1, round(crop_w * scale)), max(1, round(crop_h * scale)))
@@ -96,6 +98,20 @@ def paste_back(photo: np.ndarray, alignment: Alignment, generated: np.ndarray, m
     else:
         solved = blend_fill(region, face, hole, config)
     out[top:bottom, left:right][hole] = solved[hole]
+    return with_grain(photo, out, fill, config) if config.grain and not add_to_photo else out
+
+
+def with_grain(photo: np.ndarray, filled: np.ndarray, fill: np.ndarray, config: CompletionConfig) -> np.ndarray:
+    """filled with the photo's grain added to the hole (core.grain), sampled in a window round the hole half
+    its size wider on every side; pixels outside the hole are returned unchanged."""
+    rows, cols = np.where(fill)
+    margin = max(8, (max(np.ptp(rows), np.ptp(cols)) + 1) // 2)
+    h, w = fill.shape
+    window = (slice(max(rows.min() - margin, 0), min(rows.max() + margin + 1, h)),
+              slice(max(cols.min() - margin, 0), min(cols.max() + margin + 1, w)))
+    grained = add_grain(photo[window], filled[window], fill[window], config.seed)
+    out = filled.copy()
+    out[window][fill[window]] = np.clip(np.round(grained[fill[window]]), 0, 255)
     return out
 
 
@@ -107,6 +123,7 @@ def complete_faces(
     sources: Sequence[tuple[np.ndarray, Alignment] | None] | None = None,
     progress: Progress | None = None,
     seconds: float | None = None,
+    variants: int = 1,
 ) -> list[FaceResult]:
     """Complete aligned faces (uint8, model size) under one mask; paste each back into its photo.
 
@@ -114,11 +131,12 @@ def complete_faces(
     aligned (a random face, an aligned file). progress(iteration, loss, previews) is called at
     every report; returning False stops early. seconds bounds the search on z (a shared
     server's budget per request): at the first report past it, the search stops and the best
-    z so far is fine-tuned and blended.
+    z so far is fine-tuned and blended. variants: see Completer.complete; the results are then each face's
+    variants in a row.
     """
     deadline = None if seconds is None else time.perf_counter() + seconds
-    faces = np.stack(faces)
-    sources = list(sources) if sources is not None else [None] * len(faces)
+    faces = np.repeat(np.stack(faces), variants, axis=0)
+    sources = [source for source in (sources or [None] * (len(faces) // variants)) for _ in range(variants)]
     frames: list[list[np.ndarray]] = [[] for _ in faces]
 
     def record(iteration: int, loss: np.ndarray, preview: np.ndarray) -> bool | None:
@@ -128,7 +146,7 @@ def complete_faces(
             return False
         return deadline is None or time.perf_counter() < deadline
 
-    completion = completer.complete(faces, mask, config, record)
+    completion = completer.complete(faces[::variants], mask, config, record, variants)
     results = []
     for i, (face, source) in enumerate(zip(faces, sources)):
         generated = to_uint8(completion.generated[i])
@@ -139,3 +157,22 @@ def complete_faces(
         results.append(FaceResult(masked_preview(face, mask), generated, completion.blended[i],
                                   float(completion.loss[i]), completion.iterations, pasted, frames[i]))
     return results
+
+
+def complete_variants(
+    completer: Completer,
+    faces: Sequence[np.ndarray],
+    mask: Mask,
+    count: int,
+    config: CompletionConfig = CompletionConfig(),
+    sources: Sequence[tuple[np.ndarray, Alignment] | None] | None = None,
+    progress: Progress | None = None,
+    seconds: float | None = None,
+) -> list[list[FaceResult]]:
+    """count fills of each face to choose from, each one sharp face (no average): the first by the single fill's
+    method, the others from other random z, without the encoder's guess, so they end elsewhere (Completer.complete's
+    variants). All are searched in one batch and share one fine-tuned G; each is blended and pasted back."""
+    if not 1 <= count <= MAX_VARIANTS:
+        raise ValueError(f"variants must be from 1 to {MAX_VARIANTS}, got {count}")
+    results = complete_faces(completer, faces, mask, config, sources, progress, seconds, variants=count)
+    return [results[i : i + count] for i in range(0, len(results), count)]

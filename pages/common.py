@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -52,7 +53,10 @@ def active_weights() -> Path:
 def _load(folder: str, stamp: float) -> tuple[TrainedModel, Completer]:
     """One model in memory: a new checkpoint (stamp) or another folder replaces the one before."""
     model = load_model(folder)
-    return model, Completer(model)
+    completer = Completer(model)
+    # Trace the completion loops now, beside the page, so the first fill is as fast as later ones.
+    threading.Thread(target=completer.warm_up, name="warm-up", daemon=True).start()
+    return model, completer
 
 
 def model_and_completer() -> tuple[TrainedModel, Completer]:

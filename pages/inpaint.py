@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+from functools import partial
 
 import numpy as np
 import streamlit as st
@@ -13,7 +14,7 @@ from core.config import STEP_SIZES, CompletionConfig
 from core.images import ImageError, to_uint8
 from core.masks import PRESETS, MaskError, mask_from_canvas, masked_preview, preset_mask
 from core.model import sample_z
-from core.pipeline import complete_faces
+from core.pipeline import MAX_VARIANTS, complete_variants
 from pages.common import (
     choose_face, enlarge, find_faces, model_and_completer, png_bytes, settings, through_app_navigation, turn_in_line,
     uploaded_photo,
@@ -23,6 +24,7 @@ through_app_navigation()
 
 EXAMPLE = "examples/astronaut.jpg"
 CANVAS = 256  # the face is shown (and drawn on) 256 px wide, whatever the model's size
+FILLS_OFFERED = 4  # fills to choose from, by default
 
 st.title("Inpaint")
 model, completer = model_and_completer()
@@ -48,12 +50,16 @@ with st.sidebar:
     restarts = st.slider("Random restarts (best one wins)", 1, limits.max_restarts, min(defaults.restarts, limits.max_restarts))
     init_pool = st.select_slider("Start from the best of N random z", [0, 16, 64, 128, 256, 512], defaults.init_pool)
     tune_steps = st.slider("Fine-tuning steps on G", 0, 100, defaults.tune_steps, 5)
+    variants = st.slider("Fills to choose from", 1, MAX_VARIANTS, FILLS_OFFERED, key="variants",
+                         help="Each one sharp face from another start; the first is the single best-measured fill.")
+    grain = st.checkbox("The photo's own grain in the hole", defaults.grain,
+                        help="Where the photo is larger than the model, the fill takes on the photo's fine texture.")
     blend = st.checkbox("Poisson blending", defaults.blend)
     guidance = st.slider("Blend: weight of G's detail", 0.0, 1.0, defaults.guidance, 0.05, disabled=not blend)
 try:
     config = CompletionConfig(
         lam=lam, iterations=iterations, learning_rate=learning_rate, optimizer=optimizer, restarts=restarts,
-        init_pool=init_pool, tune_steps=tune_steps, blend=blend, guidance=guidance,
+        init_pool=init_pool, tune_steps=tune_steps, blend=blend, guidance=guidance, grain=grain,
         report_every=max(5, iterations // 30),
     )
 except ValueError as err:
@@ -123,18 +129,30 @@ if st.button("Fill the hole", type="primary", icon=":material/auto_fix_high:"):
         progress.progress(iteration / config.iterations, text=f"Iteration {iteration} of {config.iterations}, loss {loss[0]:.1f}")
         live.image(enlarge(to_uint8(preview[0])), caption="Current completion")
 
+    look = completer.first_look(face, mask)
+    if look is not None:
+        live.image(enlarge(to_uint8(look)), caption="First look: the encoder's guess, while the search runs")
     with turn_in_line(progress):
         progress.progress(0.0, text="Your turn: choosing a start...")
         sources = [(photo, alignment)] if alignment is not None else None
-        (done,) = complete_faces(completer, [face], mask, config, sources, show, seconds=limits.max_seconds)
-    st.session_state.result = {"face_id": face_id, "face": done, "gif": done.gif(scale=4), "asked": config.iterations}
+        (fills,) = complete_variants(completer, [face], mask, variants, config, sources, show, seconds=limits.max_seconds)
+    st.session_state.result = {"face_id": face_id, "fills": fills, "face": fills[0], "asked": config.iterations}
+    st.session_state.pick = 0
     progress.empty()
     live.empty()
 
 result = st.session_state.get("result")
 if result and result["face_id"] == face_id:
-    done = result["face"]
+    fills = result["fills"]
     st.subheader("Result")
+    if len(fills) > 1:
+        st.write("Pick the fill you like: each is one face from another start (the first is the best-measured).")
+        for i, column in enumerate(st.columns(len(fills))):
+            column.image(enlarge(fills[i].completed), caption=f"Fill {i + 1}", width="stretch")
+        pick = st.segmented_control("Your pick", range(len(fills)), format_func=lambda i: f"Fill {i + 1}", key="pick",
+                                    required=True)
+        result["face"] = fills[pick]
+    done = result["face"]
     columns = st.columns(3)
     for column, image, caption in zip(columns, (done.masked, done.generated, done.completed), ("Input", "G(ẑ)", "Completion")):
         column.image(enlarge(image), caption=caption)
@@ -143,9 +161,11 @@ if result and result["face_id"] == face_id:
         st.warning(f"Stopped after {done.iterations} of {result['asked']} iterations: one completion may search "
                    f"for {limits.max_seconds} s on this server. The best fit so far was fine-tuned and blended.")
     if done.pasted is not None:
-        st.image(done.pasted, caption="Pasted back into the photo", width=min(640, done.pasted.shape[1]))
+        before = st.toggle("Before", key="show_before", help="The photo as it was, to compare with the fill.")
+        shown, caption = (photo, "The photo before") if before else (done.pasted, "Pasted back into the photo")
+        st.image(shown, caption=caption, width=min(640, shown.shape[1]))
     d1, d2, d3 = st.columns(3)
     d1.download_button("Completion (PNG)", png_bytes(done.completed), "completion.png", "image/png")
     if done.pasted is not None:
         d2.download_button("Photo (PNG)", png_bytes(done.pasted), "photo-completed.png", "image/png")
-    d3.download_button("Optimisation (GIF)", result["gif"], "completion.gif", "image/gif")
+    d3.download_button("Optimisation (GIF)", partial(done.gif, scale=4), "completion.gif", "image/gif")  # made on click

@@ -142,3 +142,30 @@ def test_complete_cli_refuses_missing_weights(tmp_path):
         [sys.executable, "-m", "core.complete", "x.png", "--weights", str(tmp_path)], capture_output=True, text=True
     )
     assert result.returncode == 2 and "model.json is missing" in result.stderr
+
+
+def test_warm_up_traces_what_a_users_first_fill_runs(tiny_model):
+    completer = Completer(tiny_model)
+    completer.warm_up()
+    traced = {name: getattr(completer, name).experimental_get_tracing_count() for name in ("_iterate", "_fit_only", "_tune")}
+    face = (np.random.default_rng(0).random((16, 16, 3)) * 255).astype(np.uint8)
+    completer.complete(face, center_mask(16), CompletionConfig(iterations=20, report_every=10))
+    assert {name: getattr(completer, name).experimental_get_tracing_count() for name in traced} == traced
+
+
+def test_first_look_is_the_encoders_guess_in_the_hole(tiny_model):
+    from core.encoder import encoder_input
+    from core.images import to_model
+    from core.model import build_encoder
+    from core.weights import TrainedModel
+
+    face = (np.random.default_rng(1).random((16, 16, 3)) * 255).astype(np.uint8)
+    mask = center_mask(16)
+    assert Completer(tiny_model).first_look(face, mask) is None  # no encoder, nothing to show early
+    encoder = build_encoder(tiny_model.config)
+    model = TrainedModel(tiny_model.config, tiny_model.generator, tiny_model.discriminator, {}, encoder)
+    look = Completer(model).first_look(face, mask)
+    y = to_model(face)[None]
+    guess = tiny_model.generator(encoder(encoder_input(y, mask.known[None, ..., None].astype(np.float32)))).numpy()[0]
+    np.testing.assert_allclose(look[~mask.fill], to_model(face)[~mask.fill])
+    np.testing.assert_allclose(look[mask.fill], guess[mask.fill], atol=1e-5)

@@ -176,3 +176,26 @@ def test_weights_of_different_sizes_are_not_compared(tmp_path, tiny_weights, tin
     small, enlarged = generate(models[tiny_weights], 3), generate(models[tiny_weights], 3, size=32)
     assert small.shape == (3, 16, 16, 3) and enlarged.shape == (3, 32, 32, 3)
     assert np.abs(enlarged[:, ::2, ::2].astype(int) - small).mean() < 20  # the same faces, enlarged
+
+
+def test_variants_are_measured_against_the_single_fill(tiny_model):
+    from core.evaluate import evaluate_variants
+
+    faces = to_uint8(tiny_model.generator(sample_z(3, tiny_model.config.z_dim, seed=4)).numpy())
+    config = CompletionConfig(iterations=6, report_every=3, init_pool=8, tune_steps=1)
+    summary = evaluate_variants(tiny_model, faces, [center_mask(16)] * 3, config, 3)
+    assert summary["best_psnr_hole"] >= summary["mean_psnr_hole"]
+    assert summary["best_psnr_hole"] >= summary["first_psnr_hole"]
+    assert summary["pairwise_difference"] > 0 and summary["time_ratio"] > 0
+
+
+def test_photo_figures_see_the_grain_a_fill_lacks(astronaut):
+    from core.evaluate import photo_figures
+
+    fill = np.zeros(astronaut.shape[:2], bool)
+    fill[100:180, 180:260] = True  # the face's middle
+    smooth = astronaut.copy()
+    smooth[fill] = cv2.GaussianBlur(astronaut, (0, 0), 4)[fill]
+    assert photo_figures(astronaut, astronaut, fill) == {"psnr_hole": float("inf"), "detail": 1.0, "seam": 0.0}
+    blurred = photo_figures(astronaut, smooth, fill)
+    assert blurred["detail"] < 0.2 and np.isfinite(blurred["seam"]) and 20 < blurred["psnr_hole"] < 40

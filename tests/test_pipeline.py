@@ -113,3 +113,43 @@ def test_fine_tuning_is_safe_when_completions_run_at_once(tiny_model):
         thread.join(60)
     for a, b in zip(alone, together):
         np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+def test_variants_are_other_fills_of_the_same_face(tiny_model, astronaut, alignment):
+    from core.pipeline import MAX_VARIANTS, complete_variants
+
+    completer = Completer(tiny_model)
+    face = to_uint8(tiny_model.generator(sample_z(1, tiny_model.config.z_dim, seed=3)).numpy()[0])
+    small = alignment.__class__(face, alignment.matrix / 4, alignment.landmarks)
+    mask = center_mask(16)
+    (fills,) = complete_variants(completer, [face], mask, 3, FAST, [(astronaut, small)])
+    assert len(fills) == 3
+    hole = photo_fill(astronaut.shape, small, mask)
+    for fill in fills:
+        np.testing.assert_array_equal(fill.pasted[~hole], astronaut[~hole])
+    in_hole = [f.generated[mask.fill].astype(float) for f in fills]  # each its own face, not copies of one
+    assert min(np.abs(a - b).mean() for i, a in enumerate(in_hole) for b in in_hole[i + 1:]) > 0.25
+    with pytest.raises(ValueError, match="variants"):
+        complete_variants(completer, [face], mask, MAX_VARIANTS + 1, FAST)
+
+
+def test_only_the_first_variant_may_start_at_the_encoders_guess(tiny_model):
+    import tensorflow as tf
+
+    from core.weights import TrainedModel
+
+    z0 = sample_z(1, tiny_model.config.z_dim, seed=11)
+    face = tiny_model.generator(z0).numpy()  # the guess below draws this face exactly: it wins any pool
+
+    def encoder(inputs, training=False):
+        return tf.repeat(z0, tf.shape(inputs)[0], axis=0)
+
+    model = TrainedModel(tiny_model.config, tiny_model.generator, tiny_model.discriminator, {}, encoder)
+    completer = Completer(model)
+    y = tf.constant(np.repeat(face, 2, axis=0))
+    mask = center_mask(16)
+    known = tf.constant(np.repeat(mask.known[None, ..., None], 2, axis=0).astype(np.float32))
+    w = tf.ones_like(y[..., :1]) * known
+    starts = completer._initial_z(y, known, w, FAST, 1, encoder_guess=[True, False]).numpy()
+    np.testing.assert_allclose(starts[0], z0.numpy()[0])
+    assert np.abs(starts[1] - z0.numpy()[0]).max() > 0.1
