@@ -71,14 +71,25 @@ def test_draw_a_mask_and_get_a_completion(app_url, browser, tmp_path):
     print(f"completion shown after {time.perf_counter() - start:.1f} s")
     page.get_by_text("Pasted back into the photo").wait_for(timeout=10_000)
     page.get_by_role("button", name="Completion (PNG)").wait_for(timeout=10_000)
-    with page.expect_download() as download:
-        page.get_by_role("button", name="Photo (PNG)").click()
-    photo = np.asarray(Image.open(download.value.path()).convert("RGB"))
+
+    def download_photo() -> np.ndarray:
+        with page.expect_download() as download:
+            page.get_by_role("button", name="Photo (PNG)").click()
+        return np.asarray(Image.open(download.value.path()).convert("RGB"))
+
+    first = download_photo()
+    page.get_by_text("Fill 3", exact=True).last.click()  # pick another of the four fills (after their captions)
+    settle(page)
+    photo = download_photo()
     from core.images import read_image
 
     original = read_image(ROOT / "examples" / "astronaut.jpg")
     changed = (photo != original).any(axis=2)
     assert photo.shape == original.shape and 0 < changed.mean() < 0.05  # only the stroke's pixels, at full size
+    assert np.array_equal(first[~changed], original[~changed])
+    assert np.abs(photo.astype(int) - first)[changed].mean() > 1  # the pick's own fill, not the first one
+    page.get_by_text("Before", exact=True).click()  # the before/after toggle
+    page.get_by_text("The photo before").wait_for(timeout=10_000)
     shots = Path(os.environ.get("FACEFILL_SCREENSHOTS", tmp_path))
     shots.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(shots / "inpaint-completed.png"), full_page=True)
