@@ -137,6 +137,23 @@ def test_complete_cli_writes_outputs(tmp_path, tiny_weights, tiny_model):
     assert gif.n_frames > 2
 
 
+def test_complete_cli_writes_fills_to_choose_from(tmp_path, tiny_weights, tiny_model):
+    face = to_uint8(tiny_model.generator(sample_z(1, tiny_model.config.z_dim, seed=4)).numpy()[0])
+    Image.fromarray(face).save(tmp_path / "face.png")
+    out = tmp_path / "out"
+    result = subprocess.run(
+        [sys.executable, "-m", "core.complete", str(tmp_path / "face.png"), "--weights", str(tiny_weights),
+         "--out", str(out), "--iters", "10", "--variants", "3"], capture_output=True, text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "2 more fills" in result.stdout
+    assert {p.name for p in out.glob("*_completed.png")} == {"face_completed.png", "face_v2_completed.png",
+                                                             "face_v3_completed.png"}
+    too_many = subprocess.run([sys.executable, "-m", "core.complete", str(tmp_path / "face.png"), "--weights",
+                               str(tiny_weights), "--variants", "99"], capture_output=True, text=True)
+    assert too_many.returncode == 2 and "--variants must be from 1 to" in too_many.stderr
+
+
 def test_complete_cli_refuses_missing_weights(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "core.complete", "x.png", "--weights", str(tmp_path)], capture_output=True, text=True
