@@ -61,7 +61,7 @@ def main() -> None:
     (x0, y0), (x1, y1) = corners.min(axis=0).astype(int), corners.max(axis=0).astype(int)
     crop = (slice(max(y0, 0), y1), slice(max(x0, 0), x1))
 
-    face_rows, photo_rows = [], []
+    face_rows, photo_rows, grain_row = [], [], []
     for mask in (center_mask(size), stroke_mask(size, seed=3)):
         (done,) = complete_faces(completer, [face], mask, config, [(photo, alignment)])
         telea = cv2.inpaint(masked_preview(face, mask), mask.fill.astype(np.uint8) * 255, 3, cv2.INPAINT_TELEA)
@@ -70,12 +70,16 @@ def main() -> None:
         holed[photo_fill(photo.shape, alignment, mask)] = 128
         unblended = paste_back(photo, alignment, done.generated, mask, replace(config, blend=False))
         photo_rows += [image[crop] for image in (holed, unblended, done.pasted)]
+        if not grain_row:  # the centre mask at 100%: the photo, the fill without its grain, the fill (defaults)
+            smooth = paste_back(photo, alignment, done.generated, mask, replace(config, grain=False))
+            grain_row = [image[crop] for image in (photo, smooth, done.pasted)]
     save_png(args.out / "example_faces.png", image_grid(np.stack(face_rows), columns=4))
     height = 240  # the face is ~100 px wide in the photo: enlarged for the page
     photo_rows = [cv2.resize(image, (image.shape[1] * height // image.shape[0], height), interpolation=cv2.INTER_CUBIC)
                   for image in photo_rows]
     save_png(args.out / "example_photo.png", image_grid(np.stack(photo_rows), columns=3))
-    print(f"wrote {args.out / 'example_faces.png'} and {args.out / 'example_photo.png'}")
+    save_png(args.out / "example_grain.png", image_grid(np.stack(grain_row), columns=3))
+    print(f"wrote {args.out / 'example_faces.png'}, {args.out / 'example_photo.png'} and {args.out / 'example_grain.png'}")
 
     directions = load_directions(args.weights, completer.z_dim)
     if directions is not None:
