@@ -158,6 +158,7 @@ def test_train_page_starts_a_background_run(app, tmp_path, synthetic_faces):
 def test_a_new_checkpoint_replaces_the_model_in_memory(tiny_weights):
     """The cache keeps one model: every checkpoint of an active run used to add a copy (1.3 -> 2.4 GB)."""
     import gc
+    import threading
     import weakref
 
     from pages.common import _load
@@ -165,6 +166,9 @@ def test_a_new_checkpoint_replaces_the_model_in_memory(tiny_weights):
     st.cache_resource.clear()
     first = weakref.ref(_load(str(tiny_weights), 1.0)[0])
     second = _load(str(tiny_weights), 2.0)[0]
+    for thread in threading.enumerate():  # a model's warm-up holds it until the loops are traced (seconds)
+        if thread.name == "warm-up":
+            thread.join()
     gc.collect()
     assert first() is None and second is not None
     st.cache_resource.clear()
