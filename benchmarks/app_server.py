@@ -57,3 +57,10 @@ def serve_app(env: dict[str, str] | None = None, *options: str) -> Iterator[tupl
         if server.poll() is None:
             server.terminate()
             server.wait(10)
+
+
+def sidebar_entries(page) -> list[str]:
+    """The app's navigation entries in the sidebar of a Playwright page, in order."""
+    labels = page.locator('[data-testid="stSidebarNavLink"] [data-testid="stMarkdownContainer"]')
+    labels.first.wait_for(timeout=60_000)
+    return [text.strip() for text in labels.all_inner_texts()]

@@ -24,7 +24,7 @@ from core.blend import blend_fill
 from core.config import CompletionConfig
 from core.encoder import encoder_input
 from core.images import to_model, to_uint8
-from core.masks import Mask, MaskError
+from core.masks import Mask, MaskError, center_mask
 from core.model import sample_z
 from core.weights import TrainedModel
 
@@ -226,8 +226,6 @@ class Completer:
     def warm_up(self) -> None:
         """Trace the compiled loops on one face (G's own sample, centre hole), so a user's first fill runs as fast
         as the ones after it. A few seconds: call it off the request path (pages.common starts it in a thread)."""
-        from core.masks import center_mask
-
         face = to_uint8(self.generator(sample_z(1, self.z_dim, seed=0), training=False).numpy()[0])
         self.complete(face, center_mask(self.size), CompletionConfig(iterations=2, report_every=1))
 
@@ -237,10 +235,9 @@ class Completer:
             self._tuned = keras.models.clone_model(self.generator)
         return self._tuned
 
-    def _initial_z(self, y, known, w, config: CompletionConfig, factor: int,
-                   encoder_guess: Sequence[bool] | None = None) -> tf.Tensor:
+    def _initial_z(self, y, known, w, config: CompletionConfig, factor: int, encoder_guess: Sequence[bool]) -> tf.Tensor:
         """restarts z per image: random, or the best-fitting of an init_pool of random z (plus the encoder's guess,
-        for the images encoder_guess says, all by default)."""
+        for the images encoder_guess says)."""
         n, k = y.shape[0], config.restarts
         if not config.init_pool:
             return sample_z(n * k, self.z_dim, config.seed)
@@ -250,7 +247,7 @@ class Completer:
         chosen = []
         for i in range(n):
             z = sample_z(max(config.init_pool, k), self.z_dim, config.seed * 7919 + i)
-            if guesses is not None and (encoder_guess is None or encoder_guess[i]):
+            if guesses is not None and encoder_guess[i]:
                 z = tf.concat([guesses[i : i + 1], z], axis=0)
             pool = z.shape[0]
             yi = tf.repeat(y[i : i + 1], pool, axis=0)

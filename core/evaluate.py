@@ -52,6 +52,18 @@ def seam_jump(images: np.ndarray, fill: np.ndarray) -> np.ndarray:
     return total / max(pairs, 1)
 
 
+def hole_psnr(truth: np.ndarray, result: np.ndarray, fill: np.ndarray) -> float:
+    """PSNR of result against truth over the hole's pixels (inf where they are equal)."""
+    mse = float(((truth[fill].astype(np.float64) - result[fill]) ** 2).mean())
+    return 10 * np.log10(255.0**2 / mse) if mse > 0 else float("inf")
+
+
+def seam_excess(truth: np.ndarray, result: np.ndarray, fill: np.ndarray) -> float:
+    """The jump across the hole's border in result beyond truth's jump there, in grey levels (negative: smoother)."""
+    jumps = seam_jump(np.stack([result, truth]), fill)
+    return float(jumps[0] - jumps[1])
+
+
 def quality(truth: np.ndarray, result: np.ndarray, masks: Mask | list[Mask]) -> dict[str, np.ndarray]:
     """Per-image figures (uint8 inputs, N x H x W x 3) of result against truth.
 
@@ -64,18 +76,13 @@ def quality(truth: np.ndarray, result: np.ndarray, masks: Mask | list[Mask]) -> 
     psnr, ssim, seam = [], [], []
     for ti, ri, mask in zip(t, r, masks):
         fill = mask.fill
-        mse = ((ti[fill] - ri[fill]) ** 2).mean()
-        psnr.append(10 * np.log10(255.0**2 / mse) if mse > 0 else np.inf)
+        psnr.append(hole_psnr(ti, ri, fill))
         rows, cols = np.where(fill)
         box = (slice(rows.min(), rows.max() + 1), slice(cols.min(), cols.max() + 1))
         filter_size = min(11, box[0].stop - box[0].start, box[1].stop - box[1].start)
         ssim.append(float(tf.image.ssim(ti[box].astype(np.float32), ri[box].astype(np.float32), 255,
                                         filter_size=filter_size)))
-        if fill.all():
-            seam.append(0.0)
-        else:
-            jumps = seam_jump(np.stack([ri, ti]), fill)
-            seam.append(float(jumps[0] - jumps[1]))
+        seam.append(0.0 if fill.all() else seam_excess(ti, ri, fill))
     tt, rt = tf.constant(truth), tf.constant(result)
     return {
         "psnr_hole": np.array(psnr), "ssim_hole": np.array(ssim), "seam": np.array(seam),
@@ -154,10 +161,8 @@ def evaluate(
 def photo_figures(truth: np.ndarray, result: np.ndarray, fill: np.ndarray) -> dict[str, float]:
     """A filled photo against the true one at the photo's resolution, over the photo's hole (fill): PSNR, the
     detail ratio (core.grain.detail_ratio, 1.0 = as detailed as the truth) and the seam excess."""
-    mse = float(((truth[fill].astype(np.float64) - result[fill]) ** 2).mean())
-    jumps = seam_jump(np.stack([result, truth]), fill)
-    return {"psnr_hole": 10 * np.log10(255.0**2 / mse) if mse > 0 else float("inf"),
-            "detail": detail_ratio(result, truth, fill), "seam": float(jumps[0] - jumps[1])}
+    return {"psnr_hole": hole_psnr(truth, result, fill), "detail": detail_ratio(result, truth, fill),
+            "seam": seam_excess(truth, result, fill)}
 
 
 def evaluate_photos(model: TrainedModel, faces: np.ndarray, sources: list, masks: list[Mask],

@@ -25,7 +25,7 @@ from core.grain import add_grain
 from core.images import save_gif, to_uint8
 from core.masks import Mask, masked_preview
 
-MAX_VARIANTS = 8  # fills to choose from, at most (each is fine-tuned and pasted back on its own)
+MAX_VARIANTS = 8  # fills to choose from, at most (each is blended and pasted back on its own)
 MAX_BLEND_PIXELS = 1_000_000  # a larger hole in a photo is solved at a reduced scale (memory and time)
 
 # progress(iteration, loss per face, current completions in [-1, 1]) -> False to stop
@@ -85,19 +85,19 @@ def paste_back(photo: np.ndarray, alignment: Alignment, generated: np.ndarray, m
     out = photo.copy()
     if not config.blend:
         out[top:bottom, left:right][hole] = np.clip(np.round(face[hole]), 0, 255)
-        return with_grain(photo, out, fill, config) if config.grain and not add_to_photo else out
-    scale = min(1.0, float(np.sqrt(MAX_BLEND_PIXELS / hole.sum())))
-    if scale < 1.0:  # solve small, then write only the hole's pixels back at full size
-        small = (max(1, round(crop_w * scale)), max(1, round(crop_h * scale)))
-
-        def shrink(a: np.ndarray) -> np.ndarray:
-            return cv2.resize(a, small, interpolation=cv2.INTER_AREA)
-
-        solved = blend_fill(shrink(region), shrink(face), shrink(hole.astype(np.float32)) > 0.5, config)
-        solved = cv2.resize(solved, (crop_w, crop_h), interpolation=cv2.INTER_CUBIC)
     else:
-        solved = blend_fill(region, face, hole, config)
-    out[top:bottom, left:right][hole] = solved[hole]
+        scale = min(1.0, float(np.sqrt(MAX_BLEND_PIXELS / hole.sum())))
+        if scale < 1.0:  # solve small, then write only the hole's pixels back at full size
+            small = (max(1, round(crop_w * scale)), max(1, round(crop_h * scale)))
+
+            def shrink(a: np.ndarray) -> np.ndarray:
+                return cv2.resize(a, small, interpolation=cv2.INTER_AREA)
+
+            solved = blend_fill(shrink(region), shrink(face), shrink(hole.astype(np.float32)) > 0.5, config)
+            solved = cv2.resize(solved, (crop_w, crop_h), interpolation=cv2.INTER_CUBIC)
+        else:
+            solved = blend_fill(region, face, hole, config)
+        out[top:bottom, left:right][hole] = solved[hole]
     return with_grain(photo, out, fill, config) if config.grain and not add_to_photo else out
 
 
@@ -135,9 +135,9 @@ def complete_faces(
     variants in a row.
     """
     deadline = None if seconds is None else time.perf_counter() + seconds
-    faces = np.repeat(np.stack(faces), variants, axis=0)
-    sources = [source for source in (sources or [None] * (len(faces) // variants)) for _ in range(variants)]
-    frames: list[list[np.ndarray]] = [[] for _ in faces]
+    faces = np.stack(faces)
+    sources = list(sources) if sources is not None else [None] * len(faces)
+    frames: list[list[np.ndarray]] = [[] for _ in range(len(faces) * variants)]
 
     def record(iteration: int, loss: np.ndarray, preview: np.ndarray) -> bool | None:
         for kept, image in zip(frames, to_uint8(preview)):
@@ -146,9 +146,10 @@ def complete_faces(
             return False
         return deadline is None or time.perf_counter() < deadline
 
-    completion = completer.complete(faces[::variants], mask, config, record, variants)
+    completion = completer.complete(faces, mask, config, record, variants)
     results = []
-    for i, (face, source) in enumerate(zip(faces, sources)):
+    for i in range(len(frames)):
+        face, source = faces[i // variants], sources[i // variants]
         generated = to_uint8(completion.generated[i])
         pasted = None
         if source is not None:

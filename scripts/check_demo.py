@@ -11,7 +11,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.app_server import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+from benchmarks.app_server import CHROMIUM, CHROMIUM_ARGS, sidebar_entries  # noqa: E402
 from core.cli import argument_parser  # noqa: E402
 
 DEMO_SIDEBAR = ["How it works", "Inpaint", "Explore latent space"]
@@ -28,8 +28,7 @@ def main() -> None:
         page = browser.new_page(viewport={"width": 1280, "height": 1600})
         page.goto(f"{args.url}/inpaint")
         page.get_by_role("heading", name="Inpaint").first.wait_for(timeout=120_000)
-        labels = page.locator('[data-testid="stSidebarNavLink"] [data-testid="stMarkdownContainer"]')
-        sidebar = [text.strip() for text in labels.all_inner_texts()]
+        sidebar = sidebar_entries(page)
         print(f"sidebar: {sidebar}")
         if sidebar != DEMO_SIDEBAR:
             sys.exit(f"error: the demo profile is off: the sidebar lists {sidebar}, expected {DEMO_SIDEBAR}")

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from benchmarks.app_server import CHROMIUM, CHROMIUM_ARGS, ROOT, peak_rss_mib, serve_app
+from benchmarks.app_server import CHROMIUM, CHROMIUM_ARGS, ROOT, peak_rss_mib, serve_app, sidebar_entries
 
 pytestmark = [
     pytest.mark.browser,
@@ -263,11 +263,9 @@ def test_move_a_slider_on_an_uploaded_photo(app_url, browser, tmp_path):
 SIDEBAR = ["How it works", "Inpaint", "Explore latent space", "Train"]
 
 
-def sidebar_entries(page) -> list[str]:
-    labels = page.locator('[data-testid="stSidebarNavLink"] [data-testid="stMarkdownContainer"]')
-    labels.first.wait_for(timeout=60_000)
+def settled_sidebar(page) -> list[str]:
     page.wait_for_timeout(1000)  # a later navigation message would replace the first
-    return [text.strip() for text in labels.all_inner_texts()]
+    return sidebar_entries(page)
 
 
 @pytest.mark.parametrize("first_path", ["", "/inpaint"])
@@ -278,12 +276,12 @@ def test_sidebar_on_a_fresh_server(browser, first_path):
         page = browser.new_page(viewport={"width": 1280, "height": 1200})
         page.goto(f"{url}{first_path}")
         page.get_by_role("heading", name="Inpaint" if first_path else "FaceFill").first.wait_for(timeout=60_000)
-        assert sidebar_entries(page) == SIDEBAR
+        assert settled_sidebar(page) == SIDEBAR
         page.get_by_role("link", name="Explore latent space").click()
         page.wait_for_url(f"{url}/explore", timeout=30_000)
-        assert sidebar_entries(page) == SIDEBAR
+        assert settled_sidebar(page) == SIDEBAR
         page.get_by_role("heading", name="Explore latent space").first.wait_for(timeout=60_000)
         page.get_by_role("link", name="How it works").click()
         page.get_by_role("heading", name="FaceFill").first.wait_for(timeout=60_000)
-        assert sidebar_entries(page) == SIDEBAR
+        assert settled_sidebar(page) == SIDEBAR
         page.close()
