@@ -59,16 +59,17 @@ def photo_fill(shape: tuple[int, ...], alignment: Alignment, mask: Mask) -> np.n
 
 
 def paste_back(photo: np.ndarray, alignment: Alignment, generated: np.ndarray, mask: Mask,
-               config: CompletionConfig, add_to_photo: bool = False) -> np.ndarray:
+               config: CompletionConfig, add_to_photo: bool = False, fill: np.ndarray | None = None) -> np.ndarray:
     """The photo with mask's hole filled by the aligned generated face, blended at the photo's resolution.
 
     add_to_photo: generated is a change to add to the photo's own pixels (an edit), not a face to
-    put in their place, so the photo keeps its resolution where the change is small. Pixels
-    outside the hole (photo_fill) are returned unchanged.
+    put in their place, so the photo keeps its resolution where the change is small. fill: the
+    photo's pixels to replace (H x W bool) when the hole was drawn on the photo (core.photo_mask);
+    by default mask's hole warped back (photo_fill). Pixels outside it are returned unchanged.
     """
     h, w = photo.shape[:2]
     inverse = cv2.invertAffineTransform(alignment.matrix)
-    fill = photo_fill(photo.shape, alignment, mask)
+    fill = photo_fill(photo.shape, alignment, mask) if fill is None else fill
     if not fill.any():
         return photo.copy()
     rows, cols = np.where(fill)
@@ -124,6 +125,7 @@ def complete_faces(
     progress: Progress | None = None,
     seconds: float | None = None,
     variants: int = 1,
+    photo_fills: Sequence[np.ndarray | None] | None = None,
 ) -> list[FaceResult]:
     """Complete aligned faces (uint8, model size) under one mask; paste each back into its photo.
 
@@ -132,11 +134,13 @@ def complete_faces(
     every report; returning False stops early. seconds bounds the search on z (a shared
     server's budget per request): at the first report past it, the search stops and the best
     z so far is fine-tuned and blended. variants: see Completer.complete; the results are then each face's
-    variants in a row.
+    variants in a row. photo_fills[i]: the photo pixels to replace when the hole was drawn on face i's photo
+    (core.photo_mask.PhotoHole.photo_fill); None: mask's hole warped back.
     """
     deadline = None if seconds is None else time.perf_counter() + seconds
     faces = np.stack(faces)
     sources = list(sources) if sources is not None else [None] * len(faces)
+    photo_fills = list(photo_fills) if photo_fills is not None else [None] * len(faces)
     frames: list[list[np.ndarray]] = [[] for _ in range(len(faces) * variants)]
 
     def record(iteration: int, loss: np.ndarray, preview: np.ndarray) -> bool | None:
@@ -154,7 +158,8 @@ def complete_faces(
         pasted = None
         if source is not None:
             photo, alignment = source
-            pasted = paste_back(photo, alignment, (completion.generated[i] + 1) * 127.5, mask, config)
+            pasted = paste_back(photo, alignment, (completion.generated[i] + 1) * 127.5, mask, config,
+                                fill=photo_fills[i // variants])
         results.append(FaceResult(masked_preview(face, mask), generated, completion.blended[i],
                                   float(completion.loss[i]), completion.iterations, pasted, frames[i]))
     return results
@@ -169,11 +174,12 @@ def complete_variants(
     sources: Sequence[tuple[np.ndarray, Alignment] | None] | None = None,
     progress: Progress | None = None,
     seconds: float | None = None,
+    photo_fills: Sequence[np.ndarray | None] | None = None,
 ) -> list[list[FaceResult]]:
     """count fills of each face to choose from, each one sharp face (no average): the first by the single fill's
     method, the others from other random z, without the encoder's guess, so they end elsewhere (Completer.complete's
     variants). All are searched in one batch and share one fine-tuned G; each is blended and pasted back."""
     if not 1 <= count <= MAX_VARIANTS:
         raise ValueError(f"variants must be from 1 to {MAX_VARIANTS}, got {count}")
-    results = complete_faces(completer, faces, mask, config, sources, progress, seconds, variants=count)
+    results = complete_faces(completer, faces, mask, config, sources, progress, seconds, count, photo_fills)
     return [results[i : i + count] for i in range(0, len(results), count)]

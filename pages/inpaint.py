@@ -13,6 +13,7 @@ from core.align import AlignmentError
 from core.config import STEP_SIZES, CompletionConfig
 from core.images import ImageError, to_uint8
 from core.masks import PRESETS, MaskError, mask_from_canvas, masked_preview, preset_mask
+from core.photo_mask import face_view, hole_from_drawing, outside_overlay, view_image
 from core.model import sample_z
 from core.pipeline import MAX_VARIANTS, complete_variants
 from pages.common import (
@@ -23,7 +24,8 @@ from pages.common import (
 through_app_navigation()
 
 EXAMPLE = "examples/astronaut.jpg"
-CANVAS = 256  # the face is shown (and drawn on) 256 px wide, whatever the model's size
+CANVAS = 256  # a random face is shown (and drawn on) 256 px wide, whatever the model's size
+PHOTO_CANVAS = 640  # a photo is shown to draw on zoomed to the face, at most this wide and tall (the page's width)
 FILLS_OFFERED = 4  # fills to choose from, by default
 
 st.title("Inpaint")
@@ -95,30 +97,48 @@ except (ImageError, AlignmentError) as err:
 face_id = hashlib.sha1(face.tobytes()).hexdigest()[:12]
 
 # --- 2. the mask -----------------------------------------------------------------------
-left, right = st.columns([3, 2])  # the mask presets need the width
-with left:
-    # Streamlit forgets a widget's value on a run that does not draw it (no photo yet): keep a copy.
-    if "mask_kind" not in st.session_state:
-        st.session_state.mask_kind = st.session_state.get("kept_mask_kind", "Draw")
-    kind = st.segmented_control("Mask", ["Draw", *PRESETS[:-1]], key="mask_kind", required=True)
-    st.session_state.kept_mask_kind = kind
-    if kind == "Draw":
-        tool = st.radio("Tool", ["freedraw", "rect"], horizontal=True, format_func={"freedraw": "Brush", "rect": "Rectangle"}.get)
-        width = st.slider("Brush width", 4, 60, 24)
-        canvas = st_canvas(
-            fill_color="rgba(255, 255, 255, 0.9)", stroke_width=width, stroke_color="rgba(255, 255, 255, 0.9)",
-            background_image=Image.fromarray(enlarge(face, max(1, CANVAS // size))), height=CANVAS, width=CANVAS,
-            drawing_mode=tool, return_image_data=True, key=f"canvas-{face_id}",
-        )
-        try:
-            mask = mask_from_canvas(canvas.image_data, size)
-        except (MaskError, AttributeError, TypeError):
-            st.info("Paint over the part of the face to fill.")
-            st.stop()
+# Streamlit forgets a widget's value on a run that does not draw it (no photo yet): keep a copy.
+if "mask_kind" not in st.session_state:
+    st.session_state.mask_kind = st.session_state.get("kept_mask_kind", "Draw")
+kind = st.segmented_control("Mask", ["Draw", *PRESETS[:-1]], key="mask_kind", required=True)
+st.session_state.kept_mask_kind = kind
+photo_fills = None  # the photo's own pixels to fill, when the hole is drawn on the photo
+if kind == "Draw":
+    tools, widths = st.columns(2)
+    tool = tools.radio("Tool", ["freedraw", "rect"], horizontal=True, format_func={"freedraw": "Brush", "rect": "Rectangle"}.get)
+    width = widths.slider("Brush width", 4, 60, 24)
+    pen = {"fill_color": "rgba(255, 255, 255, 0.8)", "stroke_width": width, "stroke_color": "rgba(255, 255, 255, 0.8)",
+           "drawing_mode": tool, "return_image_data": True}
+    if alignment is not None:
+        st.caption("Paint the hole on the photo; the undo arrow in the canvas's toolbar takes a stroke back. "
+                   "The model fills only inside the yellow frame.")
+        view = face_view(photo.shape, alignment, size, PHOTO_CANVAS, max_shown_height=PHOTO_CANVAS)
+        canvas = st_canvas(background_image=Image.fromarray(view_image(photo, view, alignment, size)),
+                           width=view.shown_width, height=view.shown_height, key=f"photo-canvas-{face_id}", **pen)
     else:
-        mask = preset_mask(kind, size, seed=0)
-with right:
-    st.image(enlarge(masked_preview(face, mask)), caption="What the model gets to see")
+        canvas = st_canvas(background_image=Image.fromarray(enlarge(face, max(1, CANVAS // size))), height=CANVAS,
+                           width=CANVAS, key=f"canvas-{face_id}", **pen)
+    painted = getattr(canvas, "image_data", None)
+    if painted is None or not painted[..., 3].any():
+        st.info("Paint over the part of the face to fill.")
+        st.stop()
+    try:
+        if alignment is not None:
+            hole = hole_from_drawing(painted[..., 3], view, photo.shape, alignment, size)
+            mask, photo_fills = hole.mask, [hole.photo_fill]
+        else:
+            mask = mask_from_canvas(painted, size)
+    except MaskError as err:
+        st.warning(str(err), icon=":material/warning:")
+        st.stop()
+else:
+    mask = preset_mask(kind, size, seed=0)
+seen, outside = st.columns(2)
+seen.image(enlarge(masked_preview(face, mask)), caption="What the model gets to see")
+if photo_fills is not None and hole.outside_fraction > 0:
+    outside.warning(f"{hole.outside_fraction:.0%} of what you painted is outside the yellow frame, the part of the "
+                    "photo the model can fill: it stays as it is (red).", icon=":material/warning:")
+    outside.image(outside_overlay(view_image(photo, view, alignment, size), hole.outside), width="stretch")
 
 # --- 4. completion ---------------------------------------------------------------------
 if st.button("Fill the hole", type="primary", icon=":material/auto_fix_high:"):
@@ -135,7 +155,8 @@ if st.button("Fill the hole", type="primary", icon=":material/auto_fix_high:"):
     with turn_in_line(progress):
         progress.progress(0.0, text="Your turn: choosing a start...")
         sources = [(photo, alignment)] if alignment is not None else None
-        (fills,) = complete_variants(completer, [face], mask, variants, config, sources, show, seconds=limits.max_seconds)
+        (fills,) = complete_variants(completer, [face], mask, variants, config, sources, show, limits.max_seconds,
+                                     photo_fills)
     st.session_state.result = {"face_id": face_id, "fills": fills, "face": fills[0], "asked": config.iterations}
     st.session_state.pick = 0
     progress.empty()
