@@ -152,6 +152,11 @@ class Completer:
         return self._losses(z, y, w, lam, factor)
 
     @tf.function(reduce_retracing=True)
+    def _draw(self, z):
+        """G(z), compiled: the search's previews (an eager Keras call costs several times more)."""
+        return self.generator(z, training=False)
+
+    @tf.function(reduce_retracing=True)
     def _fit_only(self, z, y, w, factor: int):
         """Contextual loss alone: G forward passes only, for scoring the starting pool."""
         return self._contextual(self.generator(z, training=False), y, w, factor)
@@ -224,10 +229,13 @@ class Completer:
         return np.where(mask.fill[..., None], guess.numpy()[0], y.numpy()[0])
 
     def warm_up(self) -> None:
-        """Trace the compiled loops on one face (G's own sample, centre hole), so a user's first fill runs as fast
-        as the ones after it. A few seconds: call it off the request path (pages.common starts it in a thread)."""
+        """Trace the compiled loops on one face (G's own sample, centre hole), once alone and once as two variants,
+        so the traces take any batch and a user's first fill, of one or several variants, runs as fast as the ones
+        after it. A few seconds: call it off the request path (pages.common starts it in a thread)."""
         face = to_uint8(self.generator(sample_z(1, self.z_dim, seed=0), training=False).numpy()[0])
-        self.complete(face, center_mask(self.size), CompletionConfig(iterations=2, report_every=1))
+        for variants in (1, 2):
+            self.complete(face, center_mask(self.size), CompletionConfig(iterations=2, report_every=1),
+                          lambda *report: None, variants)
 
     def _tuned_copy(self) -> keras.Model:
         """The one copy of G that fine-tuning may change, made on first use."""
@@ -235,25 +243,29 @@ class Completer:
             self._tuned = keras.models.clone_model(self.generator)
         return self._tuned
 
-    def _initial_z(self, y, known, w, config: CompletionConfig, factor: int, encoder_guess: Sequence[bool]) -> tf.Tensor:
-        """restarts z per image: random, or the best-fitting of an init_pool of random z (plus the encoder's guess,
-        for the images encoder_guess says)."""
+    def _initial_z(self, y, known, w, config: CompletionConfig, factor: int, group: int) -> tf.Tensor:
+        """restarts z per image: random, or the best-fitting of an init_pool of random z and the encoder's guess.
+
+        Images come in groups of group copies of one face (its variants). A group scores one pool: its first image
+        takes the best z, the encoder's guess among them; the others take the next-best random z in turn (never the
+        guess), so each starts elsewhere and ends in another face."""
         n, k = y.shape[0], config.restarts
         if not config.init_pool:
             return sample_z(n * k, self.z_dim, config.seed)
         guesses = None
         if config.use_encoder and self.model.encoder is not None and factor == 1:
-            guesses = self.model.encoder(encoder_input(y, known), training=False)
+            guesses = self.model.encoder(encoder_input(y[::group], known[::group]), training=False)
         chosen = []
-        for i in range(n):
-            z = sample_z(max(config.init_pool, k), self.z_dim, config.seed * 7919 + i)
-            if guesses is not None and encoder_guess[i]:
-                z = tf.concat([guesses[i : i + 1], z], axis=0)
+        for face, i in enumerate(range(0, n, group)):
+            z = sample_z(max(config.init_pool, k * group), self.z_dim, config.seed * 7919 + face)
+            if guesses is not None:
+                z = tf.concat([guesses[face : face + 1], z], axis=0)
             pool = z.shape[0]
-            yi = tf.repeat(y[i : i + 1], pool, axis=0)
-            wi = tf.repeat(w[i : i + 1], pool, axis=0)
-            contextual = self._fit_only(z, yi, wi, factor)
-            chosen.append(tf.gather(z, tf.argsort(contextual)[:k]))
+            scores = self._fit_only(z, tf.repeat(y[i : i + 1], pool, axis=0), tf.repeat(w[i : i + 1], pool, axis=0),
+                                    factor)
+            order = np.argsort(scores.numpy(), kind="stable")
+            rest = [j for j in order[k:] if guesses is None or j != 0]
+            chosen.append(tf.gather(z, np.concatenate([order[:k], rest[: k * (group - 1)]]).astype(np.int64)))
         return tf.concat(chosen, axis=0)
 
     def complete(
@@ -292,13 +304,12 @@ class Completer:
             raise ValueError(f"variants must be a whole number >= 1, got {variants!r}")
         y = np.repeat(y, variants, axis=0)
         masks = [mask for mask in masks for _ in range(variants)]
-        encoder_guess = [i % variants == 0 for i in range(len(y))]
 
         n, k = len(y), config.restarts
         w = np.stack([contextual_weights(mask, config.weighted) for mask in masks])
         y_t, w_t = tf.constant(y), tf.constant(w)
         known = tf.constant(np.stack([mask.known for mask in masks])[..., None])
-        z = self._initial_z(y_t, known, w_t, config, factor, encoder_guess)
+        z = self._initial_z(y_t, known, w_t, config, factor, variants)
         y_k, w_k = tf.repeat(y_t, k, axis=0), tf.repeat(w_t, k, axis=0)
         hp = self.hyperparameters(config)
         m = v = tf.zeros_like(z)
@@ -317,7 +328,7 @@ class Completer:
             history.append((done, float(per_image.min(axis=1).mean())))
             if callback is not None:
                 winner = self._pick(best_z, per_image)
-                preview = self.generator(winner, training=False).numpy()
+                preview = self._draw(winner).numpy()
                 if callback(done, per_image.min(axis=1), np.where(fill, preview, y)) is False:
                     break
 

@@ -146,10 +146,14 @@ def test_only_the_first_variant_may_start_at_the_encoders_guess(tiny_model):
 
     model = TrainedModel(tiny_model.config, tiny_model.generator, tiny_model.discriminator, {}, encoder)
     completer = Completer(model)
-    y = tf.constant(np.repeat(face, 2, axis=0))
+    y = tf.constant(np.repeat(face, 3, axis=0))  # one face's three variants
     mask = center_mask(16)
-    known = tf.constant(np.repeat(mask.known[None, ..., None], 2, axis=0).astype(np.float32))
+    known = tf.constant(np.repeat(mask.known[None, ..., None], 3, axis=0).astype(np.float32))
     w = tf.ones_like(y[..., :1]) * known
-    starts = completer._initial_z(y, known, w, FAST, 1, encoder_guess=[True, False]).numpy()
+    starts = completer._initial_z(y, known, w, FAST, 1, group=3).numpy()
     np.testing.assert_allclose(starts[0], z0.numpy()[0])
-    assert np.abs(starts[1] - z0.numpy()[0]).max() > 0.1
+    assert np.abs(starts[1:] - z0.numpy()[0]).max(axis=1).min() > 0.1
+    # The others take the next-best z of the same pool, not copies of one: one pool per face, scored once.
+    assert np.abs(starts[1] - starts[2]).max() > 0.1
+    pool = sample_z(FAST.init_pool, tiny_model.config.z_dim, FAST.seed * 7919).numpy()
+    assert all(np.abs(pool - start).max(axis=1).min() < 1e-6 for start in starts[1:])
