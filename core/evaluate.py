@@ -2,13 +2,18 @@
 
 python -m core.evaluate DIR --weights weights --masks center left strokes --limit 64 --out reports/eval
 python -m core.evaluate DIR --weights weights runs/ema/model --no-baselines   (before/after a retraining)
+python -m core.evaluate DIR --configs default thorough --no-baselines          (named settings, core.config)
+python -m core.evaluate DIR --weights weights-128 weights-64 --no-baselines     (models of two sizes)
 
 Faces are aligned, masked (stroke masks differ per face, from a fixed seed), and filled by
 OpenCV's Telea and Navier-Stokes inpainting, scikit-image's biharmonic inpainting, the
-seed's exact settings and the project's defaults (with each --weights folder in turn). For each mask and method: PSNR over the
-hole's pixels, SSIM over the hole's bounding box, the seam excess (the jump across the
-hole's border beyond the true image's jump there, in grey levels; negative = smoother than
-the truth), and a landmark check (mediapipe's landmarks in the hole, completed against true
+seed's exact settings and the project's defaults (with each --weights folder and --configs preset in turn).
+Models of different sizes are compared at the largest: a smaller model fills the face shrunk to its size,
+and its fill is enlarged and blended against the true known pixels, as the app pastes a fill into a larger
+photo. For each mask and method: PSNR over the hole's pixels, SSIM over the hole's bounding box, the detail
+ratio (the hole's high-frequency energy over the truth's there, 1.0 = as detailed as the truth), the seam
+excess (the jump across the hole's border beyond the true image's jump there, in grey levels; negative =
+smoother than the truth), and a landmark check (mediapipe's landmarks in the hole, completed against true
 face, over the inter-ocular distance; with how often a face is found at all).
 """
 from __future__ import annotations
@@ -24,14 +29,15 @@ import numpy as np
 import tensorflow as tf
 
 from core.align import FaceAligner, find_images, load_faces
-from core.blend import neighbour_slices
+from core.blend import blend_fill, neighbour_slices
 from core.cli import argument_parser
 from core.completer import Completer
-from core.config import SEED_COMPLETION, CompletionConfig
+from core.config import COMPLETION_PRESETS, SEED_COMPLETION, CompletionConfig
 from core.grain import detail_ratio
 from core.images import image_grid, save_png, to_uint8
 from core.masks import PRESETS, Mask, masked_preview, preset_mask
 from core.pipeline import paste_back, photo_fill
+from core.realism import faces_found, swd
 from core.weights import TrainedModel, WeightsError, load_models
 
 Method = Callable[[np.ndarray, list[Mask]], np.ndarray]
@@ -68,15 +74,17 @@ def quality(truth: np.ndarray, result: np.ndarray, masks: Mask | list[Mask]) -> 
     """Per-image figures (uint8 inputs, N x H x W x 3) of result against truth.
 
     psnr_hole: over the hole's pixels; ssim_hole: over the hole's bounding box (SSIM needs
-    windows); seam: the jump across the hole's border minus the true image's jump there;
+    windows); detail: the hole's high-frequency energy over the truth's (core.grain.detail_ratio);
+    seam: the jump across the hole's border minus the true image's jump there;
     psnr_full, ssim_full: the whole image.
     """
     masks = [masks] * len(truth) if isinstance(masks, Mask) else masks
     t, r = truth.astype(np.float64), result.astype(np.float64)
-    psnr, ssim, seam = [], [], []
+    psnr, ssim, detail, seam = [], [], [], []
     for ti, ri, mask in zip(t, r, masks):
         fill = mask.fill
         psnr.append(hole_psnr(ti, ri, fill))
+        detail.append(detail_ratio(ri, ti, fill))
         rows, cols = np.where(fill)
         box = (slice(rows.min(), rows.max() + 1), slice(cols.min(), cols.max() + 1))
         filter_size = min(11, box[0].stop - box[0].start, box[1].stop - box[1].start)
@@ -85,7 +93,7 @@ def quality(truth: np.ndarray, result: np.ndarray, masks: Mask | list[Mask]) -> 
         seam.append(0.0 if fill.all() else seam_excess(ti, ri, fill))
     tt, rt = tf.constant(truth), tf.constant(result)
     return {
-        "psnr_hole": np.array(psnr), "ssim_hole": np.array(ssim), "seam": np.array(seam),
+        "psnr_hole": np.array(psnr), "ssim_hole": np.array(ssim), "detail": np.array(detail), "seam": np.array(seam),
         "psnr_full": tf.image.psnr(tt, rt, 255).numpy(), "ssim_full": tf.image.ssim(tt, rt, 255).numpy(),
     }
 
@@ -126,8 +134,28 @@ def biharmonic_inpaint(faces: np.ndarray, masks: list[Mask]) -> np.ndarray:
 
 
 def gan_method(model: TrainedModel, config: CompletionConfig) -> Method:
+    """The model's fills; faces larger than the model are shrunk to it, and its fill (G'(z^)) is enlarged back and
+    blended at the faces' size against their true known pixels, as the app pastes a fill into a larger photo
+    (without the photo's grain: this compares what the models draw)."""
     completer = Completer(model)
-    return lambda faces, masks: completer.complete(faces, masks, config).blended
+    own = model.config.image_size
+
+    def run(faces: np.ndarray, masks: list[Mask]) -> np.ndarray:
+        size = faces.shape[1]
+        if size == own:
+            return completer.complete(faces, masks, config).blended
+        small_faces = np.stack([cv2.resize(face, (own, own), interpolation=cv2.INTER_AREA) for face in faces])
+        small_masks = [Mask((cv2.resize(mask.fill.astype(np.float32), (own, own), interpolation=cv2.INTER_AREA) == 0)
+                            .astype(np.float32)) for mask in masks]  # a model pixel with any of the hole is filled
+        generated = completer.complete(small_faces, small_masks, config).generated
+        filled = []
+        for face, mask, drawn in zip(faces, masks, generated):
+            enlarged = cv2.resize((drawn + 1) * 127.5, (size, size), interpolation=cv2.INTER_CUBIC)
+            solved = blend_fill(face, enlarged, mask.fill, config) if config.blend else np.clip(np.round(enlarged), 0, 255)
+            filled.append(np.where(mask.fill[..., None], solved, face).astype(np.uint8))
+        return np.stack(filled)
+
+    return run
 
 
 def evaluate(
@@ -153,7 +181,8 @@ def evaluate(
         summary[name]["seconds_per_face"] = seconds / len(faces)
         summary[name]["per_face"] = {k: [float(x) for x in v] for k, v in scores.items()}
         s = summary[name]
-        print(f"{name:>16}: PSNR hole {s['psnr_hole']:.2f} dB, SSIM hole {s['ssim_hole']:.3f}, seam {s['seam']:+.2f}, "
+        print(f"{name:>16}: PSNR hole {s['psnr_hole']:.2f} dB, SSIM hole {s['ssim_hole']:.3f}, detail {s['detail']:.2f}, "
+              f"seam {s['seam']:+.2f}, "
               f"landmarks {s.get('landmarks', float('nan')):.3f}, {s['seconds_per_face']:.2f} s/face", flush=True)
     return summary, outputs
 
@@ -192,11 +221,23 @@ def evaluate_photos(model: TrainedModel, faces: np.ndarray, sources: list, masks
     return summary
 
 
+def hole_crops(images: np.ndarray, masks: list[Mask], side: int = 32) -> np.ndarray:
+    """Each image's hole, its bounding box resized to side x side: what SWD compares of fills and the truth."""
+    crops = []
+    for image, mask in zip(images, masks):
+        rows, cols = np.where(mask.fill)
+        box = image[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
+        crops.append(cv2.resize(box, (side, side), interpolation=cv2.INTER_AREA))
+    return np.stack(crops)
+
+
 def evaluate_variants(model: TrainedModel, faces: np.ndarray, masks: list[Mask], config: CompletionConfig,
-                      count: int) -> dict[str, float]:
+                      count: int, aligner: FaceAligner | None = None) -> dict[str, float]:
     """count fills per face (core.pipeline.complete_variants) against the single fill, on the same faces and masks:
     how different they are in the hole (mean absolute difference of each pair, grey levels), the best and the mean
-    variant's hole PSNR, and what the variants cost in time over the single fill."""
+    variant's hole PSNR, their realism (SWD x 1e3 of the holes' patches to the true holes', core.realism, and, with an
+    aligner, how often a face is found in the completed face), and what the variants cost in time over the single
+    fill."""
     completer = Completer(model)
     completer.complete(faces[:1], masks[:1], config)  # trace first, so neither timing pays for it
     start = time.perf_counter()
@@ -210,16 +251,26 @@ def evaluate_variants(model: TrainedModel, faces: np.ndarray, masks: list[Mask],
     psnr = np.stack([quality(faces, fills[:, k], masks)["psnr_hole"] for k in range(count)], axis=1)
     pairs = [np.abs(fills[i, a][m.fill].astype(float) - fills[i, b][m.fill]).mean()
              for i, m in enumerate(masks) for a in range(count) for b in range(a + 1, count)]
+    truth = hole_crops(faces, masks)
+    hole_swd = [float(np.mean(list(swd(truth, hole_crops(images, masks)).values())))
+                for images in (single, *fills.transpose(1, 0, 2, 3, 4))]
     summary = {
         "single_psnr_hole": float(quality(faces, single, masks)["psnr_hole"].mean()),
         "best_psnr_hole": float(psnr.max(axis=1).mean()), "mean_psnr_hole": float(psnr.mean()),
         "first_psnr_hole": float(psnr[:, 0].mean()), "pairwise_difference": float(np.mean(pairs)),
+        "single_hole_swd": hole_swd[0], "variants_hole_swd": float(np.mean(hole_swd[1:])),
         "time_ratio": variant_seconds / single_seconds,
     }
+    if aligner is not None:
+        summary["single_faces_found"] = float(faces_found(aligner, single).mean())
+        summary["variants_faces_found"] = float(faces_found(aligner, fills.reshape(-1, *faces.shape[1:])).mean())
     print(f"{count} variants: hole PSNR best {summary['best_psnr_hole']:.2f}, mean {summary['mean_psnr_hole']:.2f}, "
           f"first {summary['first_psnr_hole']:.2f} dB (single fill {summary['single_psnr_hole']:.2f}); pairs differ "
-          f"by {summary['pairwise_difference']:.1f} grey levels in the hole; {summary['time_ratio']:.2f}x the single "
-          "fill's time", flush=True)
+          f"by {summary['pairwise_difference']:.1f} grey levels in the hole; hole patches' SWD x 1e3 "
+          f"{summary['variants_hole_swd']:.1f} (single fill {summary['single_hole_swd']:.1f}); faces found "
+          f"{summary.get('variants_faces_found', float('nan')):.0%} (single fill "
+          f"{summary.get('single_faces_found', float('nan')):.0%}); {summary['time_ratio']:.2f}x the single fill's time",
+          flush=True)
     return summary
 
 
@@ -228,7 +279,7 @@ def paired_differences(after: dict, before: dict) -> dict[str, tuple[float, floa
     finite, its standard error and the number of faces (the same faces and masks, so the noise of which faces
     were drawn cancels)."""
     differences = {}
-    for key in ("psnr_hole", "ssim_hole", "seam", "landmarks"):
+    for key in ("psnr_hole", "ssim_hole", "detail", "seam", "landmarks"):
         if key not in after["per_face"] or key not in before["per_face"]:
             continue
         d = np.array(after["per_face"][key]) - np.array(before["per_face"][key])
@@ -256,12 +307,14 @@ def convergence_curve(
 
 def markdown_table(summary: dict[str, dict[str, float]]) -> str:
     lines = [
-        "| method | PSNR hole (dB) | SSIM hole | seam excess | landmarks (IOD) | face found | PSNR image (dB) | s / face |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| method | PSNR hole (dB) | SSIM hole | detail | seam excess | landmarks (IOD) | face found | PSNR image (dB) "
+        "| s / face |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for name, s in summary.items():
         lines.append(
-            f"| {name} | {s['psnr_hole']:.2f} ± {s['psnr_hole_std']:.2f} | {s['ssim_hole']:.3f} | {s['seam']:+.2f} | "
+            f"| {name} | {s['psnr_hole']:.2f} ± {s['psnr_hole_std']:.2f} | {s['ssim_hole']:.3f} | {s['detail']:.2f} | "
+            f"{s['seam']:+.2f} | "
             f"{s.get('landmarks', float('nan')):.3f} | {s.get('face_found', float('nan')):.0%} | {s['psnr_full']:.2f} | "
             f"{s['seconds_per_face']:.2f} |"
         )
@@ -274,7 +327,6 @@ def eval_masks(name: str, size: int, count: int) -> list[Mask]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    defaults = CompletionConfig()
     parser = argument_parser(__doc__.splitlines()[0])
     parser.add_argument("folder", type=Path, help="folder of face photos (aligned on the fly)")
     parser.add_argument("--weights", type=Path, nargs="+", default=[Path("weights")],
@@ -285,8 +337,11 @@ def main(argv: list[str] | None = None) -> None:
                         default=["center", "left", "strokes"], help="the masks each face is filled under")
     parser.add_argument("--limit", type=int, default=64, help="evaluate the first N usable faces (sorted by name)")
     parser.add_argument("--out", type=Path, default=Path("reports/eval"), help="folder for report.json and the figures")
-    parser.add_argument("--iters", type=int, default=defaults.iterations, help="iterations of the project's defaults")
-    parser.add_argument("--restarts", type=int, default=defaults.restarts, help="random starts per face")
+    parser.add_argument("--configs", nargs="+", choices=list(COMPLETION_PRESETS), default=["default"],
+                        help="named completion settings (core.config.COMPLETION_PRESETS), each run with each model")
+    parser.add_argument("--iters", type=int, default=None, help="search steps of the project's settings (default: "
+                                                                 "each preset's own)")
+    parser.add_argument("--restarts", type=int, default=CompletionConfig().restarts, help="random starts per face")
     parser.add_argument("--seed-iters", type=int, default=SEED_COMPLETION.iterations, help="iterations of the seed baseline")
     parser.add_argument("--no-landmarks", action="store_true", help="skip the landmark check")
     parser.add_argument("--curve", action="store_true",
@@ -299,11 +354,13 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     try:
-        models = load_models(args.weights)
+        models = load_models(args.weights, same_size=False)
     except WeightsError as err:
         parser.exit(2, f"error: {err}\n")
     model = models[args.weights[0]]
-    size = model.config.image_size
+    size = max(each.config.image_size for each in models.values())  # smaller models are compared enlarged
+    if (args.curve or args.variants > 1 or args.photo) and model.config.image_size != size:
+        parser.exit(2, "error: --curve, --variants and --photo take one model size; compare sizes without them\n")
     paths = find_images(args.folder)
     if not paths:
         parser.exit(2, f"error: no images in {args.folder}\n")
@@ -319,7 +376,9 @@ def main(argv: list[str] | None = None) -> None:
             if len(faces) >= args.limit:
                 break
         faces_array = np.stack(faces[: args.limit])
-        ours = CompletionConfig(iterations=args.iters, restarts=args.restarts)
+        settings = {name: replace(COMPLETION_PRESETS[name], restarts=args.restarts,
+                                  iterations=args.iters or COMPLETION_PRESETS[name].iterations) for name in args.configs}
+        ours = settings[args.configs[0]]
         seed = replace(SEED_COMPLETION, iterations=args.seed_iters)
         print(f"{len(faces_array)} faces from {args.folder} ({skipped} photos skipped)")
         args.out.mkdir(parents=True, exist_ok=True)
@@ -339,7 +398,8 @@ def main(argv: list[str] | None = None) -> None:
             for mask_name in args.masks:
                 print(f"mask {mask_name}")
                 masks = eval_masks(mask_name, size, len(faces_array))
-                results[mask_name] = evaluate_variants(model, faces_array, masks, ours, args.variants)
+                results[mask_name] = evaluate_variants(model, faces_array, masks, ours, args.variants,
+                                                       None if args.no_landmarks else aligner)
             (args.out / "variants.json").write_text(json.dumps(results, indent=2))
             return
         if args.photo:
@@ -360,11 +420,13 @@ def main(argv: list[str] | None = None) -> None:
             "seed settings": gan_method(model, seed),
         }
         for folder, each in models.items():
-            methods["ours (defaults)" if len(models) == 1 else f"ours ({folder})"] = gan_method(each, ours)
+            for name, config in settings.items():
+                label = ", ".join([str(folder)] * (len(models) > 1) + [name] * (len(settings) > 1)) or "defaults"
+                methods[f"ours ({label})"] = gan_method(each, config)
         report = {
-            "folder": str(args.folder), "faces": len(faces_array), "skipped": skipped,
+            "folder": str(args.folder), "faces": len(faces_array), "size": size, "skipped": skipped,
             "weights": [str(folder) for folder in args.weights],
-            "ours": asdict(ours), "seed": asdict(seed), "results": {},
+            "ours": {name: asdict(config) for name, config in settings.items()}, "seed": asdict(seed), "results": {},
         }
         markdown = [f"# Completion on {args.folder} ({len(faces_array)} faces)\n"]
         shown = slice(0, min(8, len(faces_array)))
@@ -373,11 +435,11 @@ def main(argv: list[str] | None = None) -> None:
             masks = eval_masks(mask_name, size, len(faces_array))
             summary, outputs = evaluate(faces_array, masks, methods, None if args.no_landmarks else aligner)
             report["results"][mask_name] = summary
-            ours = [name for name in methods if name.startswith("ours (")]
-            for name in ours[1:]:
-                differences = paired_differences(summary[name], summary[ours[0]])
+            compared = [name for name in methods if name.startswith("ours (")]
+            for name in compared[1:]:
+                differences = paired_differences(summary[name], summary[compared[0]])
                 report.setdefault("differences", {}).setdefault(mask_name, {})[name] = differences
-                print(f"{name} - {ours[0]}: " + ", ".join(f"{key} {mean:+.3f} ± {se:.3f} (SE, {n} faces)"
+                print(f"{name} - {compared[0]}: " + ", ".join(f"{key} {mean:+.3f} ± {se:.3f} (SE, {n} faces)"
                                                          for key, (mean, se, n) in differences.items()))
             markdown += [f"## Mask {mask_name}\n", markdown_table(summary), ""]
             rows = [np.stack([masked_preview(f, m) for f, m in zip(faces_array[shown], masks)])]

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from core.align import FaceAligner
 from core.config import CompletionConfig
 from core.evaluate import convergence_curve, landmark_error, paired_differences, quality, seam_jump
 from core.images import to_uint8
@@ -103,8 +104,52 @@ def test_evaluate_compares_weights_on_the_same_faces_without_baselines(tmp_path,
     scores = list(report["results"]["center"].values())
     assert scores[0]["psnr_hole"] == pytest.approx(scores[1]["psnr_hole"])  # same weights, same faces, same masks
     difference = report["differences"]["center"][f"ours ({other})"]
-    assert set(difference) == {"psnr_hole", "ssim_hole", "seam"} and difference["psnr_hole"] == [0.0, 0.0, 2]
+    assert set(difference) == {"psnr_hole", "ssim_hole", "detail", "seam"} and difference["psnr_hole"] == [0.0, 0.0, 2]
     assert f"ours ({other}) - ours ({tiny_weights}): psnr_hole +0.000" in result.stdout
+
+
+def test_models_of_two_sizes_and_named_settings_are_compared_at_the_larger_size(tmp_path, tiny_weights, tiny_config,
+                                                                                tiny_model):
+    """A 16 px and a 32 px model, each with the default and the thorough settings, on the same 32 px faces: the
+    smaller model's fill is enlarged, and every known pixel stays the truth's."""
+    from dataclasses import replace
+
+    import cv2
+
+    from core.evaluate import gan_method
+    from core.model import build_discriminator, build_generator
+    from core.weights import save_model
+
+    bigger = replace(tiny_config, image_size=32)
+    save_model(tmp_path / "bigger", bigger, build_generator(bigger), build_discriminator(bigger))
+    faces = to_uint8(tiny_model.generator(sample_z(2, tiny_config.z_dim, seed=5)).numpy())
+    folder = tmp_path / "faces"
+    folder.mkdir()
+    large = np.stack([cv2.resize(face, (32, 32), interpolation=cv2.INTER_CUBIC) for face in faces])
+    for i, face in enumerate(large):
+        Image.fromarray(face).save(folder / f"{i}.png")
+    mask = center_mask(32)
+    filled = gan_method(tiny_model, CompletionConfig(iterations=4, init_pool=8, tune_steps=1))(large, [mask] * 2)
+    assert filled.shape == large.shape
+    np.testing.assert_array_equal(filled[:, ~mask.fill], large[:, ~mask.fill])
+    assert np.abs(filled[:, mask.fill].astype(int) - large[:, mask.fill]).mean() > 1  # the hole was filled
+
+    out = tmp_path / "report"
+    result = subprocess.run(
+        [sys.executable, "-m", "core.evaluate", str(folder), "--weights", str(tmp_path / "bigger"), str(tiny_weights),
+         "--configs", "default", "thorough", "--iters", "4", "--no-baselines", "--no-landmarks", "--limit", "2",
+         "--masks", "center", "--out", str(out)],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads((out / "report.json").read_text())
+    assert report["size"] == 32 and report["faces"] == 2
+    names = [f"ours ({folder}, {config})" for folder in (tmp_path / "bigger", tiny_weights)
+             for config in ("default", "thorough")]
+    assert list(report["results"]["center"]) == names
+    assert 0 < report["results"]["center"][names[2]]["detail"]
+    assert set(report["differences"]["center"]) == set(names[1:])
+    assert "| detail |" in (out / "report.md").read_text()
 
 
 def test_paired_differences_skip_faces_without_a_figure():
@@ -183,7 +228,10 @@ def test_variants_are_measured_against_the_single_fill(tiny_model):
 
     faces = to_uint8(tiny_model.generator(sample_z(3, tiny_model.config.z_dim, seed=4)).numpy())
     config = CompletionConfig(iterations=6, report_every=3, init_pool=8, tune_steps=1)
-    summary = evaluate_variants(tiny_model, faces, [center_mask(16)] * 3, config, 3)
+    with FaceAligner(max_faces=1) as aligner:
+        summary = evaluate_variants(tiny_model, faces, [center_mask(16)] * 3, config, 3, aligner)
+    assert summary["variants_hole_swd"] > 0 and summary["single_hole_swd"] > 0
+    assert summary["variants_faces_found"] == summary["single_faces_found"] == 0  # an untrained G draws no face
     assert summary["best_psnr_hole"] >= summary["mean_psnr_hole"]
     assert summary["best_psnr_hole"] >= summary["first_psnr_hole"]
     assert summary["pairwise_difference"] > 0 and summary["time_ratio"] > 0
