@@ -32,14 +32,16 @@ def peak_rss_mib(pid: int) -> float:
 
 
 @contextmanager
-def serve_app(env: dict[str, str] | None = None, *options: str) -> Iterator[tuple[str, subprocess.Popen]]:
-    """(url, server process) of `streamlit run streamlit_app.py` with these extra options, once /_stcore/health
-    answers; stopped on exit. Raises RuntimeError with the server's last output if it does not start in 60 s."""
+def serve_app(env: dict[str, str] | None = None, *options: str, root: Path = ROOT
+              ) -> Iterator[tuple[str, subprocess.Popen]]:
+    """(url, server process) of `streamlit run streamlit_app.py` in root (another checkout, to compare) with these
+    extra options, once /_stcore/health answers; stopped on exit. Raises RuntimeError with the server's last output
+    if it does not start in 60 s."""
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
          "--server.address", "127.0.0.1", "--server.headless", "true", *options],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -64,3 +66,19 @@ def sidebar_entries(page) -> list[str]:
     labels = page.locator('[data-testid="stSidebarNavLink"] [data-testid="stMarkdownContainer"]')
     labels.first.wait_for(timeout=60_000)
     return [text.strip() for text in labels.all_inner_texts()]
+
+
+def settle(page, quiet_s: float = 1.0, timeout_s: float = 90) -> None:
+    """Wait until the app's script has stayed idle for quiet_s: one click can start several reruns (a new
+    face makes a new canvas, which reports back), and a click that lands mid-rerun can be lost."""
+    app = page.locator('[data-testid="stApp"]')
+    deadline, quiet_since = time.time() + timeout_s, None
+    while time.time() < deadline:
+        if app.get_attribute("data-test-script-state") == "notRunning":
+            quiet_since = quiet_since or time.time()
+            if time.time() - quiet_since >= quiet_s:
+                return
+        else:
+            quiet_since = None
+        time.sleep(0.05)
+    raise AssertionError("the app was still running its script")

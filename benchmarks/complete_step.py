@@ -1,10 +1,12 @@
 """ms per completion step (G forward, D forward, gradient to z, Adam) at several batch sizes.
 
-python -m benchmarks.complete_step [--weights weights] [--batches 1 8 32]
+python -m benchmarks.complete_step [--weights weights] [--batches 1 8 32] [--others weights-64]
 
 Prints achieved GFLOP/s against this CPU's sgemm ceiling, the speed-up over the
-same loop run eagerly, and the seconds to complete one face with the defaults, and
-without their fine-tuning and blending stages, and four fills of it to choose from (as ratios to the defaults).
+same loop run eagerly, and the seconds to complete one face with each named setting
+(core.config.COMPLETION_PRESETS: the defaults and the earlier "thorough" ones), without the
+defaults' fine-tuning and blending stages, and four fills of it to choose from, as ratios to
+the defaults; then one fill with each of --others (models of other sizes), as ratios to --weights'.
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ import tensorflow as tf
 
 from core.cli import argument_parser
 from core.completer import Completer, contextual_weights
-from core.config import CompletionConfig, ModelConfig
+from core.config import COMPLETION_PRESETS, CompletionConfig, ModelConfig
 from core.masks import center_mask
 from core.model import build_discriminator, build_generator, sample_z
 from core.weights import TrainedModel, WeightsError, load_model
@@ -40,17 +42,31 @@ def step_timer(completer: Completer, batch: int, eager: bool = False):
     return lambda: iterate(*args)[0].numpy()
 
 
+def model_or_untrained(folder: Path) -> TrainedModel:
+    """The model in folder, or an untrained one of the default shape when the folder has none."""
+    try:
+        return load_model(folder)
+    except WeightsError:
+        config = ModelConfig()
+        print(f"(no weights in {folder}: timing an untrained model of the same shape)")
+        return TrainedModel(config, build_generator(config), build_discriminator(config))
+
+
+def one_fill_seconds(completer: Completer, config: CompletionConfig, variants: int = 1) -> float:
+    """Median seconds to fill one face (G's own sample, centre hole) with config, after a first call that traces."""
+    face = completer.generator(sample_z(1, completer.z_dim, 7), training=False).numpy()
+    mask = center_mask(completer.size)
+    return time_call(lambda: completer.complete(face, mask, config, variants=variants), repeats=3)
+
+
 def main() -> None:
     parser = argument_parser(__doc__.splitlines()[0])
     parser.add_argument("--weights", type=Path, default=Path("weights"), help="model folder")
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 8, 32], help="faces completed at once")
+    parser.add_argument("--others", type=Path, nargs="*", default=[],
+                        help="other model folders (e.g. of another size): one fill with each, against --weights'")
     args = parser.parse_args()
-    try:
-        model = load_model(args.weights)
-    except WeightsError:
-        config = ModelConfig()
-        model = TrainedModel(config, build_generator(config), build_discriminator(config))
-        print(f"(no weights in {args.weights}: timing an untrained model of the same shape)")
+    model = model_or_untrained(args.weights)
 
     completer = Completer(model)
     # Per sample and step: G and D forward, then gradients back to the input through both (about 1x forward each).
@@ -64,25 +80,26 @@ def main() -> None:
         achieved = batch * flops / compiled / 1e9
         print(f"{batch:5d} {compiled * 1e3:9.1f} {achieved:8.1f} {achieved / ceiling:10.0%} {eager * 1e3:9.1f} {eager / compiled:7.1f}x")
 
-    face = model.generator(sample_z(1, model.config.z_dim, 7), training=False).numpy()
-    mask = center_mask(model.config.image_size)
     defaults = CompletionConfig()
     stages = {
-        "defaults": defaults,
-        "without fine-tuning G": replace(defaults, tune_steps=0),
-        "without fine-tuning or blending": replace(defaults, tune_steps=0, blend=False),
+        **{f"{name!r} settings": config for name, config in COMPLETION_PRESETS.items()},
+        "defaults without fine-tuning G": replace(defaults, tune_steps=0),
+        "defaults without tuning or blending": replace(defaults, tune_steps=0, blend=False),
     }
     print(f"one face, defaults ({defaults.iterations} iterations, pool {defaults.init_pool}, "
           f"{defaults.tune_steps} fine-tuning steps, blend {defaults.blend}):")
-    baseline = None
+    baseline = one_fill_seconds(completer, defaults)
     for name, config in stages.items():
-        completer.complete(face, mask, config)  # trace once
-        seconds = time_call(lambda: completer.complete(face, mask, config), repeats=3, warmup=0)
-        baseline = baseline or seconds
-        print(f"  {name:<32} {seconds:.2f} s  ({seconds / baseline:.2f}x the defaults)")
-    completer.complete(face, mask, defaults, variants=FILLS)
-    seconds = time_call(lambda: completer.complete(face, mask, defaults, variants=FILLS), repeats=3, warmup=0)
-    print(f"  {f'{FILLS} fills to choose from':<32} {seconds:.2f} s  ({seconds / baseline:.2f}x the defaults)")
+        seconds = one_fill_seconds(completer, config)
+        print(f"  {name:<36} {seconds:.2f} s  ({seconds / baseline:.2f}x the defaults)")
+    seconds = one_fill_seconds(completer, defaults, FILLS)
+    print(f"  {f'{FILLS} fills to choose from':<36} {seconds:.2f} s  ({seconds / baseline:.2f}x the defaults)")
+    for folder in args.others:
+        other = model_or_untrained(folder)
+        seconds = one_fill_seconds(Completer(other), defaults)
+        print(f"one face with {folder} ({other.config.image_size} px), defaults: {seconds:.2f} s ({seconds / baseline:.2f}x "
+              f"{args.weights}'s, {model.config.image_size} px)")
+
 
 if __name__ == "__main__":
     main()

@@ -185,8 +185,8 @@ if result and result["face_id"] == face_id:
         before = st.toggle("Before", key="show_before", help="The photo as it was, to compare with the fill.")
         shown, caption = (photo, "The photo before") if before else (done.pasted, "Pasted back into the photo")
         st.image(shown, caption=caption, width=min(640, shown.shape[1]))
-    d1, d2, d3 = st.columns(3)
-    d1.download_button("Completion (PNG)", png_bytes(done.completed), "completion.png", "image/png")
+    d1, d2, d3 = st.columns(3)  # each file is encoded only when its button is clicked
+    d1.download_button("Completion (PNG)", partial(png_bytes, done.completed), "completion.png", "image/png")
     if done.pasted is not None:
-        d2.download_button("Photo (PNG)", png_bytes(done.pasted), "photo-completed.png", "image/png")
-    d3.download_button("Optimisation (GIF)", partial(done.gif, scale=4), "completion.gif", "image/gif")  # made on click
+        d2.download_button("Photo (PNG)", partial(png_bytes, done.pasted), "photo-completed.png", "image/png")
+    d3.download_button("Optimisation (GIF)", partial(done.gif, scale=4), "completion.gif", "image/gif")

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from benchmarks.app_server import CHROMIUM, CHROMIUM_ARGS, ROOT, peak_rss_mib, serve_app, sidebar_entries
+from benchmarks.app_server import CHROMIUM, CHROMIUM_ARGS, ROOT, peak_rss_mib, serve_app, settle, sidebar_entries
 
 pytestmark = [
     pytest.mark.browser,
@@ -110,22 +110,6 @@ def test_draw_on_the_photo_pick_a_fill_and_download_it(app_url, browser, tmp_pat
     shots.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(shots / "inpaint-completed.png"), full_page=True)
     page.close()
-
-
-def settle(page, quiet_s: float = 1.0, timeout_s: float = 90) -> None:
-    """Wait until the app's script has stayed idle for quiet_s: one click can start several reruns (a new
-    face makes a new canvas, which reports back), and a click that lands mid-rerun can be lost."""
-    app = page.locator('[data-testid="stApp"]')
-    deadline, quiet_since = time.time() + timeout_s, None
-    while time.time() < deadline:
-        if app.get_attribute("data-test-script-state") == "notRunning":
-            quiet_since = quiet_since or time.time()
-            if time.time() - quiet_since >= quiet_s:
-                return
-        else:
-            quiet_since = None
-        time.sleep(0.05)
-    raise AssertionError("the app was still running its script")
 
 
 def known_pixels_match(completion: np.ndarray, face: np.ndarray, mask) -> bool:

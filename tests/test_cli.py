@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 TOOLS = [
     "core.align", "core.attributes", "core.complete", "core.curves", "core.directions", "core.encoder",
     "core.evaluate", "core.jobs", "core.project", "core.realism", "core.train", "core.weights",
-    "benchmarks.complete_step", "benchmarks.concurrent_users", "benchmarks.distributed_step",
+    "benchmarks.click_to_result", "benchmarks.complete_step", "benchmarks.concurrent_users", "benchmarks.distributed_step",
     "benchmarks.edit_photo", "benchmarks.train_step", "scripts/readme_figures.py",
 ]
 
