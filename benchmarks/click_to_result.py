@@ -3,14 +3,17 @@ mask, the page's defaults. The first fill on a fresh server, then fills in new t
 
 python -m benchmarks.click_to_result [--fills 1] [--tabs 3] [--against OTHER_CHECKOUT]
 
---against runs the same clicks on another checkout of the app (e.g. `git worktree add /tmp/before COMMIT`) in
-the same process, and prints this checkout's times as ratios to it. --fills sets the page's "Fills to choose
+--against runs the same clicks on another checkout of the app (e.g. `git worktree add /tmp/before COMMIT`), the two
+servers taking turns, and prints this checkout's times as ratios to it. --fills sets the page's "Fills to choose
 from" slider (where the page has one).
 """
 from __future__ import annotations
 
 import time
+from contextlib import ExitStack
 from pathlib import Path
+
+import numpy as np
 
 from benchmarks.app_server import CHROMIUM, CHROMIUM_ARGS, ROOT, serve_app, settle
 from core.cli import argument_parser
@@ -38,34 +41,30 @@ def one_fill(browser, url: str, fills: int | None) -> float:
     return seconds
 
 
-def app_times(root: Path, fills: int | None, tabs: int) -> list[float]:
-    """The first fill on a fresh server of the app in root, then one in each of tabs new tabs."""
+def main() -> None:
     from playwright.sync_api import sync_playwright
 
-    with serve_app(None, root=root) as (url, _), sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        times = [one_fill(browser, url, fills) for _ in range(1 + tabs)]
-        browser.close()
-    return times
-
-
-def main() -> None:
     parser = argument_parser(__doc__.splitlines()[0])
     parser.add_argument("--fills", type=int, default=None, help="fills to choose from (default: the page's own)")
     parser.add_argument("--tabs", type=int, default=3, help="fills in new tabs on the warm server, after the first")
     parser.add_argument("--against", type=Path, default=None, help="another checkout of the app to compare with")
     args = parser.parse_args()
-    runs = {"this checkout": app_times(ROOT, args.fills, args.tabs)}
-    if args.against is not None:
-        runs[f"{args.against}"] = app_times(args.against.resolve(), args.fills, args.tabs)
-    baseline = runs.get(str(args.against))
-    for name, times in runs.items():
-        first, warm = times[0], sorted(times[1:])[len(times[1:]) // 2]
-        line = f"{name:<24} first fill {first:5.2f} s, warm (median of {len(times) - 1} tabs) {warm:5.2f} s, " \
+    roots = {"this checkout": ROOT, **({str(args.against): args.against.resolve()} if args.against else {})}
+    times: dict[str, list[float]] = {name: [] for name in roots}
+    with ExitStack() as servers, sync_playwright() as playwright:
+        urls = {name: servers.enter_context(serve_app(None, root=root))[0] for name, root in roots.items()}
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        for _ in range(1 + args.tabs):  # the apps take turns, so a slower minute of the machine hits both
+            for name, url in urls.items():
+                times[name].append(one_fill(browser, url, args.fills))
+        browser.close()
+    baseline = times.get(str(args.against))
+    for name, each in times.items():
+        first, warm = each[0], float(np.median(each[1:]))
+        line = f"{name:<24} first fill {first:5.2f} s, warm (median of {len(each) - 1} tabs) {warm:5.2f} s, " \
                f"first/warm {first / warm:.2f}"
-        if baseline is not None and times is not baseline:
-            base_warm = sorted(baseline[1:])[len(baseline[1:]) // 2]
-            line += f"; {first / baseline[0]:.2f}x and {warm / base_warm:.2f}x the other's"
+        if baseline is not None and each is not baseline:
+            line += f"; {first / baseline[0]:.2f}x and {warm / float(np.median(baseline[1:])):.2f}x the other's"
         print(line, flush=True)
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import time
 from functools import partial
 
 import numpy as np
@@ -27,6 +28,7 @@ EXAMPLE = "examples/astronaut.jpg"
 CANVAS = 256  # a random face is shown (and drawn on) 256 px wide, whatever the model's size
 PHOTO_CANVAS = 640  # a photo is shown to draw on zoomed to the face, at most this wide and tall (the page's width)
 FILLS_OFFERED = 4  # fills to choose from, by default
+PREVIEW_SECONDS = 0.3  # the live preview changes at most this often (each one is an image sent to the browser)
 
 st.title("Inpaint")
 model, completer = model_and_completer()
@@ -144,10 +146,13 @@ if photo_fills is not None and hole.outside_fraction > 0:
 if st.button("Fill the hole", type="primary", icon=":material/auto_fix_high:"):
     progress = st.progress(0.0, text="Waiting in line...")
     live = st.empty()
+    shown_at = [0.0]
 
     def show(iteration: int, loss: np.ndarray, preview: np.ndarray) -> None:
         progress.progress(iteration / config.iterations, text=f"Iteration {iteration} of {config.iterations}, loss {loss[0]:.1f}")
-        live.image(enlarge(to_uint8(preview[0])), caption="Current completion")
+        if time.perf_counter() - shown_at[0] >= PREVIEW_SECONDS:  # the GIF keeps every frame; the page needs fewer
+            live.image(enlarge(to_uint8(preview[0])), caption="Current completion")
+            shown_at[0] = time.perf_counter()
 
     look = completer.first_look(face, mask)
     if look is not None:
