@@ -5,6 +5,8 @@
 example_faces.png: the aligned face for the centre and a stroke mask: truth, masked, OpenCV Telea, FaceFill.
 example_photo.png: the photo round the face: with the hole, G's face pasted without blending, and
 FaceFill's Poisson paste-back at the photo's resolution.
+example_grain.png: the photo round the face at 100%, the centre fill before 2026-12-02 (the 'thorough' settings,
+without the photo's grain) and with today's defaults.
 example_edits.png: each shipped direction at -2, -1, 0, +1, +2 units, on the example face (projected, the
 change blended in) and on one of G's own samples.
 Only the example photo (public domain) is used: the data sets' faces must not be committed.
@@ -23,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from core.align import FaceAligner  # noqa: E402
 from core.cli import argument_parser  # noqa: E402
 from core.completer import Completer  # noqa: E402
-from core.config import CompletionConfig  # noqa: E402
+from core.config import COMPLETION_PRESETS, CompletionConfig  # noqa: E402
 from core.directions import load_directions  # noqa: E402
 from core.edit import apply_edit, project_face  # noqa: E402
 from core.images import image_grid, read_image, save_png, to_uint8  # noqa: E402
@@ -70,9 +72,10 @@ def main() -> None:
         holed[photo_fill(photo.shape, alignment, mask)] = 128
         unblended = paste_back(photo, alignment, done.generated, mask, replace(config, blend=False))
         photo_rows += [image[crop] for image in (holed, unblended, done.pasted)]
-        if not grain_row:  # the centre mask at 100%: the photo, the fill without its grain, the fill (defaults)
-            smooth = paste_back(photo, alignment, done.generated, mask, replace(config, grain=False))
-            grain_row = [image[crop] for image in (photo, smooth, done.pasted)]
+        if not grain_row:  # the centre mask at 100%: the photo, the fill before 2026-12-02, the fill today
+            before = replace(COMPLETION_PRESETS["thorough"], grain=False)
+            (earlier,) = complete_faces(completer, [face], mask, before, [(photo, alignment)])
+            grain_row = [image[crop] for image in (photo, earlier.pasted, done.pasted)]
     save_png(args.out / "example_faces.png", image_grid(np.stack(face_rows), columns=4))
     height = 240  # the face is ~100 px wide in the photo: enlarged for the page
     photo_rows = [cv2.resize(image, (image.shape[1] * height // image.shape[0], height), interpolation=cv2.INTER_CUBIC)
