@@ -66,11 +66,16 @@ def face_view(photo_shape: tuple[int, ...], alignment: Alignment, size: int, sho
     return PhotoView(left, top, width, height, shown_width)
 
 
+def zoomed(photo: np.ndarray, view: PhotoView) -> np.ndarray:
+    """The photo's pixels in view, resized to its shown size (uint8 RGB)."""
+    crop = photo[view.top : view.top + view.height, view.left : view.left + view.width]
+    return cv2.resize(crop, (view.shown_width, view.shown_height),
+                      interpolation=cv2.INTER_AREA if view.shown_width < view.width else cv2.INTER_CUBIC)
+
+
 def view_image(photo: np.ndarray, view: PhotoView, alignment: Alignment, size: int) -> np.ndarray:
     """The view as shown (uint8 RGB, shown_width wide), with the aligned frame outlined: the model fills only inside."""
-    crop = photo[view.top : view.top + view.height, view.left : view.left + view.width]
-    shown = cv2.resize(crop, (view.shown_width, view.shown_height),
-                       interpolation=cv2.INTER_AREA if view.shown_width < view.width else cv2.INTER_CUBIC)
+    shown = zoomed(photo, view)
     to_shown = cv2.invertAffineTransform(view.to_photo)
     corners = frame_corners(alignment, size) @ to_shown[:, :2].T + to_shown[:, 2]
     outline = np.round(corners).astype(np.int32)

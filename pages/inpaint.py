@@ -14,7 +14,7 @@ from core.align import AlignmentError
 from core.config import STEP_SIZES, CompletionConfig
 from core.images import ImageError, to_uint8
 from core.masks import PRESETS, MaskError, mask_from_canvas, masked_preview, preset_mask
-from core.photo_mask import face_view, hole_from_drawing, outside_overlay, view_image
+from core.photo_mask import face_view, hole_from_drawing, outside_overlay, view_image, zoomed
 from core.model import sample_z
 from core.pipeline import MAX_VARIANTS, complete_variants
 from pages.common import (
@@ -189,7 +189,8 @@ if result and result["face_id"] == face_id:
     if done.pasted is not None:
         before = st.toggle("Before", key="show_before", help="The photo as it was, to compare with the fill.")
         shown, caption = (photo, "The photo before") if before else (done.pasted, "Pasted back into the photo")
-        st.image(shown, caption=caption, width=min(640, shown.shape[1]))
+        view = face_view(photo.shape, alignment, size, PHOTO_CANVAS, max_shown_height=PHOTO_CANVAS)
+        st.image(zoomed(shown, view), caption=f"{caption}, zoomed to the face (the download is the whole photo)")
     d1, d2, d3 = st.columns(3)  # each file is encoded only when its button is clicked
     d1.download_button("Completion (PNG)", partial(png_bytes, done.completed), "completion.png", "image/png")
     if done.pasted is not None:

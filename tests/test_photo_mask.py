@@ -6,7 +6,7 @@ import pytest
 from core.align import FaceAligner
 from core.config import CompletionConfig
 from core.masks import MaskError, center_mask
-from core.photo_mask import face_view, frame_corners, hole_from_drawing, outside_overlay, view_image
+from core.photo_mask import face_view, frame_corners, hole_from_drawing, outside_overlay, view_image, zoomed
 from core.pipeline import paste_back, photo_fill
 
 SIZE = 64
@@ -38,6 +38,8 @@ def test_the_view_holds_the_frame_and_is_shown_at_the_asked_width(astronaut, ali
     shown = view_image(astronaut, view, alignment, SIZE)
     assert shown.shape == (view.shown_height, 600, 3) and shown.dtype == np.uint8
     assert (np.all(shown == (255, 214, 0), axis=2)).sum() > 100  # the frame's yellow outline is drawn
+    plain = zoomed(astronaut, view)  # the same view without the outline (a result shown as large as it was drawn on)
+    assert plain.shape == shown.shape and 0 < (plain != shown).any(axis=2).mean() < 0.05
     tall = face_view(astronaut.shape, alignment, SIZE, shown_width=600, max_shown_height=200)
     assert tall.shown_height <= 201 and tall.shown_width < 600
 
