@@ -189,7 +189,8 @@ def edit_section(directions: Directions) -> None:
         st.image(enlarge(image_grid(np.stack([projected.face, projected.rebuilt, edited.face]), columns=3), 3),
                  caption=f"Your face, G tuned to it ({projected.psnr:.1f} dB), edited")
         st.image(edited.pasted, caption="The edit pasted back into the photo", width=min(640, edited.pasted.shape[1]))
-        st.download_button("Edited photo (PNG)", partial(png_bytes, edited.pasted), "photo-edited.png", "image/png")
+        st.download_button("Edited photo (PNG)", partial(png_bytes, edited.pasted), "photo-edited.png", "image/png",
+                           on_click="ignore")  # encoded on the click, which must not rerun: see the Inpaint page
 
 
 st.subheader("Edit along measured directions")

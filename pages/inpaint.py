@@ -191,8 +191,13 @@ if result and result["face_id"] == face_id:
         shown, caption = (photo, "The photo before") if before else (done.pasted, "Pasted back into the photo")
         view = face_view(photo.shape, alignment, size, PHOTO_CANVAS, max_shown_height=PHOTO_CANVAS)
         st.image(zoomed(shown, view), caption=f"{caption}, zoomed to the face (the download is the whole photo)")
-    d1, d2, d3 = st.columns(3)  # each file is encoded only when its button is clicked
-    d1.download_button("Completion (PNG)", partial(png_bytes, done.completed), "completion.png", "image/png")
+    # Each file is encoded only when its button is clicked, and the click must not rerun the page: a rerun
+    # unregisters the encoder, and another user's run ending just then fails the download (Streamlit 1.67).
+    d1, d2, d3 = st.columns(3)
+    d1.download_button("Completion (PNG)", partial(png_bytes, done.completed), "completion.png", "image/png",
+                       on_click="ignore")
     if done.pasted is not None:
-        d2.download_button("Photo (PNG)", partial(png_bytes, done.pasted), "photo-completed.png", "image/png")
-    d3.download_button("Optimisation (GIF)", partial(done.gif, scale=4), "completion.gif", "image/gif")
+        d2.download_button("Photo (PNG)", partial(png_bytes, done.pasted), "photo-completed.png", "image/png",
+                           on_click="ignore")
+    d3.download_button("Optimisation (GIF)", partial(done.gif, scale=4), "completion.gif", "image/gif",
+                       on_click="ignore")

@@ -47,6 +47,33 @@ def browser():
         chromium.close()
 
 
+def record_sent(page) -> list[str]:
+    """The kinds of message (Streamlit's BackMsg) the page sends its server, from its next page load on."""
+    from streamlit.proto.BackMsg_pb2 import BackMsg
+
+    sent: list[str] = []
+
+    def on_socket(socket) -> None:
+        socket.on("framesent", lambda payload: sent.append(BackMsg.FromString(payload).WhichOneof("type"))
+                  if isinstance(payload, bytes) else None)
+
+    page.on("websocket", on_socket)
+    return sent
+
+
+def download_image(page, sent: list[str], button: str) -> np.ndarray:
+    """Click a download button and read the image it downloads.
+
+    The click must not rerun the page: a rerun unregisters the file's encoder, and another user's run ending just
+    then made the download fail (seen with four users at once)."""
+    before = len(sent)
+    with page.expect_download() as download:
+        page.get_by_role("button", name=button).click()
+    assert "backend_operation_request" in sent[before:]  # the recorder saw the click ask for the file...
+    assert "rerun_script" not in sent[before:], f"downloading {button!r} reran the page"  # ...and nothing more
+    return np.asarray(Image.open(download.value.path()).convert("RGB"))
+
+
 def test_draw_on_the_photo_pick_a_fill_and_download_it(app_url, browser, tmp_path):
     """Paint a stroke on the example photo (zoomed to its face), fill, pick the third fill, download the photo:
     only the painted pixels change, where they were painted on the screen."""
@@ -55,6 +82,7 @@ def test_draw_on_the_photo_pick_a_fill_and_download_it(app_url, browser, tmp_pat
     from core.photo_mask import face_view
 
     page = browser.new_page(viewport={"width": 1280, "height": 1600})
+    sent = record_sent(page)
     start = time.perf_counter()
     page.goto(f"{app_url}/inpaint")
     page.get_by_text("Example photo", exact=True).click()
@@ -79,15 +107,10 @@ def test_draw_on_the_photo_pick_a_fill_and_download_it(app_url, browser, tmp_pat
     page.get_by_text("Pasted back into the photo").wait_for(timeout=10_000)
     page.get_by_role("button", name="Completion (PNG)").wait_for(timeout=10_000)
 
-    def download_photo() -> np.ndarray:
-        with page.expect_download() as download:
-            page.get_by_role("button", name="Photo (PNG)").click()
-        return np.asarray(Image.open(download.value.path()).convert("RGB"))
-
-    first = download_photo()
+    first = download_image(page, sent, "Photo (PNG)")
     page.get_by_text("Fill 3", exact=True).last.click()  # pick another of the four fills (after their captions)
     settle(page)
-    photo = download_photo()
+    photo = download_image(page, sent, "Photo (PNG)")
     original = read_image(ROOT / "examples" / "astronaut.jpg")
     changed = (photo != original).any(axis=2)
     assert photo.shape == original.shape and 0 < changed.mean() < 0.02  # only the stroke's pixels, at full size
@@ -132,9 +155,10 @@ def test_four_sessions_at_once_each_get_their_own_result(app_url, browser):
         return to_uint8(model.generator(sample_z(1, model.config.z_dim, seed=1000 + n), training=False).numpy()[0])
     users = [("Example photo", 0, "center"), ("Example photo", 0, "left"), ("Random face", 0, "center"), ("Random face", 2, "left")]
 
-    pages = []
+    pages, sents = [], []
     for source, clicks, mask in users:
         page = browser.new_context(viewport={"width": 1280, "height": 1600}).new_page()
+        sents.append(record_sent(page))
         page.goto(f"{app_url}/inpaint")
         page.get_by_text(source, exact=True).click()
         settle(page)
@@ -148,11 +172,9 @@ def test_four_sessions_at_once_each_get_their_own_result(app_url, browser):
         page.get_by_role("button", name="Fill the hole").click()
 
     results = []
-    for page, (source, clicks, mask_name) in zip(pages, users):
+    for page, sent, (source, clicks, mask_name) in zip(pages, sents, users):
         page.get_by_text("Total loss").wait_for(timeout=180_000)
-        with page.expect_download() as download:
-            page.get_by_role("button", name="Completion (PNG)").click()
-        completion = np.asarray(Image.open(download.value.path()).convert("RGB"))
+        completion = download_image(page, sent, "Completion (PNG)")
         face = example if source == "Example photo" else random_face(clicks)
         assert known_pixels_match(completion, face, preset_mask(mask_name, 64)), f"{source}/{mask_name} got another user's pixels"
         results.append(completion)
@@ -230,14 +252,13 @@ def test_move_a_slider_on_an_uploaded_photo(app_url, browser, tmp_path):
     from core.images import read_image
 
     page = browser.new_page(viewport={"width": 1280, "height": 2400})
+    sent = record_sent(page)
     page.goto(f"{app_url}/explore")
     page.get_by_text("Your photo", exact=True).click()
     page.locator("input[type=file]").set_input_files(str(ROOT / "examples" / "astronaut.jpg"))
     page.get_by_text("G tuned to it").wait_for(timeout=120_000)
     settle(page)
-    with page.expect_download() as download:
-        page.get_by_role("button", name="Edited photo (PNG)").click()
-    unedited = np.asarray(Image.open(download.value.path()).convert("RGB"))
+    unedited = download_image(page, sent, "Edited photo (PNG)")
     original = read_image(ROOT / "examples" / "astronaut.jpg")
     assert np.abs(unedited.astype(int) - original).max() <= 1  # every slider at 0: the photo comes back
 
@@ -248,9 +269,7 @@ def test_move_a_slider_on_an_uploaded_photo(app_url, browser, tmp_path):
         page.keyboard.press("ArrowRight")
         settle(page, quiet_s=0.5)
     assert float(thumb.input_value()) == 2.0
-    with page.expect_download() as download:
-        page.get_by_role("button", name="Edited photo (PNG)").click()
-    edited = np.asarray(Image.open(download.value.path()).convert("RGB"))
+    edited = download_image(page, sent, "Edited photo (PNG)")
     changed = np.abs(edited.astype(int) - original).max(axis=2) > 2
     assert edited.shape == original.shape and 0.005 < changed.mean() < 0.2  # the face moved, the rest did not
     assert page.locator('[data-testid="stException"]').count() == 0
