@@ -97,6 +97,8 @@ except (ImageError, AlignmentError) as err:
     st.error(str(err), icon=":material/error:")
     st.stop()
 face_id = hashlib.sha1(face.tobytes()).hexdigest()[:12]
+# A photo is drawn on, and its result shown, zoomed to the face.
+view = face_view(photo.shape, alignment, size, PHOTO_CANVAS, max_shown_height=PHOTO_CANVAS) if photo is not None else None
 
 # --- 2. the mask -----------------------------------------------------------------------
 # Streamlit forgets a widget's value on a run that does not draw it (no photo yet): keep a copy.
@@ -104,7 +106,7 @@ if "mask_kind" not in st.session_state:
     st.session_state.mask_kind = st.session_state.get("kept_mask_kind", "Draw")
 kind = st.segmented_control("Mask", ["Draw", *PRESETS[:-1]], key="mask_kind", required=True)
 st.session_state.kept_mask_kind = kind
-photo_fills = None  # the photo's own pixels to fill, when the hole is drawn on the photo
+hole = None  # the photo's own pixels to fill, when the hole is drawn on the photo
 if kind == "Draw":
     tools, widths = st.columns(2)
     tool = tools.radio("Tool", ["freedraw", "rect"], horizontal=True, format_func={"freedraw": "Brush", "rect": "Rectangle"}.get)
@@ -114,8 +116,8 @@ if kind == "Draw":
     if alignment is not None:
         st.caption("Paint the hole on the photo; the undo arrow in the canvas's toolbar takes a stroke back. "
                    "The model fills only inside the yellow frame.")
-        view = face_view(photo.shape, alignment, size, PHOTO_CANVAS, max_shown_height=PHOTO_CANVAS)
-        canvas = st_canvas(background_image=Image.fromarray(view_image(photo, view, alignment, size)),
+        framed = view_image(photo, view, alignment, size)
+        canvas = st_canvas(background_image=Image.fromarray(framed),
                            width=view.shown_width, height=view.shown_height, key=f"photo-canvas-{face_id}", **pen)
     else:
         canvas = st_canvas(background_image=Image.fromarray(enlarge(face, max(1, CANVAS // size))), height=CANVAS,
@@ -127,7 +129,7 @@ if kind == "Draw":
     try:
         if alignment is not None:
             hole = hole_from_drawing(painted[..., 3], view, photo.shape, alignment, size)
-            mask, photo_fills = hole.mask, [hole.photo_fill]
+            mask = hole.mask
         else:
             mask = mask_from_canvas(painted, size)
     except MaskError as err:
@@ -137,10 +139,10 @@ else:
     mask = preset_mask(kind, size, seed=0)
 seen, outside = st.columns(2)
 seen.image(enlarge(masked_preview(face, mask)), caption="What the model gets to see")
-if photo_fills is not None and hole.outside_fraction > 0:
+if hole is not None and hole.outside_fraction > 0:
     outside.warning(f"{hole.outside_fraction:.0%} of what you painted is outside the yellow frame, the part of the "
                     "photo the model can fill: it stays as it is (red).", icon=":material/warning:")
-    outside.image(outside_overlay(view_image(photo, view, alignment, size), hole.outside), width="stretch")
+    outside.image(outside_overlay(framed, hole.outside), width="stretch")
 
 # --- 4. completion ---------------------------------------------------------------------
 if st.button("Fill the hole", type="primary", icon=":material/auto_fix_high:"):
@@ -160,6 +162,7 @@ if st.button("Fill the hole", type="primary", icon=":material/auto_fix_high:"):
     with turn_in_line(progress):
         progress.progress(0.0, text="Your turn: choosing a start...")
         sources = [(photo, alignment)] if alignment is not None else None
+        photo_fills = [hole.photo_fill] if hole is not None else None
         (fills,) = complete_variants(completer, [face], mask, variants, config, sources, show, limits.max_seconds,
                                      photo_fills)
     st.session_state.result = {"face_id": face_id, "fills": fills, "face": fills[0], "asked": config.iterations}
@@ -189,7 +192,6 @@ if result and result["face_id"] == face_id:
     if done.pasted is not None:
         before = st.toggle("Before", key="show_before", help="The photo as it was, to compare with the fill.")
         shown, caption = (photo, "The photo before") if before else (done.pasted, "Pasted back into the photo")
-        view = face_view(photo.shape, alignment, size, PHOTO_CANVAS, max_shown_height=PHOTO_CANVAS)
         st.image(zoomed(shown, view), caption=f"{caption}, zoomed to the face (the download is the whole photo)")
     # Each file is encoded only when its button is clicked, and the click must not rerun the page: a rerun
     # unregisters the encoder, and another user's run ending just then fails the download (Streamlit 1.67).
