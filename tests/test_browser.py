@@ -80,6 +80,7 @@ def test_draw_on_the_photo_pick_a_fill_and_download_it(app_url, browser, tmp_pat
     from core.align import FaceAligner
     from core.images import read_image
     from core.photo_mask import face_view
+    from core.weights import read_model_json
 
     page = browser.new_page(viewport={"width": 1280, "height": 1600})
     sent = record_sent(page)
@@ -117,8 +118,9 @@ def test_draw_on_the_photo_pick_a_fill_and_download_it(app_url, browser, tmp_pat
     assert np.array_equal(first[~changed], original[~changed])
     assert np.abs(photo.astype(int) - first)[changed].mean() > 1  # the pick's own fill, not the first one
     # Where it changed is where the stroke was painted on the screen (its box, widened by the 24 px brush).
+    size = read_model_json(ROOT / "weights")["config"].image_size  # the app's model
     with FaceAligner() as aligner:
-        view = face_view(original.shape, aligner.align(original, 64), 64, shown_width=int(box["width"]))
+        view = face_view(original.shape, aligner.align(original, size), size, shown_width=int(box["width"]))
     per_screen_px = view.width / box["width"]
     xs = [view.left + x * view.width for x, _ in stroke]
     ys = [view.top + y * view.height for _, y in stroke]
@@ -149,8 +151,9 @@ def test_four_sessions_at_once_each_get_their_own_result(app_url, browser):
     from core.weights import load_model
 
     model = load_model(ROOT / "weights")
+    size = model.config.image_size
     with FaceAligner() as aligner:
-        example = aligner.align(read_image(ROOT / "examples" / "astronaut.jpg"), 64).face
+        example = aligner.align(read_image(ROOT / "examples" / "astronaut.jpg"), size).face
     def random_face(n):
         return to_uint8(model.generator(sample_z(1, model.config.z_dim, seed=1000 + n), training=False).numpy()[0])
     users = [("Example photo", 0, "center"), ("Example photo", 0, "left"), ("Random face", 0, "center"), ("Random face", 2, "left")]
@@ -176,7 +179,7 @@ def test_four_sessions_at_once_each_get_their_own_result(app_url, browser):
         page.get_by_text("Total loss").wait_for(timeout=180_000)
         completion = download_image(page, sent, "Completion (PNG)")
         face = example if source == "Example photo" else random_face(clicks)
-        assert known_pixels_match(completion, face, preset_mask(mask_name, 64)), f"{source}/{mask_name} got another user's pixels"
+        assert known_pixels_match(completion, face, preset_mask(mask_name, size)), f"{source}/{mask_name} got another user's pixels"
         results.append(completion)
         page.context.close()
     for i in range(len(results)):
