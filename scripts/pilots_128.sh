@@ -19,11 +19,11 @@ pilot() {  # NAME DATA ARGS...
 }
 
 mkdir -p "$runs"
-pilot grow-fade-bf16 "$utk" --init-from weights --image-size 128 --fade-steps $((steps / 2)) --precision mixed_bfloat16
-pilot grow-fade-fp32 "$utk" --init-from weights --image-size 128 --fade-steps $((steps / 2))
+pilot grow-fade-bf16 "$utk" --init-from weights-64 --image-size 128 --fade-steps $((steps / 2)) --precision mixed_bfloat16
+pilot grow-fade-fp32 "$utk" --init-from weights-64 --image-size 128 --fade-steps $((steps / 2))
 pilot scratch-bf16 "$utk" --image-size 128 --gf 32 --df 32 --precision mixed_bfloat16
-pilot grow-nofade-bf16 "$utk" --init-from weights --image-size 128 --precision mixed_bfloat16
-pilot grow-fade-bf16-celeba "$both" --init-from weights --image-size 128 --fade-steps $((steps / 2)) \
+pilot grow-nofade-bf16 "$utk" --init-from weights-64 --image-size 128 --precision mixed_bfloat16
+pilot grow-fade-bf16-celeba "$both" --init-from weights-64 --image-size 128 --fade-steps $((steps / 2)) \
     --precision mixed_bfloat16
 "$python" -m core.realism --weights "$runs"/{grow-fade-bf16,grow-fade-fp32,scratch-bf16,grow-nofade-bf16,grow-fade-bf16-celeba}/model \
     --real "$utk" --samples 500 --grid "$runs/pilots.png" | tee "$runs/pilots.txt"

@@ -5,8 +5,8 @@
 example_faces.png: the aligned face for the centre and a stroke mask: truth, masked, OpenCV Telea, FaceFill.
 example_photo.png: the photo round the face: with the hole, G's face pasted without blending, and
 FaceFill's Poisson paste-back at the photo's resolution.
-example_grain.png: the photo round the face at 100%, the centre fill before 2026-12-02 (the 'thorough' settings,
-without the photo's grain) and with today's defaults.
+example_grain.png: the photo round the face at 100% and its centre filled: before 2026-12-02 (the 64 px model, the
+'thorough' settings, without the photo's grain), by the 64 px model with today's defaults, and by the shipped model.
 example_edits.png: each shipped direction at -2, -1, 0, +1, +2 units, on the example face (projected, the
 change blended in) and on one of G's own samples.
 Only the example photo (public domain) is used: the data sets' faces must not be committed.
@@ -43,10 +43,19 @@ def enlarge(image: np.ndarray, scale: int = SCALE) -> np.ndarray:
     return cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
 
 
+def centre_filled(completer: Completer, photo: np.ndarray, config: CompletionConfig) -> np.ndarray:
+    """photo with the centre of its face filled by completer's model under config, aligned at the model's size."""
+    with FaceAligner() as aligner:
+        alignment = aligner.align(photo, completer.size)
+    (done,) = complete_faces(completer, [alignment.face], center_mask(completer.size), config, [(photo, alignment)])
+    return done.pasted
+
+
 def main() -> None:
     parser = argument_parser(__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs", help="folder for the figures")
     parser.add_argument("--weights", type=Path, default=ROOT / "weights", help="model folder")
+    parser.add_argument("--before", type=Path, default=ROOT / "weights-64", help="model folder of the fills before")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
 
@@ -72,16 +81,16 @@ def main() -> None:
         holed[photo_fill(photo.shape, alignment, mask)] = 128
         unblended = paste_back(photo, alignment, done.generated, mask, replace(config, blend=False))
         photo_rows += [image[crop] for image in (holed, unblended, done.pasted)]
-        if not grain_row:  # the centre mask at 100%: the photo, the fill before 2026-12-02, the fill today
-            before = replace(COMPLETION_PRESETS["thorough"], grain=False)
-            (earlier,) = complete_faces(completer, [face], mask, before, [(photo, alignment)])
-            grain_row = [image[crop] for image in (photo, earlier.pasted, done.pasted)]
+        if not grain_row:  # the centre mask at 100%: the photo, the fills before, the fill today
+            smaller = Completer(load_model(args.before))
+            earlier = centre_filled(smaller, photo, replace(COMPLETION_PRESETS["thorough"], grain=False))
+            grain_row = [image[crop] for image in (photo, earlier, centre_filled(smaller, photo, config), done.pasted)]
     save_png(args.out / "example_faces.png", image_grid(np.stack(face_rows), columns=4))
     height = 240  # the face is ~100 px wide in the photo: enlarged for the page
     photo_rows = [cv2.resize(image, (image.shape[1] * height // image.shape[0], height), interpolation=cv2.INTER_CUBIC)
                   for image in photo_rows]
     save_png(args.out / "example_photo.png", image_grid(np.stack(photo_rows), columns=3))
-    save_png(args.out / "example_grain.png", image_grid(np.stack(grain_row), columns=3))
+    save_png(args.out / "example_grain.png", image_grid(np.stack(grain_row), columns=4))
     print(f"wrote {args.out / 'example_faces.png'}, {args.out / 'example_photo.png'} and {args.out / 'example_grain.png'}")
 
     directions = load_directions(args.weights, completer.z_dim)

@@ -32,3 +32,12 @@ def test_the_image_and_streamlit_cloud_install_the_libraries_mediapipe_links():
     assert set((ROOT / "packages.txt").read_text().split()) == needed
     install = next(line for line in (ROOT / "Dockerfile").read_text().splitlines() if "apt-get install" in line)
     assert needed <= set(install.split())
+
+
+def test_the_shipped_weights_stay_small():
+    """The default 128 px model and the 64 px one together stay under 80 MB, each file under a Space's 10 MiB."""
+    folders = {folder.name: folder for folder in ROOT.glob("weights*") if folder.is_dir()}
+    assert {"weights", "weights-64"} <= set(folders)
+    files = [path for folder in folders.values() for path in folder.rglob("*") if path.is_file()]
+    assert sum(path.stat().st_size for path in files) < 80e6
+    assert max(path.stat().st_size for path in files) < 10 * 2**20
