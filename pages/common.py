@@ -4,7 +4,7 @@ from __future__ import annotations
 import hashlib
 import io
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -154,6 +154,14 @@ def png_bytes(image: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(image).save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+def download_button(container, label: str, make: Callable[[], bytes], file_name: str, mime: str) -> None:
+    """A download whose file make() encodes only when it is clicked, in container (st or a column).
+
+    The click must not rerun the page: a rerun unregisters make(), and another user's run ending just then made
+    the download fail (Streamlit 1.67, seen with four users at once)."""
+    container.download_button(label, make, file_name, mime, on_click="ignore")
 
 
 def enlarge(image: np.ndarray, scale: int = 4) -> np.ndarray:

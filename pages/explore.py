@@ -16,8 +16,8 @@ from core.images import ImageError, image_grid, to_uint8
 from core.latent import face_algebra, interpolate, project_2d
 from core.model import sample_z
 from pages.common import (
-    choose_face, enlarge, find_faces, model_and_completer, model_directions, png_bytes, through_app_navigation,
-    turn_in_line, uploaded_photo,
+    choose_face, download_button, enlarge, find_faces, model_and_completer, model_directions, png_bytes,
+    through_app_navigation, turn_in_line, uploaded_photo,
 )
 
 through_app_navigation()
@@ -189,8 +189,7 @@ def edit_section(directions: Directions) -> None:
         st.image(enlarge(image_grid(np.stack([projected.face, projected.rebuilt, edited.face]), columns=3), 3),
                  caption=f"Your face, G tuned to it ({projected.psnr:.1f} dB), edited")
         st.image(edited.pasted, caption="The edit pasted back into the photo", width=min(640, edited.pasted.shape[1]))
-        st.download_button("Edited photo (PNG)", partial(png_bytes, edited.pasted), "photo-edited.png", "image/png",
-                           on_click="ignore")  # encoded on the click, which must not rerun: see the Inpaint page
+        download_button(st, "Edited photo (PNG)", partial(png_bytes, edited.pasted), "photo-edited.png", "image/png")
 
 
 st.subheader("Edit along measured directions")

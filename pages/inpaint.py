@@ -18,8 +18,8 @@ from core.photo_mask import face_view, hole_from_drawing, outside_overlay, view_
 from core.model import sample_z
 from core.pipeline import MAX_VARIANTS, complete_variants
 from pages.common import (
-    choose_face, enlarge, find_faces, model_and_completer, png_bytes, settings, through_app_navigation, turn_in_line,
-    uploaded_photo,
+    choose_face, download_button, enlarge, find_faces, model_and_completer, png_bytes, settings, through_app_navigation,
+    turn_in_line, uploaded_photo,
 )
 
 through_app_navigation()
@@ -193,13 +193,8 @@ if result and result["face_id"] == face_id:
         before = st.toggle("Before", key="show_before", help="The photo as it was, to compare with the fill.")
         shown, caption = (photo, "The photo before") if before else (done.pasted, "Pasted back into the photo")
         st.image(zoomed(shown, view), caption=f"{caption}, zoomed to the face (the download is the whole photo)")
-    # Each file is encoded only when its button is clicked, and the click must not rerun the page: a rerun
-    # unregisters the encoder, and another user's run ending just then fails the download (Streamlit 1.67).
     d1, d2, d3 = st.columns(3)
-    d1.download_button("Completion (PNG)", partial(png_bytes, done.completed), "completion.png", "image/png",
-                       on_click="ignore")
+    download_button(d1, "Completion (PNG)", partial(png_bytes, done.completed), "completion.png", "image/png")
     if done.pasted is not None:
-        d2.download_button("Photo (PNG)", partial(png_bytes, done.pasted), "photo-completed.png", "image/png",
-                           on_click="ignore")
-    d3.download_button("Optimisation (GIF)", partial(done.gif, scale=4), "completion.gif", "image/gif",
-                       on_click="ignore")
+        download_button(d2, "Photo (PNG)", partial(png_bytes, done.pasted), "photo-completed.png", "image/png")
+    download_button(d3, "Optimisation (GIF)", partial(done.gif, scale=4), "completion.gif", "image/gif")
