@@ -43,12 +43,13 @@ def enlarge(image: np.ndarray, scale: int = SCALE) -> np.ndarray:
     return cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
 
 
-def centre_filled(completer: Completer, photo: np.ndarray, config: CompletionConfig) -> np.ndarray:
-    """photo with the centre of its face filled by completer's model under config, aligned at the model's size."""
+def centre_filled(completer: Completer, photo: np.ndarray, configs: list[CompletionConfig]) -> list[np.ndarray]:
+    """photo with the centre of its face filled by completer's model under each config, aligned at the model's size."""
     with FaceAligner() as aligner:
         alignment = aligner.align(photo, completer.size)
-    (done,) = complete_faces(completer, [alignment.face], center_mask(completer.size), config, [(photo, alignment)])
-    return done.pasted
+    mask = center_mask(completer.size)
+    return [complete_faces(completer, [alignment.face], mask, config, [(photo, alignment)])[0].pasted
+            for config in configs]
 
 
 def main() -> None:
@@ -82,9 +83,9 @@ def main() -> None:
         unblended = paste_back(photo, alignment, done.generated, mask, replace(config, blend=False))
         photo_rows += [image[crop] for image in (holed, unblended, done.pasted)]
         if not grain_row:  # the centre mask at 100%: the photo, the fills before, the fill today
-            smaller = Completer(load_model(args.before))
-            earlier = centre_filled(smaller, photo, replace(COMPLETION_PRESETS["thorough"], grain=False))
-            grain_row = [image[crop] for image in (photo, earlier, centre_filled(smaller, photo, config), done.pasted)]
+            before = replace(COMPLETION_PRESETS["thorough"], grain=False)
+            earlier = centre_filled(Completer(load_model(args.before)), photo, [before, config])
+            grain_row = [image[crop] for image in (photo, *earlier, done.pasted)]
     save_png(args.out / "example_faces.png", image_grid(np.stack(face_rows), columns=4))
     height = 240  # the face is ~100 px wide in the photo: enlarged for the page
     photo_rows = [cv2.resize(image, (image.shape[1] * height // image.shape[0], height), interpolation=cv2.INTER_CUBIC)
