@@ -73,25 +73,40 @@ def build_generator(config: ModelConfig, dtype: str | None = None, synchronized:
     return keras.Model(z, rgb, name="generator")
 
 
+def _normalised(layer: keras.layers.Layer, spectral_norm: bool) -> keras.layers.Layer:
+    """layer, or layer wrapped in spectral normalisation under its name (so copy_layers finds it)."""
+    if not spectral_norm:
+        return layer
+    return keras.layers.SpectralNormalization(layer, dtype=layer.dtype_policy, name=layer.name)
+
+
+def unwrapped(layer: keras.layers.Layer) -> keras.layers.Layer:
+    """The layer that holds the weights: a spectrally normalised layer's own layer (its kernel is kept
+    normalised while training), so a D trained with spectral norm exports and loads as a plain D."""
+    return layer.layer if isinstance(layer, keras.layers.SpectralNormalization) else layer
+
+
 def _strided_convs(x, config: ModelConfig, dtype: str | None = None, synchronized: bool = False,
-                   prefix: str = "d_", fade: bool = False):
+                   prefix: str = "d_", fade: bool = False, spectral_norm: bool = False):
     """5x5 stride-2 convs df, 2df, ... with leaky ReLU 0.2 (batch norm after the first), flattened.
 
     Named by the resolution they read ({prefix}rgb64, {prefix}conv32, {prefix}bn32). fade: the half-size
     image (average-pooled) also goes through the smaller model's first conv ({prefix}rgbN/2), and the
-    result fades to that of the two new convs (layer "fade")."""
+    result fades to that of the two new convs (layer "fade"). spectral_norm: every conv is normalised."""
     image = x
     size = config.image_size
     for i in range(config.n_scales):
         name = f"{prefix}rgb{size}" if i == 0 else f"{prefix}conv{size}"
-        x = keras.layers.Conv2D(config.df << i, 5, 2, "same", use_bias=i == 0, dtype=dtype, name=name)(x)
+        conv = keras.layers.Conv2D(config.df << i, 5, 2, "same", use_bias=i == 0, dtype=dtype, name=name)
+        x = _normalised(conv, spectral_norm)(x)
         if i > 0:
             x = keras.layers.BatchNormalization(**_BN, synchronized=synchronized, dtype=dtype,
                                                 name=f"{prefix}bn{size}")(x)
         x = keras.layers.LeakyReLU(0.2)(x)
         if fade and i == 1:
             old = keras.layers.AveragePooling2D(2, dtype=dtype)(image)
-            old = keras.layers.Conv2D(config.df << 1, 5, 2, "same", dtype=dtype, name=f"{prefix}rgb{size}")(old)
+            conv = keras.layers.Conv2D(config.df << 1, 5, 2, "same", dtype=dtype, name=f"{prefix}rgb{size}")
+            old = _normalised(conv, spectral_norm)(old)
             old = keras.layers.LeakyReLU(0.2)(old)
             x = Fade(dtype=dtype, name="fade")([old, x])
         size //= 2
@@ -99,11 +114,11 @@ def _strided_convs(x, config: ModelConfig, dtype: str | None = None, synchronize
 
 
 def build_discriminator(config: ModelConfig, dtype: str | None = None, synchronized: bool = False,
-                        fade: bool = False) -> keras.Model:
-    """D: strided convs -> one logit. fade: see _strided_convs."""
+                        fade: bool = False, spectral_norm: bool = False) -> keras.Model:
+    """D: strided convs -> one logit. fade, spectral_norm: see _strided_convs (the logit is normalised too)."""
     image = keras.Input((config.image_size, config.image_size, 3), name="image")
-    features = _strided_convs(image, config, dtype, synchronized, fade=fade)
-    logit = keras.layers.Dense(1, dtype=dtype, name="d_logit")(features)
+    features = _strided_convs(image, config, dtype, synchronized, fade=fade, spectral_norm=spectral_norm)
+    logit = _normalised(keras.layers.Dense(1, dtype=dtype, name="d_logit"), spectral_norm)(features)
     return keras.Model(image, logit, name="discriminator")
 
 
@@ -117,13 +132,15 @@ def build_encoder(config: ModelConfig, dtype: str | None = None) -> keras.Model:
 
 def copy_layers(source: keras.Model, target: keras.Model) -> list[str]:
     """Copy the weights of every layer of target that source has under the same name and shapes;
-    returns the names of target's layers with weights that were not copied (new, or of another shape)."""
+    returns the names of target's layers with weights that were not copied (new, or of another shape).
+    A spectrally normalised layer copies to and from a plain one (its power iteration starts afresh)."""
     new = []
-    for layer in target.layers:
+    for wrapper in target.layers:
+        layer = unwrapped(wrapper)
         if not layer.weights:
             continue
         try:
-            weights = source.get_layer(layer.name).get_weights()
+            weights = unwrapped(source.get_layer(wrapper.name)).get_weights()
         except ValueError:
             new.append(layer.name)
             continue
@@ -159,7 +176,8 @@ class DCGAN(keras.Model):
         fade = self.train_config.fade_steps > 0
         with dtype_policy(self.train_config.precision):
             self.generator = build_generator(config, synchronized=synchronized, fade=fade)
-            self.discriminator = build_discriminator(config, synchronized=synchronized, fade=fade)
+            self.discriminator = build_discriminator(config, synchronized=synchronized, fade=fade,
+                                                     spectral_norm=self.train_config.spectral_norm)
         self.ema_generator = build_generator(config, fade=fade)  # the average of G's weights: what a run exports
         self.ema_generator.trainable = False
         self.reset_ema()
@@ -172,7 +190,7 @@ class DCGAN(keras.Model):
     def compile(self, **kwargs) -> None:
         t = self.train_config
         super().compile(**kwargs)
-        self.d_optimizer = keras.optimizers.Adam(t.learning_rate, beta_1=t.beta1)
+        self.d_optimizer = keras.optimizers.Adam(t.d_learning_rate, beta_1=t.beta1)
         self.g_optimizer = keras.optimizers.Adam(t.learning_rate, beta_1=t.beta1)
 
     def build_optimizers(self) -> None:
@@ -204,10 +222,10 @@ class DCGAN(keras.Model):
                 model.get_layer("fade").alpha.assign(alpha)
 
     def exported_networks(self) -> tuple[keras.Model, keras.Model]:
-        """(G, D) as the app loads them: the exported G and D, without the fade's old branches (a run
-        publishes them once the fade is over; before, they draw the new blocks at full weight)."""
+        """(G, D) as the app loads them: the exported G and a plain D, without the fade's old branches (a run
+        publishes them once the fade is over; before, they draw the new blocks at full weight) or spectral norm."""
         generator, discriminator = self.exported_generator, self.discriminator
-        if not self.train_config.fade_steps:
+        if not (self.train_config.fade_steps or self.train_config.spectral_norm):
             return generator, discriminator
         plain_generator, plain_discriminator = build_generator(self.config), build_discriminator(self.config)
         copy_layers(generator, plain_generator)
@@ -230,13 +248,14 @@ class DCGAN(keras.Model):
         real, z = data
         batch = tf.shape(real)[0]
         ones, zeros = tf.ones((batch, 1)), tf.zeros((batch, 1))
+        real_labels = ones * (1.0 - self.train_config.label_smoothing)
         # Under tf.distribute a Keras loss is this replica's mean divided by the number of replicas, and
         # the optimiser sums gradients over replicas: the global batch's mean loss. Logged losses are unscaled.
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
 
         with tf.GradientTape() as tape:
             fake = self.generator(z, training=True)
-            d_loss_real = self.bce(ones, self.discriminator(real, training=True))
+            d_loss_real = self.bce(real_labels, self.discriminator(real, training=True))
             d_loss_fake = self.bce(zeros, self.discriminator(fake, training=True))
             d_loss = d_loss_real + d_loss_fake
         d_vars = self.discriminator.trainable_variables

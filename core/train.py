@@ -343,6 +343,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--fade-steps", type=int, default=defaults.fade_steps,
                         help="a grown run fades its new blocks in over this many steps (default: %(default)s, "
                              "no fade)")
+    parser.add_argument("--learning-rate", type=float, default=defaults.learning_rate,
+                        help="Adam's step size for G (and D, unless --d-learning-rate)")
+    parser.add_argument("--d-learning-rate", type=float, help="Adam's step size for D (default: --learning-rate)")
+    parser.add_argument("--label-smoothing", type=float, default=defaults.label_smoothing,
+                        help="D's target for real faces is 1 minus this (one-sided; 0: none)")
+    parser.add_argument("--spectral-norm", action="store_true", help="spectrally normalise D's layers")
     parser.add_argument("--precision", choices=PRECISIONS, default=defaults.precision,
                         help="mixed_bfloat16: compute in bfloat16, weights in float32")
     parser.add_argument("--strategy", choices=STRATEGIES, default="default",
@@ -368,6 +374,10 @@ def main(argv: list[str] | None = None) -> None:
             ema_decay=args.ema_decay,
             fade_steps=args.fade_steps,
             precision=args.precision,
+            learning_rate=args.learning_rate,
+            d_learning_rate=args.d_learning_rate,
+            label_smoothing=args.label_smoothing,
+            spectral_norm=args.spectral_norm,
         )
         strategy = make_strategy(args.strategy, args.cpu_replicas)
         train(args.data, args.out, model, config, resume=args.resume, verbose=2, init_from=args.init_from,

@@ -1,29 +1,52 @@
 #!/usr/bin/env bash
-# Short pilot runs that chose how the 128 px model is trained (weights/MODEL_CARD.md has the table):
-# grown from the 64 px weights or from scratch, with or without a fade-in, float32 or bfloat16, with or
-# without CelebA. Each run is measured by core.realism on the same z against real UTKFace faces.
-#   bash scripts/pilots_128.sh UTK_128 BOTH_128 RUNS [STEPS]
+# Short pilot runs that chose how the 128 px model is trained (weights/MODEL_CARD.md has the tables). Each run
+# starts from the same place and is measured by core.realism on the same z against real UTKFace faces.
+#   bash scripts/pilots_128.sh UTK_128 BOTH_128 RUNS [STEPS] [PILOT...]
 # UTK_128: UTKFace aligned at 128 (core.align --size 128); BOTH_128: UTKFace and CelebA-10k aligned at 128.
+# PILOT: names from the two rounds below (default: all). Round 1 chose the start (grown from the 64 px weights or
+# from scratch), the fade-in, float32 or bfloat16, and the data; round 2 varies the winner, grow-nofade-bf16.
+# The batch-size pilots see as many faces as the others (twice the steps at half the batch, and so on).
 # Runs resume where they stopped (--resume), so the script can be killed and started again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 utk=$1 both=$2 runs=$3 steps=${4:-300}
+shift $(( $# < 4 ? $# : 4 ))
 python=${PYTHON:-.venv/bin/python}
-common=(--steps "$steps" --log-every 25 --sample-every 100 --checkpoint-every 50)
+grow=(--init-from weights-64 --image-size 128)
+bf16=(--precision mixed_bfloat16)
 
-pilot() {  # NAME DATA ARGS...
-    local name=$1 data=$2; shift 2
-    local resume=(); [[ -f "$runs/$name/checkpoint.weights.h5" ]] && resume=(--resume)
-    "$python" -m core.train --data "$data" --out "$runs/$name" "${common[@]}" "${resume[@]}" "$@" \
-        > "$runs/$name.log" 2>&1
+pilot_args() {  # NAME -> DATA STEPS ARGS...
+    case $1 in
+        grow-fade-bf16)        echo "$utk $steps ${grow[*]} --fade-steps $((steps / 2)) ${bf16[*]}" ;;
+        grow-fade-fp32)        echo "$utk $steps ${grow[*]} --fade-steps $((steps / 2))" ;;
+        scratch-bf16)          echo "$utk $steps --image-size 128 --gf 32 --df 32 ${bf16[*]}" ;;
+        grow-nofade-bf16)      echo "$utk $steps ${grow[*]} ${bf16[*]}" ;;
+        grow-fade-bf16-celeba) echo "$both $steps ${grow[*]} --fade-steps $((steps / 2)) ${bf16[*]}" ;;
+        fade-short)            echo "$utk $steps ${grow[*]} --fade-steps $((steps / 6)) ${bf16[*]}" ;;
+        batch-32)              echo "$utk $((steps * 2)) ${grow[*]} ${bf16[*]} --batch-size 32" ;;
+        batch-128)             echo "$utk $((steps / 2)) ${grow[*]} ${bf16[*]} --batch-size 128" ;;
+        lr-1e-4)               echo "$utk $steps ${grow[*]} ${bf16[*]} --learning-rate 1e-4" ;;
+        d-lr-1e-4)             echo "$utk $steps ${grow[*]} ${bf16[*]} --d-learning-rate 1e-4" ;;
+        label-smoothing)       echo "$utk $steps ${grow[*]} ${bf16[*]} --label-smoothing 0.1" ;;
+        spectral-norm)         echo "$utk $steps ${grow[*]} ${bf16[*]} --spectral-norm" ;;
+        *) echo "unknown pilot: $1" >&2; return 1 ;;
+    esac
 }
 
+pilot() {  # NAME
+    local name=$1 data n rest
+    read -r data n rest <<< "$(pilot_args "$name")"
+    local resume=(); [[ -f "$runs/$name/checkpoint.weights.h5" ]] && resume=(--resume)
+    # shellcheck disable=SC2086  # the pilot's own arguments are words
+    "$python" -m core.train --data "$data" --out "$runs/$name" --steps "$n" --log-every 25 --sample-every 50 \
+        --checkpoint-every 50 "${resume[@]}" $rest > "$runs/$name.log" 2>&1
+}
+
+pilots=("$@")
+[[ ${#pilots[@]} -gt 0 ]] || pilots=(grow-fade-bf16 grow-fade-fp32 scratch-bf16 grow-nofade-bf16 grow-fade-bf16-celeba
+                                    fade-short batch-32 batch-128 lr-1e-4 d-lr-1e-4 label-smoothing spectral-norm)
 mkdir -p "$runs"
-pilot grow-fade-bf16 "$utk" --init-from weights-64 --image-size 128 --fade-steps $((steps / 2)) --precision mixed_bfloat16
-pilot grow-fade-fp32 "$utk" --init-from weights-64 --image-size 128 --fade-steps $((steps / 2))
-pilot scratch-bf16 "$utk" --image-size 128 --gf 32 --df 32 --precision mixed_bfloat16
-pilot grow-nofade-bf16 "$utk" --init-from weights-64 --image-size 128 --precision mixed_bfloat16
-pilot grow-fade-bf16-celeba "$both" --init-from weights-64 --image-size 128 --fade-steps $((steps / 2)) \
-    --precision mixed_bfloat16
-"$python" -m core.realism --weights "$runs"/{grow-fade-bf16,grow-fade-fp32,scratch-bf16,grow-nofade-bf16,grow-fade-bf16-celeba}/model \
-    --real "$utk" --samples 500 --grid "$runs/pilots.png" | tee "$runs/pilots.txt"
+for name in "${pilots[@]}"; do pilot "$name"; done
+models=(); for name in "${pilots[@]}"; do models+=("$runs/$name/model"); done
+"$python" -m core.realism --weights "${models[@]}" --real "$utk" --samples 500 --grid "$runs/pilots.png" \
+    | tee "$runs/pilots.txt"

@@ -1,3 +1,4 @@
+import keras
 import numpy as np
 import pytest
 from PIL import Image
@@ -105,7 +106,8 @@ def test_steps_not_a_multiple_of_log_every_train_exactly_and_checkpoint_at_the_e
 
 @pytest.mark.parametrize("bad, message", [
     ({"steps": 0}, "steps must be"), ({"log_every": 0}, "log_every must be"), ({"batch_size": 2.5}, "batch_size"),
-    ({"log_every": 3, "checkpoint_every": 4}, "multiples of log_every"), ({"learning_rate": -1.0}, "learning_rate"),
+    ({"log_every": 3, "checkpoint_every": 4}, "multiples of log_every"), ({"learning_rate": -1.0}, "learning rates"),
+    ({"d_learning_rate": 0.0}, "learning rates"), ({"label_smoothing": 0.5}, "label_smoothing"),
 ])
 def test_train_config_is_validated_in_one_place(bad, message):
     with pytest.raises(ValueError, match=message):
@@ -179,3 +181,48 @@ def test_a_bfloat16_run_trains_and_exports_float32_weights(synthetic_faces, tmp_
     assert load_model(run / "model").generator.layers[-1].compute_dtype == "float32"
     with pytest.raises(ValueError, match="precision"):
         TrainConfig(precision="float16")
+
+
+def test_d_has_its_own_learning_rate_and_a_smoothed_target_for_real_faces(tiny_config):
+    """One-sided label smoothing: D's loss on real faces is measured against 1 - label_smoothing."""
+    import tensorflow as tf
+
+    from core.model import DCGAN
+
+    assert TrainConfig().d_learning_rate == TrainConfig().learning_rate
+    losses = {}
+    for smoothing in (0.0, 0.2):
+        gan = DCGAN(tiny_config, TrainConfig(**STEPS, label_smoothing=smoothing, d_learning_rate=1e-4))
+        gan.compile()
+        assert np.isclose(float(gan.d_optimizer.learning_rate.numpy()), 1e-4)
+        assert np.isclose(float(gan.g_optimizer.learning_rate.numpy()), 2e-4)
+        real = tf.random.stateless_uniform((4, 16, 16, 3), (1, 2), -1, 1)
+        logits = gan.discriminator(real, training=True)
+        losses[smoothing] = float(gan.train_step((real, tf.zeros((4, tiny_config.z_dim))))["d_loss_real"])
+        expected = keras.losses.BinaryCrossentropy(from_logits=True)(tf.fill((4, 1), 1 - smoothing), logits)
+        assert np.isclose(losses[smoothing], float(expected), atol=1e-3)
+    assert losses[0.2] != losses[0.0]
+
+
+def test_a_spectrally_normalised_d_trains_from_a_plain_one_and_exports_plain(synthetic_faces, tmp_path, tiny_config,
+                                                                             tiny_model, tiny_weights):
+    """D's layers are wrapped in spectral norm under their own names: a run grows from a plain D, keeps every
+    layer's largest singular value at 1, and exports a plain D that scores faces as the trained one does."""
+    run = tmp_path / "run"
+    gan = train(synthetic_faces, run, tiny_config.grown(), TrainConfig(**STEPS, spectral_norm=True), verbose=0,
+                init_from=tiny_weights)
+    trained = gan.discriminator
+    assert isinstance(trained.get_layer("d_conv8"), keras.layers.SpectralNormalization)
+    for name in ("d_rgb32", "d_conv16", "d_conv8", "d_logit"):
+        kernel = trained.get_layer(name).layer.kernel.numpy()
+        assert np.isclose(np.linalg.norm(kernel.reshape(-1, kernel.shape[-1]), 2), 1.0, atol=0.05)
+    # d_conv8 came from the 16 px model, rescaled to a unit spectral norm and trained on.
+    small = tiny_model.discriminator.get_layer("d_conv8").get_weights()[0]
+    assert np.abs(trained.get_layer("d_conv8").layer.kernel.numpy() - small).max() > 0
+    exported = load_model(run / "model").discriminator
+    assert not any(isinstance(layer, keras.layers.SpectralNormalization) for layer in exported.layers)
+    faces = np.random.default_rng(0).uniform(-1, 1, (3, 32, 32, 3)).astype("float32")
+    np.testing.assert_allclose(exported(faces).numpy(), trained(faces).numpy(), atol=1e-4)
+    resumed = train(synthetic_faces, run, tiny_config.grown(), TrainConfig(**{**STEPS, "steps": 4}), resume=True,
+                    verbose=0)
+    assert resumed.train_config.spectral_norm and read_checkpoint_state(run)["step"] == 4
