@@ -47,6 +47,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--variants", type=int, default=1,
                         help=f"fills to choose from per photo (1 to {MAX_VARIANTS}): the first is the single fill, "
                              "the others start from other z; written as NAME_v2_... and so on")
+    parser.add_argument("--variant-iters", type=int, default=defaults.variant_iterations,
+                        help="search steps of the fills after the first (with --variants)")
     parser.add_argument("--grain", action=argparse.BooleanOptionalAction, default=defaults.grain,
                         help="add the photo's own grain to the hole where the photo is larger than the model")
     args = parser.parse_args(argv)
@@ -57,7 +59,7 @@ def main(argv: list[str] | None = None) -> None:
         base = SEED_COMPLETION if args.seed_settings else CompletionConfig(
             lam=args.lam, iterations=args.iters, optimizer=args.optimizer, learning_rate=args.lr,
             restarts=args.restarts, init_pool=args.init_pool, tune_steps=args.tune_steps, weighted=args.weighted,
-            blend=args.blend, guidance=args.guidance, grain=args.grain,
+            blend=args.blend, guidance=args.guidance, grain=args.grain, variant_iterations=args.variant_iters,
         )
         config = replace(base, report_every=max(1, min(defaults.report_every, base.iterations // 20 or 1)), seed=args.seed)
         model = load_model(args.weights)

@@ -280,7 +280,8 @@ class Completer:
 
         variants: fill each face this many times, to choose from; the Completion then holds N * variants fills,
         each face's together. The first is the single fill's method; the others may not start at the encoder's
-        guess, so they start from other random z and end in other faces. A face's variants share one fine-tuned G.
+        guess, so they start from other random z and end in other faces, and stop searching after
+        config.variant_iterations steps. A face's variants share one fine-tuned G.
         """
         images = np.asarray(images)
         if images.ndim == 3:
@@ -315,25 +316,36 @@ class Completer:
         m = v = tf.zeros_like(z)
         t = tf.constant(0.0)
         best_z, best_loss = z, tf.fill([n * k], np.float32(np.inf))
+        # The rows (starts) still searching: all, until variants other than each face's first stop.
+        rows, parked = np.arange(n * k), None
+        narrow_at = config.variant_iterations if variants > 1 else config.iterations
         fill = np.stack([mask.fill for mask in masks])[..., None]
         history: list[tuple[int, float]] = []
         done = 0
+        all_z, all_loss = best_z, best_loss  # every row's best, the stopped variants' included
         while done < config.iterations:
-            chunk = min(config.report_every, config.iterations - done)
+            if parked is None and done >= narrow_at:
+                parked, rows = (best_z, best_loss), np.flatnonzero(rows // k % variants == 0)
+                z, m, v, best_z, best_loss, y_k, w_k = (tf.gather(a, rows) for a in (z, m, v, best_z, best_loss, y_k, w_k))
+            until = config.iterations if parked is not None else min(narrow_at, config.iterations)
+            chunk = min(config.report_every, until - done)
             z, m, v, t, best_z, best_loss = self._iterate(
                 z, m, v, t, best_z, best_loss, y_k, w_k, tf.constant(chunk), hp, config.optimizer, factor
             )
             done += chunk
-            per_image = tf.reshape(best_loss, (n, k)).numpy()
+            all_z, all_loss = (best_z, best_loss) if parked is None else (
+                tf.tensor_scatter_nd_update(kept, rows[:, None], searched)
+                for kept, searched in zip(parked, (best_z, best_loss)))
+            per_image = tf.reshape(all_loss, (n, k)).numpy()
             history.append((done, float(per_image.min(axis=1).mean())))
             if callback is not None:
-                winner = self._pick(best_z, per_image)
+                winner = self._pick(all_z, per_image)
                 preview = self._draw(winner).numpy()
                 if callback(done, per_image.min(axis=1), np.where(fill, preview, y)) is False:
                     break
 
-        restart_losses = tf.reshape(best_loss, (n, k)).numpy()
-        z_hat = self._pick(best_z, restart_losses)
+        restart_losses = tf.reshape(all_loss, (n, k)).numpy()
+        z_hat = self._pick(all_z, restart_losses)
         loss, contextual, perceptual, generated = (a.numpy() for a in self._evaluate(z_hat, y_t, w_t, config.lam, factor))
         if config.tune_steps:
             generated = self.tuned_generate(z_hat, y_t, w_t, config, factor, group=variants)

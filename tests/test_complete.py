@@ -143,7 +143,7 @@ def test_complete_cli_writes_fills_to_choose_from(tmp_path, tiny_weights, tiny_m
     out = tmp_path / "out"
     result = subprocess.run(
         [sys.executable, "-m", "core.complete", str(tmp_path / "face.png"), "--weights", str(tiny_weights),
-         "--out", str(out), "--iters", "10", "--variants", "3"], capture_output=True, text=True,
+         "--out", str(out), "--iters", "10", "--variants", "3", "--variant-iters", "4"], capture_output=True, text=True,
     )
     assert result.returncode == 0, result.stderr
     assert "2 more fills" in result.stdout
@@ -152,6 +152,9 @@ def test_complete_cli_writes_fills_to_choose_from(tmp_path, tiny_weights, tiny_m
     too_many = subprocess.run([sys.executable, "-m", "core.complete", str(tmp_path / "face.png"), "--weights",
                                str(tiny_weights), "--variants", "99"], capture_output=True, text=True)
     assert too_many.returncode == 2 and "--variants must be from 1 to" in too_many.stderr
+    no_search = subprocess.run([sys.executable, "-m", "core.complete", str(tmp_path / "face.png"), "--weights",
+                                str(tiny_weights), "--variants", "2", "--variant-iters", "0"], capture_output=True, text=True)
+    assert no_search.returncode == 2 and "variant_iterations must be" in no_search.stderr
 
 
 def test_complete_cli_refuses_missing_weights(tmp_path):

@@ -157,3 +157,20 @@ def test_only_the_first_variant_may_start_at_the_encoders_guess(tiny_model):
     assert np.abs(starts[1] - starts[2]).max() > 0.1
     pool = sample_z(FAST.init_pool, tiny_model.config.z_dim, FAST.seed * 7919).numpy()
     assert all(np.abs(pool - start).max(axis=1).min() < 1e-6 for start in starts[1:])
+
+
+def test_variants_after_the_first_stop_searching_early(tiny_model):
+    """Fills to choose from: each face's first fill searches as long as the single fill and ends where it does; the
+    others stop after variant_iterations steps, where a search of that length ends."""
+    completer = Completer(tiny_model)
+    faces = tiny_model.generator(sample_z(2, tiny_model.config.z_dim, seed=5)).numpy()
+    config = replace(FAST, iterations=12, variant_iterations=4, restarts=2, tune_steps=0, blend=False)
+    reports = []
+    both = completer.complete(faces, center_mask(16), config, lambda i, *rest: reports.append(i), variants=3)
+    single = completer.complete(faces, center_mask(16), config)
+    short = completer.complete(faces, center_mask(16), replace(config, iterations=4), variants=3)
+    np.testing.assert_allclose(both.z[::3], single.z, atol=1e-4)
+    others = np.arange(6) % 3 > 0
+    np.testing.assert_allclose(both.z[others], short.z[others], atol=1e-4)
+    assert reports == [4, 9, 12] and both.iterations == 12
+    assert not np.allclose(both.z[::3], short.z[::3], atol=1e-3)  # the first fills did search on
