@@ -1,0 +1,121 @@
+"""Where the true photo's fine detail sits in a filled hole, and what each way of adding detail costs (issue 20).
+
+    python scripts/grain_tradeoff.py ../shared/data/lfw-dev [--weights weights] [--limit 48]
+
+For the centre and stroke masks, at each photo's own resolution: the share of the truth's high-band energy (core.grain)
+held by the hole's top 10% of pixels (edges: eyelids, brows, lips), then hole PSNR, detail ratio and seam excess of
+the fill without grain, with the photo's grain (the default), with all of G's gradients kept in the blend (guidance 1),
+with G's face sharpened before the paste-back (unsharp mask, sigma 1 px), and with grain scaled to the ring's mean
+high-band energy rather than its robust (median) estimate, which counts the ring's edges as grain. Last, the least
+PSNR any detail that is uncorrelated with the truth (noise) must cost to bring the detail ratio to 0.8: it adds its
+energy to the error. With --crops OUT.png, the first 8 holes at 100%: truth, no grain, the default, mean-energy grain.
+"""
+from __future__ import annotations
+
+import sys
+from dataclasses import replace
+from pathlib import Path
+from unittest import mock
+
+import cv2
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from core.align import FaceAligner, find_images, load_faces  # noqa: E402
+from core.cli import argument_parser  # noqa: E402
+from core.completer import Completer  # noqa: E402
+from core.config import CompletionConfig  # noqa: E402
+from core.evaluate import eval_masks, hole_psnr, seam_excess  # noqa: E402
+from core.grain import SIGMA, detail_ratio, grain_energy, high_band  # noqa: E402
+from core.images import save_png  # noqa: E402
+from core.pipeline import paste_back, photo_fill  # noqa: E402
+from core.weights import load_model  # noqa: E402
+
+TARGET = 0.8  # issue 20's detail ratio
+
+
+def sharpened(face: np.ndarray, amount: float) -> np.ndarray:
+    """face plus amount times its own high band (an unsharp mask at the band detail_ratio measures)."""
+    return face + amount * (face - cv2.GaussianBlur(face, (0, 0), SIGMA))
+
+
+def mean_energy(band: np.ndarray) -> np.ndarray:
+    """Per channel, the mean energy of band's pixels (K x 3): edges included, unlike core.grain.grain_energy."""
+    return (band**2).mean(axis=0)
+
+
+def hole_crop(image: np.ndarray, fill: np.ndarray, half: int = 40) -> np.ndarray:
+    rows, cols = np.where(fill)
+    y, x = (rows.min() + rows.max()) // 2, (cols.min() + cols.max()) // 2
+    return image[max(y - half, 0) : y + half, max(x - half, 0) : x + half]
+
+
+def main() -> None:
+    parser = argument_parser(__doc__.splitlines()[0])
+    parser.add_argument("folder", type=Path, help="folder of face photos (not aligned)")
+    parser.add_argument("--weights", type=Path, default=Path("weights"))
+    parser.add_argument("--limit", type=int, default=48, help="photos used")
+    parser.add_argument("--crops", type=Path, help="write the first 8 holes at 100%% here, one file per mask")
+    args = parser.parse_args()
+    model = load_model(args.weights)
+    size = model.config.image_size
+    with FaceAligner(max_faces=1) as aligner:
+        faces, sources, _ = load_faces(find_images(args.folder)[: args.limit + 16], size, aligner)
+    kept = [i for i, source in enumerate(sources) if source is not None][: args.limit]
+    faces, sources = np.stack([faces[i] for i in kept]), [sources[i] for i in kept]
+    config = CompletionConfig()
+    ways = {
+        "no grain": lambda g: (g, replace(config, grain=False)),
+        "grain (the default)": lambda g: (g, config),
+        "guidance 1, no grain": lambda g: (g, replace(config, grain=False, guidance=1.0)),
+        "guidance 1, grain": lambda g: (g, replace(config, guidance=1.0)),
+        "sharpened x0.5, guidance 1": lambda g: (sharpened(g, 0.5), replace(config, grain=False, guidance=1.0)),
+        "sharpened x1, guidance 1": lambda g: (sharpened(g, 1.0), replace(config, grain=False, guidance=1.0)),
+        "sharpened x1, guidance 1, grain": lambda g: (sharpened(g, 1.0), replace(config, guidance=1.0)),
+        "grain at the ring's mean energy": lambda g: (g, config),
+    }
+    completer = Completer(model)
+    for mask_name in ("center", "strokes"):
+        masks = eval_masks(mask_name, size, len(faces))
+        generated = (completer.complete(faces, masks, config).generated + 1) * 127.5
+        edge_share, bound, rows, crops = [], [], {name: [] for name in ways}, []
+        for (photo, alignment), mask, face in zip(sources, masks, generated):
+            fill = photo_fill(photo.shape, alignment, mask)
+            if not fill.any():
+                continue
+            energy = np.sort((high_band(photo)[fill] ** 2).sum(axis=-1))[::-1]
+            edge_share.append(energy[: max(1, len(energy) // 10)].sum() / energy.sum())
+            results = {}
+            for name, way in ways.items():
+                drawn, settings = way(face)
+                with mock.patch("core.grain.grain_energy", mean_energy if "mean energy" in name else grain_energy):
+                    result = results[name] = paste_back(photo, alignment, drawn, mask, settings)
+                rows[name].append((hole_psnr(photo, result, fill), detail_ratio(result, photo, fill),
+                                   seam_excess(photo, result, fill)))
+                if name == "no grain":
+                    error = float(((result[fill].astype(np.float64) - photo[fill]) ** 2).mean())
+                    truth_band = float((high_band(photo)[fill] ** 2).mean())
+                    missing = max(TARGET - rows[name][-1][1], 0.0) * truth_band
+                    bound.append(10 * np.log10(1 + missing / error))
+            if len(crops) < 8:
+                shown = (photo, results["no grain"], results["grain (the default)"], results["grain at the ring's mean energy"])
+                crops.append(np.concatenate([hole_crop(image, fill) for image in shown], axis=1))
+        base = np.array(rows["no grain"])
+        print(f"{mask_name}: {len(base)} photos; the hole's top 10% of pixels hold {np.mean(edge_share):.0%} of the "
+              f"truth's high-band energy")
+        for name, values in rows.items():
+            values = np.array(values)
+            change = values[:, 0] - base[:, 0]
+            print(f"  {name:<32} hole PSNR {values[:, 0].mean():.2f} dB ({change.mean():+.2f}, SE "
+                  f"{change.std(ddof=1) / np.sqrt(len(change)):.2f}), detail {values[:, 1].mean():.2f}, "
+                  f"seam {values[:, 2].mean():+.2f}")
+        print(f"  noise that brings detail to {TARGET} costs at least {np.mean(bound):.2f} dB", flush=True)
+        if args.crops:
+            height, width = min(c.shape[0] for c in crops), min(c.shape[1] for c in crops)
+            out = args.crops.with_name(f"{args.crops.stem}_{mask_name}{args.crops.suffix}")
+            save_png(out, np.concatenate([c[:height, :width] for c in crops], axis=0))
+
+
+if __name__ == "__main__":
+    main()
