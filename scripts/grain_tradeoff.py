@@ -36,8 +36,8 @@ TARGET = 0.8  # issue 20's detail ratio
 
 
 def sharpened(face: np.ndarray, amount: float) -> np.ndarray:
-    """face plus amount times its own high band (an unsharp mask at the band detail_ratio measures)."""
-    return face + amount * (face - cv2.GaussianBlur(face, (0, 0), SIGMA))
+    """face plus amount times its own high band (an unsharp mask at the band detail_ratio measures); 0: face."""
+    return face + amount * (face - cv2.GaussianBlur(face, (0, 0), SIGMA)) if amount else face
 
 
 def mean_energy(band: np.ndarray) -> np.ndarray:
@@ -65,15 +65,16 @@ def main() -> None:
     kept = [i for i, source in enumerate(sources) if source is not None][: args.limit]
     faces, sources = np.stack([faces[i] for i in kept]), [sources[i] for i in kept]
     config = CompletionConfig()
-    ways = {
-        "no grain": lambda g: (g, replace(config, grain=False)),
-        "grain (the default)": lambda g: (g, config),
-        "guidance 1, no grain": lambda g: (g, replace(config, grain=False, guidance=1.0)),
-        "guidance 1, grain": lambda g: (g, replace(config, guidance=1.0)),
-        "sharpened x0.5, guidance 1": lambda g: (sharpened(g, 0.5), replace(config, grain=False, guidance=1.0)),
-        "sharpened x1, guidance 1": lambda g: (sharpened(g, 1.0), replace(config, grain=False, guidance=1.0)),
-        "sharpened x1, guidance 1, grain": lambda g: (sharpened(g, 1.0), replace(config, guidance=1.0)),
-        "grain at the ring's mean energy": lambda g: (g, config),
+    no_grain, guided = replace(config, grain=False), replace(config, guidance=1.0)
+    ways = {  # name -> (sharpening of G's face, paste-back settings, the grain's energy estimate)
+        "no grain": (0.0, no_grain, grain_energy),
+        "grain (the default)": (0.0, config, grain_energy),
+        "guidance 1, no grain": (0.0, replace(guided, grain=False), grain_energy),
+        "guidance 1, grain": (0.0, guided, grain_energy),
+        "sharpened x0.5, guidance 1": (0.5, replace(guided, grain=False), grain_energy),
+        "sharpened x1, guidance 1": (1.0, replace(guided, grain=False), grain_energy),
+        "sharpened x1, guidance 1, grain": (1.0, guided, grain_energy),
+        "grain at the ring's mean energy": (0.0, config, mean_energy),
     }
     completer = Completer(model)
     for mask_name in ("center", "strokes"):
@@ -84,19 +85,18 @@ def main() -> None:
             fill = photo_fill(photo.shape, alignment, mask)
             if not fill.any():
                 continue
-            energy = np.sort((high_band(photo)[fill] ** 2).sum(axis=-1))[::-1]
+            truth_band = high_band(photo)[fill] ** 2
+            energy = np.sort(truth_band.sum(axis=-1))[::-1]
             edge_share.append(energy[: max(1, len(energy) // 10)].sum() / energy.sum())
             results = {}
-            for name, way in ways.items():
-                drawn, settings = way(face)
-                with mock.patch("core.grain.grain_energy", mean_energy if "mean energy" in name else grain_energy):
-                    result = results[name] = paste_back(photo, alignment, drawn, mask, settings)
+            for name, (amount, settings, estimate) in ways.items():
+                with mock.patch("core.grain.grain_energy", estimate):
+                    result = results[name] = paste_back(photo, alignment, sharpened(face, amount), mask, settings)
                 rows[name].append((hole_psnr(photo, result, fill), detail_ratio(result, photo, fill),
                                    seam_excess(photo, result, fill)))
                 if name == "no grain":
                     error = float(((result[fill].astype(np.float64) - photo[fill]) ** 2).mean())
-                    truth_band = float((high_band(photo)[fill] ** 2).mean())
-                    missing = max(TARGET - rows[name][-1][1], 0.0) * truth_band
+                    missing = max(TARGET - rows[name][-1][1], 0.0) * float(truth_band.mean())
                     bound.append(10 * np.log10(1 + missing / error))
             if len(crops) < 8:
                 shown = (photo, results["no grain"], results["grain (the default)"], results["grain at the ring's mean energy"])
