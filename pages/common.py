@@ -12,6 +12,8 @@ import numpy as np
 import streamlit as st
 from PIL import Image
 
+import keras
+
 from core.align import Alignment, FaceAligner
 from core.completer import Completer
 from core.directions import DIRECTIONS_FILE, Directions, load_directions
@@ -20,6 +22,16 @@ from core.images import read_image
 from core.jobs import ACTIVE_FILE
 from core.settings import Settings
 from core.weights import TrainedModel, WeightsError, load_model
+
+
+def _keep_tensorflow_warm(free_memory: bool = True) -> None:
+    """Stands in for keras.backend.clear_session in the app's process, which Streamlit calls after every run of a page
+    (for apps that build a model per run). It collected all of Python's garbage, 0.3-0.45 s with TensorFlow and a model
+    loaded, in which the page's last messages waited to go to the browser, and emptied TensorFlow's kernel cache, so
+    the next run's first calls were slow again. The app builds each model once per process (st.cache_resource)."""
+
+
+keras.backend.clear_session = _keep_tensorflow_warm
 
 
 def through_app_navigation() -> None:
