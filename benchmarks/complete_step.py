@@ -3,8 +3,9 @@
 python -m benchmarks.complete_step [--weights weights] [--batches 1 8 32] [--others weights-64]
 
 Prints achieved GFLOP/s against this CPU's sgemm ceiling, the speed-up over the
-same loop run eagerly, and the seconds to complete one face with each named setting
-(core.config.COMPLETION_PRESETS: the defaults and the earlier "thorough" ones), without the
+same loop run eagerly and the step in the defaults' precision (bfloat16 where the CPU computes it natively) as a
+ratio to float32's, and the seconds to complete one face with each named setting
+(core.config.COMPLETION_PRESETS: the defaults, the earlier "thorough" ones and the defaults in float32), without the
 defaults' fine-tuning and blending stages, and four fills of it to choose from, as ratios to
 the defaults; then one fill with each of --others (models of other sizes), as ratios to --weights'.
 """
@@ -29,8 +30,8 @@ STEPS = 20
 FILLS = 4  # the Inpaint page's fills to choose from
 
 
-def step_timer(completer: Completer, batch: int, eager: bool = False):
-    """A function running STEPS Adam steps on a batch of center-masked faces."""
+def step_timer(completer: Completer, batch: int, eager: bool = False, precision: str = "float32"):
+    """A function running STEPS Adam steps on a batch of center-masked faces, G and D computing in precision."""
     size = completer.size
     z = sample_z(batch, completer.z_dim, 0)
     y = completer.generator(sample_z(batch, completer.z_dim, 1), training=False)
@@ -38,7 +39,8 @@ def step_timer(completer: Completer, batch: int, eager: bool = False):
     hp = Completer.hyperparameters(CompletionConfig())
     zeros, inf = tf.zeros_like(z), tf.fill([batch], np.float32(np.inf))
     iterate = Completer._iterate.python_function.__get__(completer) if eager else completer._iterate
-    args = (z, zeros, zeros, tf.constant(0.0), z, inf, y, w, tf.constant(STEPS), hp, "adam", 1)
+    completer._networks(precision)
+    args = (z, zeros, zeros, tf.constant(0.0), z, inf, y, w, tf.constant(STEPS), hp, "adam", 1, precision)
     return lambda: iterate(*args)[0].numpy()
 
 
@@ -73,14 +75,17 @@ def main() -> None:
     flops = 2 * (forward_flops(model.generator) + forward_flops(model.discriminator))
     ceiling = sgemm_gflops()
     print(f"sgemm ceiling {ceiling:.1f} GFLOP/s; {flops / 1e9:.2f} GFLOP per sample and step")
-    print(f"{'batch':>5} {'ms/step':>9} {'GFLOP/s':>8} {'of ceiling':>10} {'eager ms':>9} {'speed-up':>8}")
+    defaults = CompletionConfig()
+    print(f"{'batch':>5} {'ms/step':>9} {'GFLOP/s':>8} {'of ceiling':>10} {'eager ms':>9} {'speed-up':>8}"
+          f"  {defaults.precision} ms (x float32)")
     for batch in args.batches:
         compiled = time_call(step_timer(completer, batch), repeats=3) / STEPS
         eager = time_call(step_timer(completer, batch, eager=True), repeats=1, warmup=0) / STEPS
+        own = time_call(step_timer(completer, batch, precision=defaults.precision), repeats=3) / STEPS
         achieved = batch * flops / compiled / 1e9
-        print(f"{batch:5d} {compiled * 1e3:9.1f} {achieved:8.1f} {achieved / ceiling:10.0%} {eager * 1e3:9.1f} {eager / compiled:7.1f}x")
+        print(f"{batch:5d} {compiled * 1e3:9.1f} {achieved:8.1f} {achieved / ceiling:10.0%} {eager * 1e3:9.1f} "
+              f"{eager / compiled:7.1f}x  {own * 1e3:.1f} ({own / compiled:.2f}x)")
 
-    defaults = CompletionConfig()
     stages = {
         **{f"{name!r} settings": config for name, config in COMPLETION_PRESETS.items()},
         "defaults without fine-tuning G": replace(defaults, tune_steps=0),

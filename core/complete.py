@@ -13,7 +13,7 @@ import numpy as np
 from core.align import load_faces
 from core.cli import argument_parser
 from core.completer import Completer
-from core.config import SEED_COMPLETION, STEP_SIZES, CompletionConfig
+from core.config import PRECISIONS, SEED_COMPLETION, STEP_SIZES, CompletionConfig
 from core.images import save_png
 from core.masks import PRESETS, preset_mask, read_mask
 from core.pipeline import MAX_VARIANTS, FaceResult, complete_variants
@@ -51,6 +51,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="search steps of the fills after the first (with --variants)")
     parser.add_argument("--grain", action=argparse.BooleanOptionalAction, default=defaults.grain,
                         help="add the photo's own grain to the hole where the photo is larger than the model")
+    parser.add_argument("--precision", choices=("auto", *PRECISIONS), default="auto",
+                        help="what G and D compute the search in (auto: bfloat16 where this CPU computes it natively)")
     args = parser.parse_args(argv)
     if not 1 <= args.variants <= MAX_VARIANTS:
         parser.exit(2, f"error: --variants must be from 1 to {MAX_VARIANTS}\n")
@@ -60,6 +62,7 @@ def main(argv: list[str] | None = None) -> None:
             lam=args.lam, iterations=args.iters, optimizer=args.optimizer, learning_rate=args.lr,
             restarts=args.restarts, init_pool=args.init_pool, tune_steps=args.tune_steps, weighted=args.weighted,
             blend=args.blend, guidance=args.guidance, grain=args.grain, variant_iterations=args.variant_iters,
+            precision=args.precision,
         )
         config = replace(base, report_every=max(1, min(defaults.report_every, base.iterations // 20 or 1)), seed=args.seed)
         model = load_model(args.weights)

@@ -7,6 +7,9 @@
 The perceptual term is computed as the generator's non-saturating loss -log D(G(z)),
 as in Amos's code: it has the same minimiser and does not vanish where D is sure.
 
+The search may compute G and D in bfloat16 (CompletionConfig.precision: by default where the CPU computes it
+natively), with copies of their weights; fine-tuning G stays in float32.
+
 The command-line tool is core.complete; the Inpaint page and the tool share core.pipeline.
 """
 from __future__ import annotations
@@ -25,7 +28,7 @@ from core.config import CompletionConfig
 from core.encoder import encoder_input
 from core.images import to_model, to_uint8
 from core.masks import Mask, MaskError, center_mask
-from core.model import sample_z
+from core.model import build_discriminator, build_generator, sample_z
 from core.weights import TrainedModel
 
 # callback(iteration, loss per image, current completion per image in [-1, 1]) -> False to stop
@@ -75,6 +78,8 @@ class Completer:
         self.discriminator = model.discriminator
         self.z_dim = model.config.z_dim
         self.size = model.config.image_size
+        self._networks_in = {"float32": (model.generator, model.discriminator)}  # G and D by precision
+        self._networks_lock = threading.Lock()
         self._tuned: keras.Model | None = None  # a copy of G that fine-tuning may change
         self._tune_optimizer: keras.optimizers.Optimizer | None = None
         self._tune_lock = threading.Lock()  # one copy of G: completions running at once take turns on it
@@ -87,17 +92,35 @@ class Completer:
             diff = g - y
         return tf.reduce_sum(tf.abs(diff) * w, axis=[1, 2, 3])
 
-    def _losses(self, z, y, w, lam, factor: int):
+    def _networks(self, precision: str) -> tuple[keras.Model, keras.Model]:
+        """G and D computing in precision: the model's own in float32; copies with the same weights otherwise, made on
+        first use. Call it before a compiled function uses them: a tf.function may make variables only when first traced."""
+        with self._networks_lock:
+            if precision not in self._networks_in:
+                copies = []
+                for build, own in ((build_generator, self.generator), (build_discriminator, self.discriminator)):
+                    copy = build(self.model.config, dtype=precision)
+                    copy.set_weights(own.get_weights())
+                    copies.append(copy)
+                self._networks_in[precision] = tuple(copies)
+            return self._networks_in[precision]
+
+    def _generate(self, z, precision: str):
+        """G(z) in float32, computed in precision."""
+        return tf.cast(self._networks(precision)[0](z, training=False), tf.float32)
+
+    def _losses(self, z, y, w, lam, factor: int, precision: str):
         """Total, contextual and perceptual loss per sample, and G(z)."""
-        g = self.generator(z, training=False)
+        g = self._generate(z, precision)
         contextual = self._contextual(g, y, w, factor)
-        perceptual = tf.nn.softplus(-self.discriminator(g, training=False))[:, 0]  # -log D(G(z))
+        logit = tf.cast(self._networks(precision)[1](g, training=False), tf.float32)
+        perceptual = tf.nn.softplus(-logit)[:, 0]  # -log D(G(z))
         return contextual + lam * perceptual, contextual, perceptual, g
 
-    def _gradient(self, z, y, w, lam, factor):
+    def _gradient(self, z, y, w, lam, factor, precision):
         with tf.GradientTape() as tape:
             tape.watch(z)
-            loss = self._losses(z, y, w, lam, factor)[0]
+            loss = self._losses(z, y, w, lam, factor, precision)[0]
         return loss, tape.gradient(loss, z)
 
     @staticmethod
@@ -109,11 +132,11 @@ class Completer:
         )
 
     @tf.function(reduce_retracing=True)
-    def _iterate(self, z, m, v, t, best_z, best_loss, y, w, n, hp, optimizer: str, factor: int):
+    def _iterate(self, z, m, v, t, best_z, best_loss, y, w, n, hp, optimizer: str, factor: int, precision: str):
         """n optimiser steps on z; hp = (lr, beta1, beta2, momentum, lam, leapfrog); HMC's step is lr."""
         lr, beta1, beta2, momentum, lam, leapfrog = tf.unstack(hp)
         for _ in tf.range(n):
-            loss, grad = self._gradient(z, y, w, lam, factor)
+            loss, grad = self._gradient(z, y, w, lam, factor, precision)
             better = loss < best_loss
             best_loss = tf.where(better, loss, best_loss)
             best_z = tf.where(better[:, None], z, best_z)
@@ -128,19 +151,19 @@ class Completer:
                 m = momentum * m - lr * grad
                 z = tf.clip_by_value(z - momentum * previous + (1 + momentum) * m, -1.0, 1.0)
             else:
-                z = self._hmc_step(z, loss, grad, y, w, lam, lr, leapfrog, factor)
-        loss = self._losses(z, y, w, lam, factor)[0]
+                z = self._hmc_step(z, loss, grad, y, w, lam, lr, leapfrog, factor, precision)
+        loss = self._losses(z, y, w, lam, factor, precision)[0]
         better = loss < best_loss
         return z, m, v, t, tf.where(better[:, None], z, best_z), tf.where(better, loss, best_loss)
 
-    def _hmc_step(self, z, loss, grad, y, w, lam, eps, leapfrog, factor):
+    def _hmc_step(self, z, loss, grad, y, w, lam, eps, leapfrog, factor, precision):
         """Hamiltonian Monte Carlo: leapfrog along the loss surface, Metropolis-accept per sample."""
         p = tf.random.normal(tf.shape(z))
         h0 = loss + 0.5 * tf.reduce_sum(p * p, axis=1)
         zn, pn, last_loss, last_grad = z, p - 0.5 * eps * grad, loss, grad
         for _ in tf.range(tf.cast(leapfrog, tf.int32)):
             zn = tf.clip_by_value(zn + eps * pn, -1.0, 1.0)
-            last_loss, last_grad = self._gradient(zn, y, w, lam, factor)
+            last_loss, last_grad = self._gradient(zn, y, w, lam, factor, precision)
             pn = pn - eps * last_grad
         pn = pn + 0.5 * eps * last_grad
         h1 = last_loss + 0.5 * tf.reduce_sum(pn * pn, axis=1)
@@ -148,18 +171,18 @@ class Completer:
         return tf.where(accept[:, None], zn, z)
 
     @tf.function(reduce_retracing=True)
-    def _evaluate(self, z, y, w, lam, factor: int):
-        return self._losses(z, y, w, lam, factor)
+    def _evaluate(self, z, y, w, lam, factor: int, precision: str):
+        return self._losses(z, y, w, lam, factor, precision)
 
     @tf.function(reduce_retracing=True)
-    def _draw(self, z):
+    def _draw(self, z, precision: str):
         """G(z), compiled: the search's previews (an eager Keras call costs several times more)."""
-        return self.generator(z, training=False)
+        return self._generate(z, precision)
 
     @tf.function(reduce_retracing=True)
-    def _fit_only(self, z, y, w, factor: int):
+    def _fit_only(self, z, y, w, factor: int, precision: str):
         """Contextual loss alone: G forward passes only, for scoring the starting pool."""
-        return self._contextual(self.generator(z, training=False), y, w, factor)
+        return self._contextual(self._generate(z, precision), y, w, factor)
 
     @tf.function(reduce_retracing=True)
     def _tune(self, z, y, w, n, factor: int):
@@ -231,10 +254,11 @@ class Completer:
     def warm_up(self) -> None:
         """Trace the compiled loops on one face (G's own sample, centre hole), once alone and once as two variants,
         so the traces take any batch and a user's first fill, of one or several variants, runs as fast as the ones
-        after it. A few seconds: call it off the request path (pages.common starts it in a thread)."""
+        after it. A few seconds: call it off the request path (pages.common starts it in a thread). Step counts are
+        tensors in the traces, so one step of each kind traces what any number of them runs."""
         face = to_uint8(self.generator(sample_z(1, self.z_dim, seed=0), training=False).numpy()[0])
         for variants in (1, 2):
-            self.complete(face, center_mask(self.size), CompletionConfig(iterations=2, report_every=1),
+            self.complete(face, center_mask(self.size), CompletionConfig(iterations=2, report_every=1, tune_steps=1),
                           lambda *report: None, variants)
 
     def _tuned_copy(self) -> keras.Model:
@@ -262,7 +286,7 @@ class Completer:
                 z = tf.concat([guesses[face : face + 1], z], axis=0)
             pool = z.shape[0]
             scores = self._fit_only(z, tf.repeat(y[i : i + 1], pool, axis=0), tf.repeat(w[i : i + 1], pool, axis=0),
-                                    factor)
+                                    factor, config.precision)
             order = np.argsort(scores.numpy(), kind="stable")
             rest = [j for j in order[k:] if guesses is None or j != 0]
             chosen.append(tf.gather(z, np.concatenate([order[:k], rest[: k * (group - 1)]]).astype(np.int64)))
@@ -307,6 +331,7 @@ class Completer:
         masks = [mask for mask in masks for _ in range(variants)]
 
         n, k = len(y), config.restarts
+        self._networks(config.precision)
         w = np.stack([contextual_weights(mask, config.weighted) for mask in masks])
         y_t, w_t = tf.constant(y), tf.constant(w)
         known = tf.constant(np.stack([mask.known for mask in masks])[..., None])
@@ -330,7 +355,8 @@ class Completer:
             until = config.iterations if parked is not None else min(narrow_at, config.iterations)
             chunk = min(config.report_every, until - done)
             z, m, v, t, best_z, best_loss = self._iterate(
-                z, m, v, t, best_z, best_loss, y_k, w_k, tf.constant(chunk), hp, config.optimizer, factor
+                z, m, v, t, best_z, best_loss, y_k, w_k, tf.constant(chunk), hp, config.optimizer, factor,
+                config.precision,
             )
             done += chunk
             all_z, all_loss = (best_z, best_loss) if parked is None else (
@@ -340,13 +366,14 @@ class Completer:
             history.append((done, float(per_image.min(axis=1).mean())))
             if callback is not None:
                 winner = self._pick(all_z, per_image)
-                preview = self._draw(winner).numpy()
+                preview = self._draw(winner, config.precision).numpy()
                 if callback(done, per_image.min(axis=1), np.where(fill, preview, y)) is False:
                     break
 
         restart_losses = tf.reshape(all_loss, (n, k)).numpy()
         z_hat = self._pick(all_z, restart_losses)
-        loss, contextual, perceptual, generated = (a.numpy() for a in self._evaluate(z_hat, y_t, w_t, config.lam, factor))
+        loss, contextual, perceptual, generated = (
+            a.numpy() for a in self._evaluate(z_hat, y_t, w_t, config.lam, factor, config.precision))
         if config.tune_steps:
             generated = self.tuned_generate(z_hat, y_t, w_t, config, factor, group=variants)
         filled = np.where(fill, generated, y)

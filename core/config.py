@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 
@@ -43,6 +45,17 @@ class ModelConfig:
 
 
 PRECISIONS = ("float32", "mixed_bfloat16")
+
+
+@cache
+def native_bfloat16() -> bool:
+    """Whether this CPU computes in bfloat16 natively (AVX512-BF16 or AMX, read from Linux's /proc/cpuinfo). Where
+    it does not, TensorFlow emulates bfloat16, slower than float32, so completion stays in float32 there."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text().split()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 @dataclass(frozen=True)
@@ -146,10 +159,18 @@ class CompletionConfig:
     report_every: int = 50
     hmc_leapfrog: int = 5
     seed: int = 0
+    # What G and D compute the search in (their weights stay float32; fine-tuning G is always float32). bfloat16 made
+    # a 64 px fill's search 1.4x faster here and its fills as good on lfw-dev (within 0.05 dB and 0.003 SSIM).
+    # "auto": mixed_bfloat16 on a CPU that computes bfloat16 natively (native_bfloat16), else float32.
+    precision: str = "auto"
 
     def __post_init__(self) -> None:
         if self.optimizer not in STEP_SIZES:
             raise ValueError(f"optimizer must be adam, momentum or hmc, got {self.optimizer!r}")
+        if self.precision == "auto":
+            object.__setattr__(self, "precision", "mixed_bfloat16" if native_bfloat16() else "float32")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be auto or one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         if self.learning_rate is None:
             object.__setattr__(self, "learning_rate", STEP_SIZES[self.optimizer])
         for name in ("lam", "learning_rate", "beta1", "beta2", "momentum", "tune_learning_rate", "guidance"):
@@ -174,11 +195,13 @@ class CompletionConfig:
 COMPLETION_PRESETS = {
     "default": CompletionConfig(),
     # The defaults until December 2026: 100 search steps from the best of 256 random z.
-    "thorough": CompletionConfig(iterations=100, init_pool=256),
+    "thorough": CompletionConfig(iterations=100, init_pool=256, precision="float32"),
+    # The defaults, searching in float32 wherever the CPU could compute bfloat16 (the defaults until 2 December 2026).
+    "float32": CompletionConfig(precision="float32"),
 }
 
 SEED_COMPLETION = CompletionConfig(
     iterations=1000, learning_rate=0.01, restarts=1, init_pool=0, tune_steps=0, blend=False, colour_fit=False,
-    grain=False,
+    grain=False, precision="float32",
 )
 """The seed's exact settings: lambda 0.1, Adam lr 0.01, 1000 iterations, 1 start, no fine-tuning, no blending."""

@@ -1,5 +1,6 @@
 import subprocess
 import sys
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -117,6 +118,34 @@ def test_hmc_moves_by_its_learning_rate(completer, own_samples):
     moved = completer.complete(own_samples, center_mask(16), CompletionConfig(**{**config.__dict__, "learning_rate": 0.05}))
     start = sample_z(3, completer.z_dim, FAST.seed).numpy()
     assert np.abs(still.z - start).max() < 1e-3 < np.abs(moved.z - start).max()
+
+
+def test_the_search_in_bfloat16_uses_the_models_weights_and_fits_as_float32_does(tiny_model, own_samples):
+    completer = Completer(tiny_model)
+    mask = center_mask(16)
+    fills = {precision: completer.complete(own_samples, mask, replace(FAST, precision=precision, tune_steps=5))
+             for precision in ("float32", "mixed_bfloat16")}
+    for copy, own in zip(completer._networks("mixed_bfloat16"), (tiny_model.generator, tiny_model.discriminator)):
+        assert {layer.dtype_policy.name for layer in copy.layers if layer.weights} == {"mixed_bfloat16"}
+        assert all(np.array_equal(a, b) for a, b in zip(copy.get_weights(), own.get_weights()))
+    assert completer._networks("float32") == (tiny_model.generator, tiny_model.discriminator)
+    # Fine-tuning G stays in float32: its small steps would be lost in bfloat16's 8-bit mantissa.
+    assert {layer.dtype_policy.name for layer in completer._tuned.layers if layer.weights} == {"float32"}
+    ours, theirs = fills["mixed_bfloat16"], fills["float32"]
+    assert ours.generated.dtype == np.float32 and ours.loss.dtype == np.float32
+    np.testing.assert_allclose(ours.loss, theirs.loss, rtol=0.15)
+    assert hole_error(ours.generated, own_samples, mask) < 1.5 * hole_error(theirs.generated, own_samples, mask) + 0.02
+
+
+def test_precision_auto_is_bfloat16_only_on_a_cpu_that_computes_it(monkeypatch):
+    import core.config
+
+    for native, precision in ((True, "mixed_bfloat16"), (False, "float32")):
+        monkeypatch.setattr(core.config, "native_bfloat16", lambda: native)
+        assert CompletionConfig().precision == precision
+        assert CompletionConfig(precision="float32").precision == "float32"
+    with pytest.raises(ValueError, match="precision"):
+        CompletionConfig(precision="float16")
 
 
 def test_complete_cli_writes_outputs(tmp_path, tiny_weights, tiny_model):

@@ -150,6 +150,7 @@ def test_only_the_first_variant_may_start_at_the_encoders_guess(tiny_model):
     mask = center_mask(16)
     known = tf.constant(np.repeat(mask.known[None, ..., None], 3, axis=0).astype(np.float32))
     w = tf.ones_like(y[..., :1]) * known
+    completer._networks(FAST.precision)  # as complete() does first
     starts = completer._initial_z(y, known, w, FAST, 1, group=3).numpy()
     np.testing.assert_allclose(starts[0], z0.numpy()[0])
     assert np.abs(starts[1:] - z0.numpy()[0]).max(axis=1).min() > 0.1
