@@ -15,7 +15,7 @@ The command-line tool is core.complete; the Inpaint page and the tool share core
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Sequence
 
 import cv2
@@ -194,13 +194,18 @@ class Completer:
             self._tune_optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
         return self._tuned(z, training=False)
 
+    def _tune_optimizer_for(self, tuned: keras.Model, learning_rate: float) -> keras.optimizers.Optimizer:
+        """The fine-tuning optimiser, built for the copy of G on first use, at this learning rate."""
+        if self._tune_optimizer is None:
+            self._tune_optimizer = keras.optimizers.Adam(learning_rate)
+            self._tune_optimizer.build(tuned.trainable_variables)
+        self._tune_optimizer.learning_rate.assign(learning_rate)
+        return self._tune_optimizer
+
     def _fit_copy(self, z: tf.Tensor, y: tf.Tensor, w: tf.Tensor, config: CompletionConfig, factor: int) -> tf.Tensor:
         """Reset the copy of G to G, fine-tune it on one image; returns the copy's G'(z). Hold _tune_lock."""
         tuned = self._tuned_copy()
-        if self._tune_optimizer is None:
-            self._tune_optimizer = keras.optimizers.Adam(config.tune_learning_rate)
-            self._tune_optimizer.build(tuned.trainable_variables)
-        self._tune_optimizer.learning_rate.assign(config.tune_learning_rate)
+        self._tune_optimizer_for(tuned, config.tune_learning_rate)
         for copy, original in zip(tuned.weights, self.generator.weights):
             copy.assign(original)
         for slot in self._tune_optimizer.variables:
@@ -252,14 +257,30 @@ class Completer:
         return np.where(mask.fill[..., None], guess.numpy()[0], y.numpy()[0])
 
     def warm_up(self) -> None:
-        """Trace the compiled loops on one face (G's own sample, centre hole), once alone and once as two variants,
-        so the traces take any batch and a user's first fill, of one or several variants, runs as fast as the ones
-        after it. A few seconds: call it off the request path (pages.common starts it in a thread). Step counts are
-        tensors in the traces, so one step of each kind traces what any number of them runs."""
+        """Trace the compiled functions a fill with the default settings calls, once each, for any number of faces
+        (a batch dimension of None), so a user's first fill, of one or several variants, runs as fast as the ones
+        after it. Seconds: call it off the request path (pages.common starts it in a thread). The arguments mirror
+        complete()'s calls; a test checks that a fill after it traces nothing."""
+        config = CompletionConfig()
+        precision, s = config.precision, self.size
+        self._networks(precision)
+        with self._tune_lock:
+            self._tune_optimizer_for(self._tuned_copy(), config.tune_learning_rate)
+
+        def spec(*shape: int | None, dtype: tf.DType = tf.float32) -> tf.TensorSpec:
+            return tf.TensorSpec(shape, dtype)
+
+        z, y, w, steps = spec(None, self.z_dim), spec(None, s, s, 3), spec(None, s, s, 1), spec(dtype=tf.int32)
+        self._fit_only.get_concrete_function(z, y, w, 1, precision)
+        self._iterate.get_concrete_function(z, z, z, spec(), z, spec(None), y, w, steps, spec(6), config.optimizer, 1,
+                                            precision)
+        self._draw.get_concrete_function(z, precision)
+        self._evaluate.get_concrete_function(z, y, w, config.lam, 1, precision)
+        self._tune.get_concrete_function(z, y, w, steps, 1)
+        # A function is optimised when it first runs, not when traced: run each once, on G's own face.
         face = to_uint8(self.generator(sample_z(1, self.z_dim, seed=0), training=False).numpy()[0])
-        for variants in (1, 2):
-            self.complete(face, center_mask(self.size), CompletionConfig(iterations=2, report_every=1, tune_steps=1),
-                          lambda *report: None, variants)
+        self.complete(face, center_mask(s), replace(config, iterations=2, report_every=1, tune_steps=1),
+                      lambda *report: None)
 
     def _tuned_copy(self) -> keras.Model:
         """The one copy of G that fine-tuning may change, made on first use."""

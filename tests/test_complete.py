@@ -196,7 +196,7 @@ def test_complete_cli_refuses_missing_weights(tmp_path):
 def test_warm_up_traces_what_a_users_first_fill_runs(tiny_model):
     completer = Completer(tiny_model)
     completer.warm_up()
-    names = ("_iterate", "_fit_only", "_tune", "_draw")
+    names = ("_iterate", "_fit_only", "_tune", "_draw", "_evaluate")
     traced = {name: getattr(completer, name).experimental_get_tracing_count() for name in names}
     face = (np.random.default_rng(0).random((16, 16, 3)) * 255).astype(np.uint8)
     for variants in (1, 4):  # the page's single fill and its four fills to choose from, with previews
