@@ -205,11 +205,11 @@ class Completer:
     def _fit_copy(self, z: tf.Tensor, y: tf.Tensor, w: tf.Tensor, config: CompletionConfig, factor: int) -> tf.Tensor:
         """Reset the copy of G to G, fine-tune it on one image; returns the copy's G'(z). Hold _tune_lock."""
         tuned = self._tuned_copy()
-        self._tune_optimizer_for(tuned, config.tune_learning_rate)
+        optimizer = self._tune_optimizer_for(tuned, config.tune_learning_rate)
         for copy, original in zip(tuned.weights, self.generator.weights):
             copy.assign(original)
-        for slot in self._tune_optimizer.variables:
-            if slot is not self._tune_optimizer.learning_rate:
+        for slot in optimizer.variables:
+            if slot is not optimizer.learning_rate:
                 slot.assign(tf.zeros_like(slot))
         return self._tune(z, y, w, tf.constant(config.tune_steps), factor)
 

@@ -8,11 +8,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import keras
 import numpy as np
 import streamlit as st
 from PIL import Image
-
-import keras
 
 from core.align import Alignment, FaceAligner
 from core.completer import Completer
