@@ -4,7 +4,8 @@ mask, the page's defaults. The first fill on a fresh server, then fills in new t
 python -m benchmarks.click_to_result [--fills 1] [--tabs 3] [--against OTHER_CHECKOUT]
 
 --against runs the same clicks on another checkout of the app (e.g. `git worktree add /tmp/before COMMIT`), the two
-servers taking turns, and prints this checkout's times as ratios to it. --fills sets the page's "Fills to choose
+servers taking turns, and prints this checkout's times as ratios to it. Each server starts just before its first fill,
+so neither first fill shares the machine with the other server's start. --fills sets the page's "Fills to choose
 from" slider (where the page has one).
 """
 from __future__ import annotations
@@ -52,11 +53,13 @@ def main() -> None:
     roots = {"this checkout": ROOT, **({str(args.against): args.against.resolve()} if args.against else {})}
     times: dict[str, list[float]] = {name: [] for name in roots}
     with ExitStack() as servers, sync_playwright() as playwright:
-        urls = {name: servers.enter_context(serve_app(None, root=root))[0] for name, root in roots.items()}
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        urls: dict[str, str] = {}
         for _ in range(1 + args.tabs):  # the apps take turns, so a slower minute of the machine hits both
-            for name, url in urls.items():
-                times[name].append(one_fill(browser, url, args.fills))
+            for name, root in roots.items():
+                if name not in urls:
+                    urls[name] = servers.enter_context(serve_app(None, root=root))[0]
+                times[name].append(one_fill(browser, urls[name], args.fills))
         browser.close()
     baseline = times.get(str(args.against))
     for name, each in times.items():
