@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--variant-iters", type=int, default=defaults.variant_iterations,
                         help="search steps of the fills after the first (with --variants)")
     parser.add_argument("--grain", action=argparse.BooleanOptionalAction, default=defaults.grain,
-                        help="add the photo's own grain to the hole where the photo is larger than the model")
+                        help="give the hole the photo's own fine detail, copied from where the photo looks like the fill")
     parser.add_argument("--precision", choices=("auto", *PRECISIONS), default="auto",
                         help="what G and D compute the search in (auto: bfloat16 where this CPU computes it natively)")
     args = parser.parse_args(argv)

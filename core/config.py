@@ -154,8 +154,8 @@ class CompletionConfig:
     # Scale of G's gradients in the Poisson solve (1 = plain Poisson cloning): 0.9 was best for
     # strokes, 0.7 for the centre by 0.17 dB but with a seam too smooth by 1.8 grey levels.
     guidance: float = 0.9
-    # In a photo larger than the model, add the photo's own grain to the hole (core.grain): the fill is G's
-    # face enlarged, smooth next to the photo's skin and noise.
+    # In a photo, replace the fill's finest band with the photo's own, copied where the photo looks like the fill
+    # (core.grain): G's face is smooth next to the photo's skin, grain and edges.
     grain: bool = True
     report_every: int = 50
     hmc_leapfrog: int = 5

@@ -136,7 +136,7 @@ def biharmonic_inpaint(faces: np.ndarray, masks: list[Mask]) -> np.ndarray:
 def gan_method(model: TrainedModel, config: CompletionConfig) -> Method:
     """The model's fills; faces larger than the model are shrunk to it, and its fill (G'(z^)) is enlarged back and
     blended at the faces' size against their true known pixels, as the app pastes a fill into a larger photo
-    (without the photo's grain: this compares what the models draw)."""
+    (without the photo's own detail: this compares what the models draw)."""
     completer = Completer(model)
     own = model.config.image_size
 
@@ -196,7 +196,7 @@ def photo_figures(truth: np.ndarray, result: np.ndarray, fill: np.ndarray) -> di
 
 def evaluate_photos(model: TrainedModel, faces: np.ndarray, sources: list, masks: list[Mask],
                     config: CompletionConfig) -> dict[str, dict[str, float]]:
-    """The fills pasted back into their photos, with and without the photo's grain (core.grain), and OpenCV's
+    """The fills pasted back into their photos, with and without the photo's own fine detail (core.grain), and OpenCV's
     Telea run on the photo itself: mean figures at the photo's resolution (photo_figures)."""
     completion = Completer(model).complete(faces, masks, config)
     figures: dict[str, list[dict[str, float]]] = {"OpenCV Telea": [], "ours, no grain": [], "ours (defaults)": []}
@@ -350,7 +350,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="instead: this many fills per face to choose from, against the single fill")
     parser.add_argument("--photo", action="store_true",
                         help="instead: the fills pasted back at each photo's own resolution, with and without the "
-                             "photo's grain, and Telea on the photo: hole PSNR, detail ratio and seam there")
+                             "photo's own fine detail, and Telea on the photo: hole PSNR, detail ratio and seam there")
     args = parser.parse_args(argv)
 
     try:

@@ -99,18 +99,18 @@ def paste_back(photo: np.ndarray, alignment: Alignment, generated: np.ndarray, m
         else:
             solved = blend_fill(region, face, hole, config)
         out[top:bottom, left:right][hole] = solved[hole]
-    return with_grain(photo, out, fill, config) if config.grain and not add_to_photo else out
+    return with_grain(out, fill, config) if config.grain and not add_to_photo else out
 
 
-def with_grain(photo: np.ndarray, filled: np.ndarray, fill: np.ndarray, config: CompletionConfig) -> np.ndarray:
-    """filled with the photo's grain added to the hole (core.grain), sampled in a window round the hole half
+def with_grain(filled: np.ndarray, fill: np.ndarray, config: CompletionConfig) -> np.ndarray:
+    """filled with the photo's own fine detail in the hole (core.grain), copied from a window round the hole half
     its size wider on every side; pixels outside the hole are returned unchanged."""
     rows, cols = np.where(fill)
     margin = max(8, (max(np.ptp(rows), np.ptp(cols)) + 1) // 2)
     h, w = fill.shape
     window = (slice(max(rows.min() - margin, 0), min(rows.max() + margin + 1, h)),
               slice(max(cols.min() - margin, 0), min(cols.max() + margin + 1, w)))
-    grained = add_grain(photo[window], filled[window], fill[window], config.seed)
+    grained = add_grain(filled[window], fill[window], config.seed)
     out = filled.copy()
     out[window][fill[window]] = np.clip(np.round(grained[fill[window]]), 0, 255)
     return out

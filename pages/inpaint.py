@@ -56,8 +56,9 @@ with st.sidebar:
     tune_steps = st.slider("Fine-tuning steps on G", 0, 100, defaults.tune_steps, 5)
     variants = st.slider("Fills to choose from", 1, MAX_VARIANTS, FILLS_OFFERED, key="variants",
                          help="Each one sharp face from another start; the first is the single best-measured fill.")
-    grain = st.checkbox("The photo's own grain in the hole", defaults.grain,
-                        help="Where the photo is larger than the model, the fill takes on the photo's fine texture.")
+    grain = st.checkbox("The photo's own fine detail in the hole", defaults.grain,
+                        help="The fill's finest detail is copied from where the photo looks like it: its skin, grain "
+                             "and edges.")
     blend = st.checkbox("Poisson blending", defaults.blend)
     guidance = st.slider("Blend: weight of G's detail", 0.0, 1.0, defaults.guidance, 0.05, disabled=not blend)
 try:

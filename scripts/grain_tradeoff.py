@@ -4,14 +4,16 @@
 
 For the centre and stroke masks, at each photo's own resolution: the share of the truth's high-band energy (core.grain)
 held by the hole's top 10% of pixels (edges: eyelids, brows, lips), then hole PSNR, detail ratio and seam excess of
-the fill without grain, with the photo's grain (the default), with all of G's gradients kept in the blend (guidance 1),
-with G's face sharpened before the paste-back (unsharp mask, sigma 1 px), and with grain scaled to the ring's mean
-high-band energy rather than its robust (median) estimate, which counts the ring's edges as grain. Last, the least
-PSNR any detail that is uncorrelated with the truth (noise) must cost to bring the detail ratio to 0.8: it adds its
-energy to the error. With --crops OUT.png, the first 8 holes at 100%: truth, no grain, the default, mean-energy grain.
+the fill without the photo's detail, with it (the default: core.grain), with all of G's gradients kept in the blend
+(guidance 1), with G's face sharpened before the paste-back (unsharp mask, sigma 1 px), and with core.grain's choices
+undone one at a time: the fill's own fine band dropped or kept whole (OWN_BAND 0 or 1), the match on shape alone
+(COLOUR 0). Last, the least PSNR any detail that is uncorrelated with the truth (noise) must cost to bring the detail
+ratio to 0.8: it adds its energy to the error. With --crops OUT.png, the first 8 holes at 100%: truth, no detail, the
+default, the default with the fill's own band dropped.
 """
 from __future__ import annotations
 
+import contextlib
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -27,7 +29,7 @@ from core.cli import argument_parser  # noqa: E402
 from core.completer import Completer  # noqa: E402
 from core.config import CompletionConfig  # noqa: E402
 from core.evaluate import eval_masks, hole_psnr, seam_excess  # noqa: E402
-from core.grain import SIGMA, detail_ratio, grain_energy, high_band  # noqa: E402
+from core.grain import SIGMA, detail_ratio, high_band  # noqa: E402
 from core.images import save_png  # noqa: E402
 from core.pipeline import paste_back, photo_fill  # noqa: E402
 from core.weights import load_model  # noqa: E402
@@ -38,11 +40,6 @@ TARGET = 0.8  # issue 20's detail ratio
 def sharpened(face: np.ndarray, amount: float) -> np.ndarray:
     """face plus amount times its own high band (an unsharp mask at the band detail_ratio measures); 0: face."""
     return face + amount * (face - cv2.GaussianBlur(face, (0, 0), SIGMA)) if amount else face
-
-
-def mean_energy(band: np.ndarray) -> np.ndarray:
-    """Per channel, the mean energy of band's pixels (K x 3): edges included, unlike core.grain.grain_energy."""
-    return (band**2).mean(axis=0)
 
 
 def hole_crop(image: np.ndarray, fill: np.ndarray, half: int = 40) -> np.ndarray:
@@ -66,15 +63,15 @@ def main() -> None:
     faces, sources = np.stack([faces[i] for i in kept]), [sources[i] for i in kept]
     config = CompletionConfig()
     no_grain, guided = replace(config, grain=False), replace(config, guidance=1.0)
-    ways = {  # name -> (sharpening of G's face, paste-back settings, the grain's energy estimate)
-        "no grain": (0.0, no_grain, grain_energy),
-        "grain (the default)": (0.0, config, grain_energy),
-        "guidance 1, no grain": (0.0, replace(guided, grain=False), grain_energy),
-        "guidance 1, grain": (0.0, guided, grain_energy),
-        "sharpened x0.5, guidance 1": (0.5, replace(guided, grain=False), grain_energy),
-        "sharpened x1, guidance 1": (1.0, replace(guided, grain=False), grain_energy),
-        "sharpened x1, guidance 1, grain": (1.0, guided, grain_energy),
-        "grain at the ring's mean energy": (0.0, config, mean_energy),
+    ways = {  # name -> (sharpening of G's face, paste-back settings, core.grain's settings changed)
+        "no detail": (0.0, no_grain, {}),
+        "the photo's detail (default)": (0.0, config, {}),
+        "guidance 1, no detail": (0.0, replace(guided, grain=False), {}),
+        "guidance 1, detail": (0.0, guided, {}),
+        "sharpened x1, guidance 1": (1.0, replace(guided, grain=False), {}),
+        "detail, own band dropped": (0.0, config, {"OWN_BAND": 0.0}),
+        "detail, own band kept whole": (0.0, config, {"OWN_BAND": 1.0}),
+        "detail, matched on shape alone": (0.0, config, {"COLOUR": 0.0}),
     }
     completer = Completer(model)
     for mask_name in ("center", "strokes"):
@@ -89,19 +86,20 @@ def main() -> None:
             energy = np.sort(truth_band.sum(axis=-1))[::-1]
             edge_share.append(energy[: max(1, len(energy) // 10)].sum() / energy.sum())
             results = {}
-            for name, (amount, settings, estimate) in ways.items():
-                with mock.patch("core.grain.grain_energy", estimate):
+            for name, (amount, settings, changes) in ways.items():
+                with mock.patch.multiple("core.grain", **changes) if changes else contextlib.nullcontext():
                     result = results[name] = paste_back(photo, alignment, sharpened(face, amount), mask, settings)
                 rows[name].append((hole_psnr(photo, result, fill), detail_ratio(result, photo, fill),
                                    seam_excess(photo, result, fill)))
-                if name == "no grain":
+                if name == "no detail":
                     error = float(((result[fill].astype(np.float64) - photo[fill]) ** 2).mean())
                     missing = max(TARGET - rows[name][-1][1], 0.0) * float(truth_band.mean())
                     bound.append(10 * np.log10(1 + missing / error))
             if len(crops) < 8:
-                shown = (photo, results["no grain"], results["grain (the default)"], results["grain at the ring's mean energy"])
+                shown = (photo, results["no detail"], results["the photo's detail (default)"],
+                         results["detail, own band dropped"])
                 crops.append(np.concatenate([hole_crop(image, fill) for image in shown], axis=1))
-        base = np.array(rows["no grain"])
+        base = np.array(rows["no detail"])
         print(f"{mask_name}: {len(base)} photos; the hole's top 10% of pixels hold {np.mean(edge_share):.0%} of the "
               f"truth's high-band energy")
         for name, values in rows.items():
