@@ -37,10 +37,10 @@ SPECK = 3.0
 EDGE = 0.5
 
 
-def high_band(image: np.ndarray, sigma: float = SIGMA) -> np.ndarray:
-    """image minus its Gaussian blur (sigma px), float32 per channel."""
+def high_band(image: np.ndarray) -> np.ndarray:
+    """image minus its Gaussian blur (sigma SIGMA), float32 per channel."""
     image = np.asarray(image, np.float32)
-    return image - cv2.GaussianBlur(image, (0, 0), sigma)
+    return image - cv2.GaussianBlur(image, (0, 0), SIGMA)
 
 
 def detail_ratio(result: np.ndarray, truth: np.ndarray, fill: np.ndarray) -> float:
@@ -95,7 +95,7 @@ def add_grain(filled: np.ndarray, hole: np.ndarray, seed: int = 0) -> np.ndarray
     if len(sources) > MAX_SOURCES:
         sources = np.sort(rng.choice(sources, MAX_SOURCES, replace=False))
     smooth = cv2.GaussianBlur(filled, (0, 0), BAND)
-    band = (filled - smooth).reshape(-1, 3)
+    band = filled - smooth
     # Each hole pixel belongs to the block (step x step) round its anchor; the anchors are matched.
     rows, cols = np.nonzero(hole)
     anchor_rows = np.minimum(rows // step * step + step // 2, h - 1)
@@ -110,9 +110,9 @@ def add_grain(filled: np.ndarray, hole: np.ndarray, seed: int = 0) -> np.ndarray
     # Copy from the same place relative to the matched pixel as the hole pixel has to its anchor.
     source_rows = np.clip(match[which] // w + rows - anchor_rows, 0, h - 1)
     source_cols = np.clip(match[which] % w + cols - anchor_cols, 0, w - 1)
-    copied = band[source_rows * w + source_cols]
-    grain = np.sqrt(np.median(band[sources] ** 2, axis=0) / 0.455)  # per channel, robust to the photo's edges
+    copied = band[source_rows, source_cols]
+    grain = np.sqrt(np.median(band.reshape(-1, 3)[sources] ** 2, axis=0) / 0.455)  # per channel, robust to the photo's edges
     limit = SPECK * grain + EDGE * contrast[which]
     out = filled.copy()
-    out[hole] = smooth[hole] + OWN_BAND * (filled - smooth)[hole] + np.clip(copied, -limit, limit)
+    out[hole] = smooth[hole] + OWN_BAND * band[hole] + np.clip(copied, -limit, limit)
     return out
