@@ -5,7 +5,8 @@ texture, grain and crisp edges, and the fine detail G does draw is partly wrong 
 centre hole's PSNR and lowers the strokes'). So the hole gets the photo's own finest band, example-based (Freeman,
 Jones and Pasztor 2002; Hertzmann et al.'s image analogies 2001): each hole pixel takes the fine band of a known
 pixel whose blurred neighbourhood looks like the fill's blurred neighbourhood there, in place of half of the fill's
-own. A soft edge in the fill gets the fine band of an edge of like contrast and direction in the photo, smooth skin
+own; next to the known pixels, where the blend pins the fill to the photo and its fine band is right, the fill keeps
+its own band and gets less of the copied one. A soft edge in the fill gets the fine band of an edge of like contrast and direction in the photo, smooth skin
 the photo's grain, so the detail follows the fill's structure rather than lying over it as noise. Only the filled
 photo is read, never the pixels the hole replaced, so nothing the user removed comes back.
 """
@@ -27,10 +28,16 @@ COLOUR = 2.0
 TOLERANCE = 1.5
 MAX_SOURCES = 3_000  # known pixels sampled as examples, at most (time grows with examples x matches; 6,000 was no better)
 MAX_MATCHES = 4_000  # pixels matched per hole, at most: a larger hole copies blocks of the band
-# Share of the fill's own fine band kept: G's fine detail is partly right (in a thin hole, near known pixels)
-# and partly wrong (in a large hole's middle); half of it and the photo's band gave both holes 0.8 of the
-# truth's detail on lfw-dev.
+# Share of the fill's own fine band kept inside the hole, where G's fine detail is partly wrong (on lfw-dev, its
+# least-squares weight on the truth is 0.3-0.5 from 2 to 5 px in, below 0 in a large hole's middle).
 OWN_BAND = 0.5
+# At the hole's border (1 px in) the blend pins the fill to the photo, and its fine band is right (weight 1.2-1.3 on
+# lfw-dev): there the fill keeps BORDER_OWN of its own band with BORDER_COPY of the copied one, ramping to OWN_BAND
+# and the whole copied band at RAMP px in. On lfw-dev's strokes (half their pixels are within 2 px of the border)
+# this nearly halved what the detail costs in PSNR (scripts/grain_tradeoff.py).
+BORDER_OWN = 1.25
+BORDER_COPY = 0.5
+RAMP = 3.0
 # A copied value is bounded by SPECK of the photo's grain sigmas plus EDGE times the neighbourhood's contrast: a lone
 # highlight or a textured edge (hair against skin) among the examples is not copied onto smooth skin or a soft edge.
 SPECK = 3.0
@@ -63,23 +70,28 @@ def neighbourhoods(image: np.ndarray, pixels: np.ndarray) -> tuple[np.ndarray, n
     return features, np.sqrt((shape**2).mean(-1))
 
 
-def near_match(queries: np.ndarray, examples: np.ndarray, rng: np.random.Generator, chunk: int = 512) -> np.ndarray:
+def near_match(queries: np.ndarray, examples: np.ndarray, rng: np.random.Generator, chunk: int = 128) -> np.ndarray:
     """For each row of queries, the index of a row of examples at random among those within TOLERANCE of the
     nearest's (Euclidean) distance."""
-    norms = (examples**2).sum(1)
+    half_norms = (examples**2).sum(1) / 2
     picks = []
     for i in range(0, len(queries), chunk):
         block = queries[i : i + chunk]
-        squared = np.maximum(norms - 2 * block @ examples.T + (block**2).sum(1, keepdims=True), 0.0)
-        close = squared <= TOLERANCE**2 * squared.min(1, keepdims=True)
-        picks.append(np.where(close, rng.random(squared.shape, np.float32), -1.0).argmax(1))
+        half_own = (block**2).sum(1) / 2
+        # q.e - |e|^2 / 2 = (|q|^2 - squared distance) / 2: the query's norm is then added once per row, not per pair.
+        closeness = block @ examples.T
+        closeness -= half_norms
+        half_nearest = np.maximum(half_own - closeness.max(1), 0.0)
+        close = closeness >= (half_own - TOLERANCE**2 * half_nearest)[:, None]
+        keys = np.frombuffer(rng.bytes(2 * closeness.size), np.uint16).reshape(closeness.shape) | 1  # random, never 0
+        picks.append((keys * close).argmax(1))
     return np.concatenate(picks)
 
 
 def add_grain(filled: np.ndarray, hole: np.ndarray, seed: int = 0) -> np.ndarray:
     """filled (float H x W x 3, a window of the photo with its hole filled) with the photo's own band finer than
     BAND in the hole, copied from the known pixels whose blurred neighbourhoods match the fill's, and OWN_BAND of
-    the fill's own.
+    the fill's own (BORDER_COPY and BORDER_OWN at the hole's border).
 
     A hole of more than MAX_MATCHES pixels is matched on a grid and copies square blocks of the band. seed picks
     the sampled examples and the choice among the near matches."""
@@ -113,6 +125,9 @@ def add_grain(filled: np.ndarray, hole: np.ndarray, seed: int = 0) -> np.ndarray
     copied = band[source_rows, source_cols]
     grain = np.sqrt(np.median(band.reshape(-1, 3)[sources] ** 2, axis=0) / 0.455)  # per channel, robust to the photo's edges
     limit = SPECK * grain + EDGE * contrast[which]
+    inward = np.clip((cv2.distanceTransform(hole.astype(np.uint8), cv2.DIST_L2, 5)[hole, None] - 1) / (RAMP - 1), 0, 1)
+    own = BORDER_OWN + (OWN_BAND - BORDER_OWN) * inward
+    copy = BORDER_COPY + (1 - BORDER_COPY) * inward
     out = filled.copy()
-    out[hole] = smooth[hole] + OWN_BAND * band[hole] + np.clip(copied, -limit, limit)
+    out[hole] = smooth[hole] + own * band[hole] + copy * np.clip(copied, -limit, limit)
     return out

@@ -3,13 +3,15 @@
     python scripts/grain_tradeoff.py ../shared/data/lfw-dev [--weights weights] [--limit 48]
 
 For the centre and stroke masks, at each photo's own resolution: the share of the truth's high-band energy (core.grain)
-held by the hole's top 10% of pixels (edges: eyelids, brows, lips), then hole PSNR, detail ratio and seam excess of
-the fill without the photo's detail, with it (the default: core.grain), with all of G's gradients kept in the blend
-(guidance 1), with G's face sharpened before the paste-back (unsharp mask, sigma 1 px), and with core.grain's choices
-undone one at a time: the fill's own fine band dropped or kept whole (OWN_BAND 0 or 1), the match on shape alone
-(COLOUR 0). Last, the least PSNR any detail that is uncorrelated with the truth (noise) must cost to bring the detail
-ratio to 0.8: it adds its energy to the error. With --crops OUT.png, the first 8 holes at 100%: truth, no detail, the
-default, the default with the fill's own band dropped.
+held by the hole's top 10% of pixels (edges: eyelids, brows, lips); how right G's own fine band is by distance from the
+hole's border (its least-squares weight on the truth less the blurred fill: 1 = right, 0 = no better than none); then
+hole PSNR, detail ratio and seam excess of the fill without the photo's detail, with it (the default: core.grain), with
+all of G's gradients kept in the blend (guidance 1), with G's face sharpened before the paste-back (unsharp mask, sigma
+1 px), and with core.grain's choices undone one at a time: the fill's own fine band dropped or kept whole (OWN_BAND 0 or
+1), the border mixed as the interior (BORDER_OWN OWN_BAND, BORDER_COPY 1), the match on shape alone (COLOUR 0). Last,
+the least PSNR any detail that is uncorrelated with the truth (noise) must cost to bring the detail ratio to 0.8: it
+adds its energy to the error. With --crops OUT.png, the first 8 holes at 100%: truth, no detail, the default, the
+default with the fill's own band dropped.
 """
 from __future__ import annotations
 
@@ -29,12 +31,13 @@ from core.cli import argument_parser  # noqa: E402
 from core.completer import Completer  # noqa: E402
 from core.config import CompletionConfig  # noqa: E402
 from core.evaluate import eval_masks, hole_psnr, seam_excess  # noqa: E402
-from core.grain import SIGMA, detail_ratio, high_band  # noqa: E402
+from core.grain import BAND, OWN_BAND, SIGMA, detail_ratio, high_band  # noqa: E402
 from core.images import save_png  # noqa: E402
 from core.pipeline import paste_back, photo_fill  # noqa: E402
 from core.weights import load_model  # noqa: E402
 
 TARGET = 0.8  # issue 20's detail ratio
+DISTANCES = ((0, 1), (1, 2), (2, 5), (5, 10), (10, np.inf))  # px from the hole's border, for G's band's weight
 
 
 def sharpened(face: np.ndarray, amount: float) -> np.ndarray:
@@ -71,6 +74,7 @@ def main() -> None:
         "sharpened x1, guidance 1": (1.0, replace(guided, grain=False), {}),
         "detail, own band dropped": (0.0, config, {"OWN_BAND": 0.0}),
         "detail, own band kept whole": (0.0, config, {"OWN_BAND": 1.0}),
+        "detail, border as the interior": (0.0, config, {"BORDER_OWN": OWN_BAND, "BORDER_COPY": 1.0}),
         "detail, matched on shape alone": (0.0, config, {"COLOUR": 0.0}),
     }
     completer = Completer(model)
@@ -78,6 +82,7 @@ def main() -> None:
         masks = eval_masks(mask_name, size, len(faces))
         generated = (completer.complete(faces, masks, config).generated + 1) * 127.5
         edge_share, bound, rows, crops = [], [], {name: [] for name in ways}, []
+        products = np.zeros((len(DISTANCES), 2))  # per distance: sum of own band x truth's residual, own band squared
         for (photo, alignment), mask, face in zip(sources, masks, generated):
             fill = photo_fill(photo.shape, alignment, mask)
             if not fill.any():
@@ -92,6 +97,12 @@ def main() -> None:
                 rows[name].append((hole_psnr(photo, result, fill), detail_ratio(result, photo, fill),
                                    seam_excess(photo, result, fill)))
                 if name == "no detail":
+                    smooth = cv2.GaussianBlur(result.astype(np.float32), (0, 0), BAND)
+                    own, residual = result - smooth, photo - smooth
+                    inward = cv2.distanceTransform(fill.astype(np.uint8), cv2.DIST_L2, 5)
+                    for i, (near, far) in enumerate(DISTANCES):
+                        at = fill & (inward > near) & (inward <= far)
+                        products[i] += (own[at] * residual[at]).sum(), (own[at] ** 2).sum()
                     error = float(((result[fill].astype(np.float64) - photo[fill]) ** 2).mean())
                     missing = max(TARGET - rows[name][-1][1], 0.0) * float(truth_band.mean())
                     bound.append(10 * np.log10(1 + missing / error))
@@ -102,6 +113,8 @@ def main() -> None:
         base = np.array(rows["no detail"])
         print(f"{mask_name}: {len(base)} photos; the hole's top 10% of pixels hold {np.mean(edge_share):.0%} of the "
               f"truth's high-band energy")
+        weights = ", ".join(f"{near:g}-{far:g} px {num / den:+.2f}" for (near, far), (num, den) in zip(DISTANCES, products))
+        print(f"  G's fine band's weight on the truth, by distance from the border: {weights}")
         for name, values in rows.items():
             values = np.array(values)
             change = values[:, 0] - base[:, 0]

@@ -71,6 +71,18 @@ def test_a_fill_as_grainy_as_the_photo_stays_as_grainy():
     assert 0.8 < detail_ratio(add_grain(filled, hole), photo, hole) < 1.2
 
 
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_thin_stroke_keeps_most_of_a_right_fills_own_detail(seed):
+    """Next to the known pixels the blend pins the fill to the photo, so its own fine band is right there: a stroke
+    3 px wide that the fill got exactly right keeps it (swapping half of it for copied grain doubled the error)."""
+    photo = grainy_photo(seed=seed)
+    stroke = np.zeros(photo.shape[:2], bool)
+    stroke[60:63, 20:100] = True
+    grained = add_grain(photo, stroke, seed)
+    assert hole_error(grained, photo, stroke) < 0.5 * 6.0**2
+    assert detail_ratio(grained, photo, stroke) > 0.8
+
+
 def test_a_smooth_photo_gives_a_smooth_fill():
     photo, hole = grainy_photo(sigma=0.0), centre_hole()
     filled = soft_fill(photo, hole, 3)
