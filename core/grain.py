@@ -91,7 +91,7 @@ def near_match(queries: np.ndarray, examples: np.ndarray, rng: np.random.Generat
 def add_grain(filled: np.ndarray, hole: np.ndarray, seed: int = 0) -> np.ndarray:
     """filled (float H x W x 3, a window of the photo with its hole filled) with the photo's own band finer than
     BAND in the hole, copied from the known pixels whose blurred neighbourhoods match the fill's, and OWN_BAND of
-    the fill's own (BORDER_COPY and BORDER_OWN at the hole's border).
+    the fill's own; at the hole's border BORDER_COPY of the copied band and BORDER_OWN of its own, ramping over RAMP px.
 
     A hole of more than MAX_MATCHES pixels is matched on a grid and copies square blocks of the band. seed picks
     the sampled examples and the choice among the near matches."""
@@ -125,6 +125,7 @@ def add_grain(filled: np.ndarray, hole: np.ndarray, seed: int = 0) -> np.ndarray
     copied = band[source_rows, source_cols]
     grain = np.sqrt(np.median(band.reshape(-1, 3)[sources] ** 2, axis=0) / 0.455)  # per channel, robust to the photo's edges
     limit = SPECK * grain + EDGE * contrast[which]
+    # 0 on the hole's outermost pixels, 1 from RAMP px in
     inward = np.clip((cv2.distanceTransform(hole.astype(np.uint8), cv2.DIST_L2, 5)[hole, None] - 1) / (RAMP - 1), 0, 1)
     own = BORDER_OWN + (OWN_BAND - BORDER_OWN) * inward
     copy = BORDER_COPY + (1 - BORDER_COPY) * inward
