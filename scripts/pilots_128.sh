@@ -15,22 +15,28 @@ python=${PYTHON:-.venv/bin/python}
 grow=(--init-from weights-64 --image-size 128)
 bf16=(--precision mixed_bfloat16)
 
+# NAME|DATA STEPS ARGS..., in the order the rounds ran them (the default list)
+pilots_known=(
+    "grow-fade-bf16|$utk $steps ${grow[*]} --fade-steps $((steps / 2)) ${bf16[*]}"
+    "grow-fade-fp32|$utk $steps ${grow[*]} --fade-steps $((steps / 2))"
+    "scratch-bf16|$utk $steps --image-size 128 --gf 32 --df 32 ${bf16[*]}"
+    "grow-nofade-bf16|$utk $steps ${grow[*]} ${bf16[*]}"
+    "grow-fade-bf16-celeba|$both $steps ${grow[*]} --fade-steps $((steps / 2)) ${bf16[*]}"
+    "fade-short|$utk $steps ${grow[*]} --fade-steps $((steps / 6)) ${bf16[*]}"
+    "batch-32|$utk $((steps * 2)) ${grow[*]} ${bf16[*]} --batch-size 32"
+    "batch-128|$utk $((steps / 2)) ${grow[*]} ${bf16[*]} --batch-size 128"
+    "lr-1e-4|$utk $steps ${grow[*]} ${bf16[*]} --learning-rate 1e-4"
+    "d-lr-1e-4|$utk $steps ${grow[*]} ${bf16[*]} --d-learning-rate 1e-4"
+    "label-smoothing|$utk $steps ${grow[*]} ${bf16[*]} --label-smoothing 0.1"
+    "spectral-norm|$utk $steps ${grow[*]} ${bf16[*]} --spectral-norm"
+)
+
 pilot_args() {  # NAME -> DATA STEPS ARGS...
-    case $1 in
-        grow-fade-bf16)        echo "$utk $steps ${grow[*]} --fade-steps $((steps / 2)) ${bf16[*]}" ;;
-        grow-fade-fp32)        echo "$utk $steps ${grow[*]} --fade-steps $((steps / 2))" ;;
-        scratch-bf16)          echo "$utk $steps --image-size 128 --gf 32 --df 32 ${bf16[*]}" ;;
-        grow-nofade-bf16)      echo "$utk $steps ${grow[*]} ${bf16[*]}" ;;
-        grow-fade-bf16-celeba) echo "$both $steps ${grow[*]} --fade-steps $((steps / 2)) ${bf16[*]}" ;;
-        fade-short)            echo "$utk $steps ${grow[*]} --fade-steps $((steps / 6)) ${bf16[*]}" ;;
-        batch-32)              echo "$utk $((steps * 2)) ${grow[*]} ${bf16[*]} --batch-size 32" ;;
-        batch-128)             echo "$utk $((steps / 2)) ${grow[*]} ${bf16[*]} --batch-size 128" ;;
-        lr-1e-4)               echo "$utk $steps ${grow[*]} ${bf16[*]} --learning-rate 1e-4" ;;
-        d-lr-1e-4)             echo "$utk $steps ${grow[*]} ${bf16[*]} --d-learning-rate 1e-4" ;;
-        label-smoothing)       echo "$utk $steps ${grow[*]} ${bf16[*]} --label-smoothing 0.1" ;;
-        spectral-norm)         echo "$utk $steps ${grow[*]} ${bf16[*]} --spectral-norm" ;;
-        *) echo "unknown pilot: $1" >&2; return 1 ;;
-    esac
+    local known
+    for known in "${pilots_known[@]}"; do
+        [[ ${known%%|*} == "$1" ]] && { echo "${known#*|}"; return; }
+    done
+    echo "unknown pilot: $1" >&2; return 1
 }
 
 pilot() {  # NAME
@@ -43,8 +49,8 @@ pilot() {  # NAME
 }
 
 pilots=("$@")
-[[ ${#pilots[@]} -gt 0 ]] || pilots=(grow-fade-bf16 grow-fade-fp32 scratch-bf16 grow-nofade-bf16 grow-fade-bf16-celeba
-                                    fade-short batch-32 batch-128 lr-1e-4 d-lr-1e-4 label-smoothing spectral-norm)
+[[ ${#pilots[@]} -gt 0 ]] || for known in "${pilots_known[@]}"; do pilots+=("${known%%|*}"); done
+for name in "${pilots[@]}"; do pilot_args "$name" > /dev/null; done  # a misspelt name stops it before any training
 mkdir -p "$runs"
 for name in "${pilots[@]}"; do pilot "$name"; done
 models=(); for name in "${pilots[@]}"; do models+=("$runs/$name/model"); done

@@ -94,3 +94,18 @@ def test_a_tool_prints_no_native_start_up_lines_unless_verbose(verbose):
     lines = run.stderr.splitlines()
     assert "a native line that matters" in lines and "a Python line" in lines
     assert any(is_noise(line) for line in lines) == verbose, lines
+
+
+def test_the_pilot_script_stops_on_a_misspelt_pilot_before_any_training(tmp_path):
+    """PYTHON=echo stands in for the training: each pilot's log then holds its core.train arguments."""
+    def pilots(*names: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["bash", "scripts/pilots_128.sh", "UTK", "BOTH", str(tmp_path / "runs"), "300", *names],
+                              cwd=ROOT, env={**os.environ, "PYTHON": "echo"}, capture_output=True, text=True, timeout=60)
+
+    run = pilots("batch-32", "batch-23")
+    assert run.returncode != 0 and "unknown pilot: batch-23" in run.stderr
+    assert not (tmp_path / "runs").exists()
+    run = pilots("batch-32")
+    assert run.returncode == 0, run.stderr
+    assert "--data UTK --out" in (log := (tmp_path / "runs" / "batch-32.log").read_text())
+    assert "--steps 600" in log and "--batch-size 32" in log  # as many faces as the others at batch 64
