@@ -3,7 +3,7 @@ import cv2
 import numpy as np
 import pytest
 
-from core.grain import MAX_MATCHES, add_grain, detail_ratio
+from core.grain import MAX_MATCHES, TOLERANCE, add_grain, detail_ratio, near_match
 
 
 def grainy_photo(sigma: float = 6.0, size: int = 120, seed: int = 0) -> np.ndarray:
@@ -34,6 +34,18 @@ def test_detail_ratio_is_one_for_the_truth_and_small_for_a_blur():
     photo, hole = grainy_photo(), centre_hole()
     assert detail_ratio(photo, photo, hole) == 1.0
     assert detail_ratio(cv2.GaussianBlur(photo, (0, 0), 3), photo, hole) < 0.05
+
+
+def test_a_match_is_one_of_the_near_examples_at_random():
+    rng = np.random.default_rng(0)
+    queries, examples = rng.standard_normal((300, 16), np.float32), rng.standard_normal((2000, 16), np.float32)
+    squared = ((queries[:, None] - examples[None]) ** 2).sum(-1)
+    near = squared <= TOLERANCE**2 * squared.min(1, keepdims=True) * (1 + 1e-5)
+    picks = near_match(queries, examples, np.random.default_rng(1))
+    assert near[np.arange(len(queries)), picks].all()
+    again = near_match(np.repeat(queries[:1], 400, 0), examples, np.random.default_rng(2))
+    assert set(again) == set(np.flatnonzero(near[0]))  # each of the near ones, not always the same
+    assert np.array_equal(near_match(queries, examples, np.random.default_rng(1)), picks)  # seeded
 
 
 def test_a_smooth_fill_gets_the_photos_grain_and_nothing_else_changes():
