@@ -5,7 +5,8 @@ import streamlit as st
 
 from core.images import image_grid, to_uint8
 from core.model import sample_z
-from pages.common import enlarge, model_and_completer, through_app_navigation
+from core.weights import WeightsError, read_model_json
+from pages.common import active_weights, enlarge, model_and_completer, through_app_navigation
 
 through_app_navigation()
 
@@ -16,12 +17,17 @@ st.write(
     "Brandon Amos's *Image Completion with Deep Learning in TensorFlow*."
 )
 
+try:
+    size = read_model_json(active_weights())["config"].image_size
+except WeightsError:  # the samples below say what is wrong with the weights
+    size = None
 left, right = st.columns(2)
 with left:
     st.subheader("1. Images are samples of a distribution")
     st.write(
-        "Think of every 64x64 face as one point drawn from a probability distribution over images. "
-        "With one dimension, a distribution and its samples look like this; faces live in 12,288 dimensions."
+        f"Think of every {f'{size}x{size} ' if size else ''}face as one point drawn from a probability distribution "
+        "over images. With one dimension, a distribution and its samples look like this; "
+        + (f"these faces live in {3 * size * size:,} dimensions." if size else "faces live in thousands of dimensions.")
     )
     x = np.linspace(-4, 4, 400)
     samples = np.random.default_rng(0).normal(size=40)

@@ -9,6 +9,7 @@ import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
+from core.weights import read_model_json
 from tests.helpers.later_request import after_first_request
 
 
@@ -40,10 +41,13 @@ def messages(app: AppTest) -> str:
     return " ".join(e.value for e in [*app.error, *app.info, *app.warning, *app.success])
 
 
-def test_home_explains_and_shows_samples(app):
+def test_home_explains_and_shows_samples(app, tiny_weights):
     app.run()
     assert not app.exception
     assert app.title[0].value == "FaceFill"
+    size = read_model_json(tiny_weights)["config"].image_size  # the served model's size, not the first model's 64
+    assert f"every {size}x{size} face" in " ".join(m.value for m in app.markdown)
+    assert f"live in {3 * size * size:,} dimensions" in " ".join(m.value for m in app.markdown)
     assert len(app.get("plotly_chart")) == 2
     assert app.get("image")
 
