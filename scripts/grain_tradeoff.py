@@ -3,15 +3,16 @@
     python scripts/grain_tradeoff.py ../shared/data/lfw-dev [--weights weights] [--limit 48]
 
 For the centre and stroke masks, at each photo's own resolution: the share of the truth's high-band energy (core.grain)
-held by the hole's top 10% of pixels (edges: eyelids, brows, lips); how right G's own fine band is by distance from the
-hole's border (its least-squares weight on the truth less the blurred fill: 1 = right, 0 = no better than none); then
-hole PSNR, detail ratio and seam excess of the fill without the photo's detail, with it (the default: core.grain), with
-all of G's gradients kept in the blend (guidance 1), with G's face sharpened before the paste-back (unsharp mask, sigma
-1 px), and with core.grain's choices undone one at a time: the fill's own fine band dropped or kept whole (OWN_BAND 0 or
-1), the border mixed as the interior (BORDER_OWN OWN_BAND, BORDER_COPY 1), the match on shape alone (COLOUR 0). Last,
-the least PSNR any detail that is uncorrelated with the truth (noise) must cost to bring the detail ratio to 0.8: it
-adds its energy to the error. With --crops OUT.png, the first 8 holes at 100%: truth, no detail, the default, the
-default with the fill's own band dropped.
+held by the hole's top 10% of pixels (edges: eyelids, brows, lips), and each way's detail ratio on the truth's edges
+(the hole's top 10% of pixels by the gradient of the truth blurred at 2 px) and elsewhere; how right G's own fine band
+is by distance from the hole's border (its least-squares weight on the truth less the blurred fill: 1 = right, 0 = no
+better than none); then hole PSNR, detail ratio and seam excess of the fill without the photo's detail, with it (the
+default: core.grain), with all of G's gradients kept in the blend (guidance 1), with G's face sharpened before the
+paste-back (unsharp mask, sigma 1 px), and with core.grain's choices undone one at a time: the fill's own fine band
+dropped or kept whole (OWN_BAND 0 or 1), the border mixed as the interior (BORDER_OWN OWN_BAND, BORDER_COPY 1), the
+match on shape alone (COLOUR 0). Last, the least PSNR any detail that is uncorrelated with the truth (noise) must cost
+to bring the detail ratio to 0.8: it adds its energy to the error. With --crops OUT.png, the first 8 holes at 100%:
+truth, no detail, the default, the default with the fill's own band dropped.
 """
 from __future__ import annotations
 
@@ -43,6 +44,13 @@ DISTANCES = ((0, 1), (1, 2), (2, 5), (5, 10), (10, np.inf))  # px from the hole'
 def sharpened(face: np.ndarray, amount: float) -> np.ndarray:
     """face plus amount times its own high band (an unsharp mask at the band detail_ratio measures); 0: face."""
     return face + amount * (face - cv2.GaussianBlur(face, (0, 0), SIGMA)) if amount else face
+
+
+def edge_strength(image: np.ndarray, sigma: float = 2.0) -> np.ndarray:
+    """Squared gradient of image blurred at sigma px, summed over channels: its edges (lip lines, nostrils, eyelids),
+    chosen without its fine band, so that a texture of the right level is as detailed on them as elsewhere."""
+    soft = cv2.GaussianBlur(np.asarray(image, np.float32), (0, 0), sigma)
+    return (cv2.Sobel(soft, cv2.CV_32F, 1, 0) ** 2 + cv2.Sobel(soft, cv2.CV_32F, 0, 1) ** 2).sum(axis=-1)
 
 
 def hole_crop(image: np.ndarray, fill: np.ndarray, half: int = 40) -> np.ndarray:
@@ -90,12 +98,15 @@ def main() -> None:
             truth_band = high_band(photo)[fill] ** 2
             energy = np.sort(truth_band.sum(axis=-1))[::-1]
             edge_share.append(energy[: max(1, len(energy) // 10)].sum() / energy.sum())
+            gradient = edge_strength(photo)
+            edges = fill & (gradient >= np.quantile(gradient[fill], 0.9))
             results = {}
             for name, (amount, settings, changes) in ways.items():
                 with mock.patch.multiple("core.grain", **changes) if changes else contextlib.nullcontext():
                     result = results[name] = paste_back(photo, alignment, sharpened(face, amount), mask, settings)
                 rows[name].append((hole_psnr(photo, result, fill), detail_ratio(result, photo, fill),
-                                   seam_excess(photo, result, fill)))
+                                   seam_excess(photo, result, fill), detail_ratio(result, photo, edges),
+                                   detail_ratio(result, photo, fill & ~edges)))
                 if name == "no detail":
                     smooth = cv2.GaussianBlur(result.astype(np.float32), (0, 0), BAND)
                     own, residual = result - smooth, photo - smooth
@@ -119,8 +130,9 @@ def main() -> None:
             values = np.array(values)
             change = values[:, 0] - base[:, 0]
             print(f"  {name:<32} hole PSNR {values[:, 0].mean():.2f} dB ({change.mean():+.2f}, SE "
-                  f"{change.std(ddof=1) / np.sqrt(len(change)):.2f}), detail {values[:, 1].mean():.2f}, "
-                  f"seam {values[:, 2].mean():+.2f}")
+                  f"{change.std(ddof=1) / np.sqrt(len(change)):.2f}), detail {values[:, 1].mean():.2f} (on the "
+                  f"truth's edges {values[:, 3].mean():.2f}, elsewhere {values[:, 4].mean():.2f}), seam "
+                  f"{values[:, 2].mean():+.2f}")
         print(f"  noise that brings detail to {TARGET} costs at least {np.mean(bound):.2f} dB", flush=True)
         if args.crops:
             height, width = min(c.shape[0] for c in crops), min(c.shape[1] for c in crops)
