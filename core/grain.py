@@ -6,9 +6,10 @@ centre hole's PSNR and lowers the strokes'). So the hole gets the photo's own fi
 Jones and Pasztor 2002; Hertzmann et al.'s image analogies 2001): each hole pixel takes the fine band of a known
 pixel whose blurred neighbourhood looks like the fill's blurred neighbourhood there, in place of half of the fill's
 own; next to the known pixels, where the blend pins the fill to the photo and its fine band is right, the fill keeps
-its own band and gets less of the copied one. A soft edge in the fill gets the fine band of an edge of like contrast and direction in the photo, smooth skin
-the photo's grain, so the detail follows the fill's structure rather than lying over it as noise. Only the filled
-photo is read, never the pixels the hole replaced, so nothing the user removed comes back.
+its own band and gets less of the copied one. A soft edge in the fill gets the fine band of an edge of like contrast
+and direction in the photo, smooth skin the photo's grain, so the detail follows the fill's structure rather than
+lying over it as noise. Only the filled photo is read, never the pixels the hole replaced, so nothing the user
+removed comes back.
 """
 from __future__ import annotations
 
@@ -123,7 +124,8 @@ def add_grain(filled: np.ndarray, hole: np.ndarray, seed: int = 0) -> np.ndarray
     source_rows = np.clip(match[which] // w + rows - anchor_rows, 0, h - 1)
     source_cols = np.clip(match[which] % w + cols - anchor_cols, 0, w - 1)
     copied = band[source_rows, source_cols]
-    grain = np.sqrt(np.median(band.reshape(-1, 3)[sources] ** 2, axis=0) / 0.455)  # per channel, robust to the photo's edges
+    # per channel, robust to the photo's edges
+    grain = np.sqrt(np.median(band.reshape(-1, 3)[sources] ** 2, axis=0) / 0.455)
     limit = SPECK * grain + EDGE * contrast[which]
     # 0 on the hole's outermost pixels, 1 from RAMP px in
     inward = np.clip((cv2.distanceTransform(hole.astype(np.uint8), cv2.DIST_L2, 5)[hole, None] - 1) / (RAMP - 1), 0, 1)

@@ -24,10 +24,11 @@ except WeightsError:  # the samples below say what is wrong with the weights
 left, right = st.columns(2)
 with left:
     st.subheader("1. Images are samples of a distribution")
+    face = f"{size}x{size} face" if size else "face"
+    dimensions = f"{3 * size * size:,} dimensions" if size else "thousands of dimensions"
     st.write(
-        f"Think of every {f'{size}x{size} ' if size else ''}face as one point drawn from a probability distribution "
-        "over images. With one dimension, a distribution and its samples look like this; "
-        + (f"these faces live in {3 * size * size:,} dimensions." if size else "faces live in thousands of dimensions.")
+        f"Think of every {face} as one point drawn from a probability distribution over images. "
+        f"With one dimension, a distribution and its samples look like this; these faces live in {dimensions}."
     )
     x = np.linspace(-4, 4, 400)
     samples = np.random.default_rng(0).normal(size=40)

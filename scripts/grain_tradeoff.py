@@ -124,7 +124,8 @@ def main() -> None:
         base = np.array(rows["no detail"])
         print(f"{mask_name}: {len(base)} photos; the hole's top 10% of pixels hold {np.mean(edge_share):.0%} of the "
               f"truth's high-band energy")
-        weights = ", ".join(f"{near:g}-{far:g} px {num / den:+.2f}" for (near, far), (num, den) in zip(DISTANCES, products))
+        weights = ", ".join(f"{near:g}-{far:g} px {num / den:+.2f}"
+                            for (near, far), (num, den) in zip(DISTANCES, products))
         print(f"  G's fine band's weight on the truth, by distance from the border: {weights}")
         for name, values in rows.items():
             values = np.array(values)
