@@ -392,3 +392,17 @@ def test_every_page_works_with_a_model_of_another_size(app, monkeypatch, tmp_pat
     app.slider(key="direction-smile").set_value(1.0).run()
     assert not app.exception
     assert app.session_state["projected"][1].face.shape == (size, size, 3)
+
+
+def test_pages_compile_without_python_ast_objects(app, monkeypatch):
+    """Streamlit's magic parses each page into Python AST objects. CPython 3.11 counts AST recursion once per
+    interpreter, so that parse racing TensorFlow's autograph in the warm-up thread failed a page now and then with
+    "SystemError: AST constructor recursion depth mismatch". The pages use no magic, and it is off."""
+    from streamlit.runtime.scriptrunner import magic
+
+    parsed = []
+    monkeypatch.setattr(magic, "add_magic", lambda code, script_path: parsed.append(script_path) or code)
+    for path in ("pages/home.py", "pages/inpaint.py", "pages/explore.py", "pages/train.py"):
+        page(app, path)
+        assert not app.exception, path
+    assert parsed == []
