@@ -83,6 +83,7 @@ class Completer:
         self._tuned: keras.Model | None = None  # a copy of G that fine-tuning may change
         self._tune_optimizer: keras.optimizers.Optimizer | None = None
         self._tune_lock = threading.Lock()  # one copy of G: completions running at once take turns on it
+        self._warming = threading.RLock()  # held by warm_up for its whole run (see _after_warm_up)
 
     @staticmethod
     def _contextual(g, y, w, factor: int):
@@ -229,6 +230,7 @@ class Completer:
         Pivotal tuning (Roich et al. 2022): G' keeps the person's likeness at z and, close to z,
         still moves along G's directions, so an edited z' gives this person edited, not a stranger.
         """
+        self._after_warm_up()
         y = tf.constant(to_model(face)[None])
         with self._tune_lock:
             self._fit_copy(tf.constant(z[None], tf.float32), y, tf.ones_like(y[..., :1]), config, 1)
@@ -263,24 +265,32 @@ class Completer:
         complete()'s calls; a test checks that a fill after it traces nothing."""
         config = CompletionConfig()
         precision, s = config.precision, self.size
-        self._networks(precision)
-        with self._tune_lock:
-            self._tune_optimizer_for(self._tuned_copy(), config.tune_learning_rate)
+        with self._warming:
+            self._networks(precision)
+            with self._tune_lock:
+                self._tune_optimizer_for(self._tuned_copy(), config.tune_learning_rate)
 
-        def spec(*shape: int | None, dtype: tf.DType = tf.float32) -> tf.TensorSpec:
-            return tf.TensorSpec(shape, dtype)
+            def spec(*shape: int | None, dtype: tf.DType = tf.float32) -> tf.TensorSpec:
+                return tf.TensorSpec(shape, dtype)
 
-        z, y, w, steps = spec(None, self.z_dim), spec(None, s, s, 3), spec(None, s, s, 1), spec(dtype=tf.int32)
-        self._fit_only.get_concrete_function(z, y, w, 1, precision)
-        self._iterate.get_concrete_function(z, z, z, spec(), z, spec(None), y, w, steps, spec(6), config.optimizer, 1,
-                                            precision)
-        self._draw.get_concrete_function(z, precision)
-        self._evaluate.get_concrete_function(z, y, w, config.lam, 1, precision)
-        self._tune.get_concrete_function(z, y, w, steps, 1)
-        # A function is optimised when it first runs, not when traced: run each once, on G's own face.
-        face = to_uint8(self.generator(sample_z(1, self.z_dim, seed=0), training=False).numpy()[0])
-        self.complete(face, center_mask(s), replace(config, iterations=2, report_every=1, tune_steps=1),
-                      lambda *report: None)
+            z, y, w, steps = spec(None, self.z_dim), spec(None, s, s, 3), spec(None, s, s, 1), spec(dtype=tf.int32)
+            self._fit_only.get_concrete_function(z, y, w, 1, precision)
+            self._iterate.get_concrete_function(z, z, z, spec(), z, spec(None), y, w, steps, spec(6), config.optimizer,
+                                                1, precision)
+            self._draw.get_concrete_function(z, precision)
+            self._evaluate.get_concrete_function(z, y, w, config.lam, 1, precision)
+            self._tune.get_concrete_function(z, y, w, steps, 1)
+            # A function is optimised when it first runs, not when traced: run each once, on G's own face.
+            face = to_uint8(self.generator(sample_z(1, self.z_dim, seed=0), training=False).numpy()[0])
+            self.complete(face, center_mask(s), replace(config, iterations=2, report_every=1, tune_steps=1),
+                          lambda *report: None)
+
+    def _after_warm_up(self) -> None:
+        """Wait for a warm-up in progress in another thread. Its traces are the caller's anyway, and two threads
+        tracing at once race: autograph parses the functions' source into Python AST objects, whose recursion
+        CPython 3.11 counts once per interpreter ("SystemError: AST constructor recursion depth mismatch")."""
+        with self._warming:
+            pass
 
     def _tuned_copy(self) -> keras.Model:
         """The one copy of G that fine-tuning may change, made on first use."""
@@ -352,6 +362,7 @@ class Completer:
         masks = [mask for mask in masks for _ in range(variants)]
 
         n, k = len(y), config.restarts
+        self._after_warm_up()
         self._networks(config.precision)
         w = np.stack([contextual_weights(mask, config.weighted) for mask in masks])
         y_t, w_t = tf.constant(y), tf.constant(w)

@@ -205,6 +205,40 @@ def test_warm_up_traces_what_a_users_first_fill_runs(tiny_model):
     assert {name: getattr(completer, name).experimental_get_tracing_count() for name in traced} == traced
 
 
+def test_a_fill_during_the_warm_up_waits_for_it(tiny_model, monkeypatch):
+    """Two threads tracing at once race (autograph's AST objects in CPython 3.11), and the warm-up's traces are the
+    fill's anyway: a fill that comes while the warm-up runs starts after it."""
+    import threading
+
+    completer = Completer(tiny_model)
+    networks, release, blocked, callers = completer._networks, threading.Event(), threading.Event(), []
+
+    def networks_held_in_the_warm_up(precision):
+        callers.append(threading.current_thread().name)
+        if callers[-1] == "warm-up" and not release.is_set():
+            blocked.set()
+            release.wait(60)
+        return networks(precision)
+
+    monkeypatch.setattr(completer, "_networks", networks_held_in_the_warm_up)
+    warm_up = threading.Thread(target=completer.warm_up, name="warm-up")
+    face = (np.random.default_rng(0).random((16, 16, 3)) * 255).astype(np.uint8)
+    fill = threading.Thread(target=completer.complete, name="fill",
+                            args=(face, center_mask(16), CompletionConfig(iterations=4, report_every=2)))
+    warm_up.start()
+    try:
+        assert blocked.wait(60)
+        fill.start()
+        fill.join(2.0)
+        assert fill.is_alive() and callers == ["warm-up"]  # waiting, not tracing beside it
+    finally:
+        release.set()
+    warm_up.join(120)
+    fill.join(120)
+    assert not fill.is_alive() and not warm_up.is_alive()
+    assert "fill" in callers and callers == sorted(callers, key=lambda name: name == "fill")  # the warm-up's first
+
+
 def test_first_look_is_the_encoders_guess_in_the_hole(tiny_model):
     from core.encoder import encoder_input
     from core.images import to_model
