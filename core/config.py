@@ -86,6 +86,9 @@ class TrainConfig:
     label_smoothing: float = 0.0
     # Spectral normalisation of D's convs and logit (Miyato et al. 2018, keras.layers.SpectralNormalization).
     spectral_norm: bool = False
+    # R1 penalty (Mescheder et al. 2018): r1_gamma / 2 times the squared norm of D's gradient on real faces is
+    # added to D's loss, so D stays smooth around the data and G's gradient carries detail; 0: none (the paper).
+    r1_gamma: float = 0.0
 
     def __post_init__(self) -> None:
         if self.d_learning_rate is None:
@@ -108,6 +111,8 @@ class TrainConfig:
                              f"{self.d_learning_rate}, {self.beta1}")
         if not 0 <= self.label_smoothing < 0.5:
             raise ValueError(f"label_smoothing must be in [0, 0.5), got {self.label_smoothing}")
+        if not self.r1_gamma >= 0:
+            raise ValueError(f"r1_gamma must be >= 0, got {self.r1_gamma}")
 
 
 # Upper bounds that keep one request from holding the CPU for hours or exhausting memory.

@@ -255,9 +255,16 @@ class DCGAN(keras.Model):
 
         with tf.GradientTape() as tape:
             fake = self.generator(z, training=True)
-            d_loss_real = self.bce(real_labels, self.discriminator(real, training=True))
+            with tf.GradientTape() as slope_tape:
+                slope_tape.watch(real)
+                real_logits = self.discriminator(real, training=True)
+            d_loss_real = self.bce(real_labels, real_logits)
             d_loss_fake = self.bce(zeros, self.discriminator(fake, training=True))
             d_loss = d_loss_real + d_loss_fake
+            if self.train_config.r1_gamma:
+                slopes = slope_tape.gradient(real_logits, real)
+                r1 = self.train_config.r1_gamma / 2 * tf.reduce_mean(tf.reduce_sum(tf.square(slopes), [1, 2, 3]))
+                d_loss += r1 / replicas
         d_vars = self.discriminator.trainable_variables
         self.d_optimizer.apply_gradients(zip(tape.gradient(d_loss, d_vars), d_vars))
 

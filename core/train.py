@@ -349,6 +349,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--label-smoothing", type=float, default=defaults.label_smoothing,
                         help="D's target for real faces is 1 minus this (one-sided; 0: none)")
     parser.add_argument("--spectral-norm", action="store_true", help="spectrally normalise D's layers")
+    parser.add_argument("--r1-gamma", type=float, default=defaults.r1_gamma,
+                        help="weight of the R1 penalty on D's gradient at real faces (0: none)")
     parser.add_argument("--precision", choices=PRECISIONS, default=defaults.precision,
                         help="mixed_bfloat16: compute in bfloat16, weights in float32")
     parser.add_argument("--strategy", choices=STRATEGIES, default="default",
@@ -378,6 +380,7 @@ def main(argv: list[str] | None = None) -> None:
             d_learning_rate=args.d_learning_rate,
             label_smoothing=args.label_smoothing,
             spectral_norm=args.spectral_norm,
+            r1_gamma=args.r1_gamma,
         )
         strategy = make_strategy(args.strategy, args.cpu_replicas)
         train(args.data, args.out, model, config, resume=args.resume, verbose=2, init_from=args.init_from,
