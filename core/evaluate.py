@@ -33,7 +33,7 @@ from core.blend import blend_fill, neighbour_slices
 from core.cli import argument_parser
 from core.completer import Completer
 from core.config import COMPLETION_PRESETS, SEED_COMPLETION, CompletionConfig
-from core.grain import detail_ratio
+from core.grain import detail_in_place, detail_ratio
 from core.images import image_grid, save_png, to_uint8
 from core.masks import PRESETS, Mask, masked_preview, preset_mask
 from core.pipeline import paste_back, photo_fill
@@ -189,9 +189,10 @@ def evaluate(
 
 def photo_figures(truth: np.ndarray, result: np.ndarray, fill: np.ndarray) -> dict[str, float]:
     """A filled photo against the true one at the photo's resolution, over the photo's hole (fill): PSNR, the
-    detail ratio (core.grain.detail_ratio, 1.0 = as detailed as the truth) and the seam excess."""
+    detail ratio (core.grain.detail_ratio, 1.0 = as detailed as the truth), how much of that detail is the truth's in
+    its place (core.grain.detail_in_place) and the seam excess."""
     return {"psnr_hole": hole_psnr(truth, result, fill), "detail": detail_ratio(result, truth, fill),
-            "seam": seam_excess(truth, result, fill)}
+            "in_place": detail_in_place(result, truth, fill), "seam": seam_excess(truth, result, fill)}
 
 
 def evaluate_photos(model: TrainedModel, faces: np.ndarray, sources: list, masks: list[Mask],
@@ -216,8 +217,8 @@ def evaluate_photos(model: TrainedModel, faces: np.ndarray, sources: list, masks
         summary[name].update({f"{key}_se": float(np.std([row[key] for row in rows], ddof=1) / np.sqrt(len(rows)))
                               for key in rows[0]})
         s = summary[name]
-        print(f"{name:>16}: PSNR hole {s['psnr_hole']:.2f} dB, detail {s['detail']:.2f}, seam {s['seam']:+.2f} "
-              f"({len(rows)} photos)", flush=True)
+        print(f"{name:>16}: PSNR hole {s['psnr_hole']:.2f} dB, detail {s['detail']:.2f} (in place {s['in_place']:.2f}), "
+              f"seam {s['seam']:+.2f} ({len(rows)} photos)", flush=True)
     return summary
 
 

@@ -58,6 +58,16 @@ def detail_ratio(result: np.ndarray, truth: np.ndarray, fill: np.ndarray) -> flo
     return ours / theirs if theirs > 0 else float("nan")
 
 
+def detail_in_place(result: np.ndarray, truth: np.ndarray, fill: np.ndarray) -> float:
+    """The share of truth's high band that result draws where truth has it, inside the hole: the projection of
+    result's band on truth's (1.0: all of it). Noise or texture independent of the truth adds nothing here, however
+    much it adds to detail_ratio."""
+    fill = np.asarray(fill, bool)
+    ours, theirs = (high_band(image)[fill].ravel().astype(np.float64) for image in (result, truth))
+    energy = float(theirs @ theirs)
+    return float(ours @ theirs) / energy if energy > 0 else float("nan")
+
+
 def neighbourhoods(image: np.ndarray, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The PATCH x PATCH neighbourhoods of image's pixels (flat indices) as rows of features: each channel less its
     mean (shape and contrast), then the means times COLOUR; and each one's contrast per channel (RMS of the shape)."""

@@ -244,6 +244,8 @@ def test_photo_figures_see_the_grain_a_fill_lacks(astronaut):
     fill[100:180, 180:260] = True  # the face's middle
     smooth = astronaut.copy()
     smooth[fill] = cv2.GaussianBlur(astronaut, (0, 0), 4)[fill]
-    assert photo_figures(astronaut, astronaut, fill) == {"psnr_hole": float("inf"), "detail": 1.0, "seam": 0.0}
+    assert photo_figures(astronaut, astronaut, fill) == {"psnr_hole": float("inf"), "detail": 1.0, "in_place": 1.0,
+                                                         "seam": 0.0}
     blurred = photo_figures(astronaut, smooth, fill)
-    assert blurred["detail"] < 0.2 and np.isfinite(blurred["seam"]) and 20 < blurred["psnr_hole"] < 40
+    assert blurred["detail"] < 0.2 and blurred["in_place"] < 0.2
+    assert np.isfinite(blurred["seam"]) and 20 < blurred["psnr_hole"] < 40

@@ -3,7 +3,7 @@ import cv2
 import numpy as np
 import pytest
 
-from core.grain import MAX_MATCHES, TOLERANCE, add_grain, detail_ratio, near_match
+from core.grain import MAX_MATCHES, TOLERANCE, add_grain, detail_in_place, detail_ratio, near_match
 
 
 def grainy_photo(sigma: float = 6.0, size: int = 120, seed: int = 0) -> np.ndarray:
@@ -34,6 +34,19 @@ def test_detail_ratio_is_one_for_the_truth_and_small_for_a_blur():
     photo, hole = grainy_photo(), centre_hole()
     assert detail_ratio(photo, photo, hole) == 1.0
     assert detail_ratio(cv2.GaussianBlur(photo, (0, 0), 3), photo, hole) < 0.05
+
+
+def test_detail_in_place_counts_the_truths_band_and_not_noise():
+    """Grain laid over a blur raises the detail ratio but not the detail in place; the truth's own band does both."""
+    photo, hole = grainy_photo(), centre_hole()
+    blurred = cv2.GaussianBlur(photo, (0, 0), 3)
+    noise = np.random.default_rng(5).normal(0, 6.0, photo.shape).astype(np.float32)  # as much grain as the photo
+    assert detail_in_place(photo, photo, hole) == 1.0
+    assert abs(detail_in_place(blurred, photo, hole)) < 0.05
+    assert detail_ratio(blurred + noise, photo, hole) > 0.5 and abs(detail_in_place(blurred + noise, photo, hole)) < 0.05
+    assert 0.9 < detail_in_place(photo + noise, photo, hole) < 1.1  # noise on the truth takes nothing away either
+    shifted = np.roll(photo, 7, axis=1)  # the same texture, not in its place
+    assert detail_ratio(shifted, photo, hole) > 0.8 and abs(detail_in_place(shifted, photo, hole)) < 0.1
 
 
 def test_a_match_is_one_of_the_near_examples_at_random():
