@@ -200,7 +200,7 @@ def evaluate_photos(model: TrainedModel, faces: np.ndarray, sources: list, masks
     """The fills pasted back into their photos, with and without the photo's own fine detail (core.grain), and OpenCV's
     Telea run on the photo itself: mean figures at the photo's resolution (photo_figures)."""
     completion = Completer(model).complete(faces, masks, config)
-    figures: dict[str, list[dict[str, float]]] = {"OpenCV Telea": [], "ours, no grain": [], "ours (defaults)": []}
+    figures: dict[str, list[dict[str, float]]] = {"OpenCV Telea": [], "ours, no photo detail": [], "ours (defaults)": []}
     for i, ((photo, alignment), mask) in enumerate(zip(sources, masks)):
         fill = photo_fill(photo.shape, alignment, mask)
         if not fill.any():
@@ -208,7 +208,7 @@ def evaluate_photos(model: TrainedModel, faces: np.ndarray, sources: list, masks
         telea = cv2.inpaint(photo, fill.astype(np.uint8) * 255, 3, cv2.INPAINT_TELEA)
         figures["OpenCV Telea"].append(photo_figures(photo, telea, fill))
         generated = (completion.generated[i] + 1) * 127.5
-        for name, grain in (("ours, no grain", False), ("ours (defaults)", True)):
+        for name, grain in (("ours, no photo detail", False), ("ours (defaults)", True)):
             pasted = paste_back(photo, alignment, generated, mask, replace(config, grain=grain))
             figures[name].append(photo_figures(photo, pasted, fill))
     summary = {}
@@ -217,7 +217,7 @@ def evaluate_photos(model: TrainedModel, faces: np.ndarray, sources: list, masks
         summary[name].update({f"{key}_se": float(np.std([row[key] for row in rows], ddof=1) / np.sqrt(len(rows)))
                               for key in rows[0]})
         s = summary[name]
-        print(f"{name:>16}: PSNR hole {s['psnr_hole']:.2f} dB, detail {s['detail']:.2f} (in place {s['in_place']:.2f}), "
+        print(f"{name:>21}: PSNR hole {s['psnr_hole']:.2f} dB, detail {s['detail']:.2f} (in place {s['in_place']:.2f}), "
               f"seam {s['seam']:+.2f} ({len(rows)} photos)", flush=True)
     return summary
 
