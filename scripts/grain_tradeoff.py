@@ -4,7 +4,8 @@
 
 For the centre and stroke masks, at each photo's own resolution: the share of the truth's high-band energy (core.grain)
 held by the hole's top 10% of pixels (edges: eyelids, brows, lips), and each way's detail ratio on the truth's edges
-(the hole's top 10% of pixels by the gradient of the truth blurred at 2 px) and elsewhere; how right G's own fine band
+(the hole's top 10% of pixels by the gradient of the truth blurred at 2 px) and elsewhere, and its detail in place
+(core.grain.detail_in_place: the truth's detail where the truth has it, which no copied texture raises); how right G's own fine band
 is by distance from the hole's border (its least-squares weight on the truth less the blurred fill: 1 = right, 0 = no
 better than none); then hole PSNR, detail ratio and seam excess of the fill without the photo's detail, with it (the
 default: core.grain), with all of G's gradients kept in the blend (guidance 1), with G's face sharpened before the
@@ -32,7 +33,7 @@ from core.cli import argument_parser  # noqa: E402
 from core.completer import Completer  # noqa: E402
 from core.config import CompletionConfig  # noqa: E402
 from core.evaluate import eval_masks, hole_psnr, seam_excess  # noqa: E402
-from core.grain import BAND, OWN_BAND, SIGMA, detail_ratio, high_band  # noqa: E402
+from core.grain import BAND, OWN_BAND, SIGMA, detail_in_place, detail_ratio, high_band  # noqa: E402
 from core.images import save_png  # noqa: E402
 from core.pipeline import paste_back, photo_fill  # noqa: E402
 from core.weights import load_model  # noqa: E402
@@ -106,7 +107,7 @@ def main() -> None:
                     result = results[name] = paste_back(photo, alignment, sharpened(face, amount), mask, settings)
                 rows[name].append((hole_psnr(photo, result, fill), detail_ratio(result, photo, fill),
                                    seam_excess(photo, result, fill), detail_ratio(result, photo, edges),
-                                   detail_ratio(result, photo, fill & ~edges)))
+                                   detail_ratio(result, photo, fill & ~edges), detail_in_place(result, photo, fill)))
                 if name == "no detail":
                     smooth = cv2.GaussianBlur(result.astype(np.float32), (0, 0), BAND)
                     own, residual = result - smooth, photo - smooth
@@ -132,7 +133,8 @@ def main() -> None:
             change = values[:, 0] - base[:, 0]
             print(f"  {name:<32} hole PSNR {values[:, 0].mean():.2f} dB ({change.mean():+.2f}, SE "
                   f"{change.std(ddof=1) / np.sqrt(len(change)):.2f}), detail {values[:, 1].mean():.2f} (on the "
-                  f"truth's edges {values[:, 3].mean():.2f}, elsewhere {values[:, 4].mean():.2f}), seam "
+                  f"truth's edges {values[:, 3].mean():.2f}, elsewhere {values[:, 4].mean():.2f}; in place "
+                  f"{values[:, 5].mean():.2f}), seam "
                   f"{values[:, 2].mean():+.2f}")
         print(f"  noise that brings detail to {TARGET} costs at least {np.mean(bound):.2f} dB", flush=True)
         if args.crops:
