@@ -5,15 +5,15 @@
 For the centre and stroke masks, at each photo's own resolution: the share of the truth's high-band energy (core.grain)
 held by the hole's top 10% of pixels (edges: eyelids, brows, lips), and each way's detail ratio on the truth's edges
 (the hole's top 10% of pixels by the gradient of the truth blurred at 2 px) and elsewhere, and its detail in place
-(core.grain.detail_in_place: the truth's detail where the truth has it, which no copied texture raises); how right G's own fine band
-is by distance from the hole's border (its least-squares weight on the truth less the blurred fill: 1 = right, 0 = no
-better than none); then hole PSNR, detail ratio and seam excess of the fill without the photo's detail, with it (the
-default: core.grain), with all of G's gradients kept in the blend (guidance 1), with G's face sharpened before the
-paste-back (unsharp mask, sigma 1 px), and with core.grain's choices undone one at a time: the fill's own fine band
-dropped or kept whole (OWN_BAND 0 or 1), the border mixed as the interior (BORDER_OWN OWN_BAND, BORDER_COPY 1), the
-match on shape alone (COLOUR 0). Last, the least PSNR any detail that is uncorrelated with the truth (noise) must cost
-to bring the detail ratio to 0.8: it adds its energy to the error. With --crops OUT.png, the first 8 holes at 100%:
-truth, no detail, the default, the default with the fill's own band dropped.
+(core.grain.detail_in_place: the truth's detail where the truth has it, which no copied texture raises); how right
+G's own fine band is by distance from the hole's border (its least-squares weight on the truth less the blurred fill:
+1 = right, 0 = no better than none); then hole PSNR, detail ratio and seam excess of the fill without the photo's
+detail, with it (the default: core.grain), with all of G's gradients kept in the blend (guidance 1), with G's face
+sharpened before the paste-back (unsharp mask, sigma 1 px), and with core.grain's choices undone one at a time: the
+fill's own fine band dropped or kept whole (OWN_BAND 0 or 1), the border mixed as the interior (BORDER_OWN OWN_BAND,
+BORDER_COPY 1), the match on shape alone (COLOUR 0). Last, the least PSNR any detail that is uncorrelated with the
+truth (noise) must cost to bring the detail ratio to 0.8: it adds its energy to the error. With --crops OUT.png, the
+first 8 holes at 100%: truth, no detail, the default, the default with the fill's own band dropped.
 """
 from __future__ import annotations
 
@@ -134,8 +134,7 @@ def main() -> None:
             print(f"  {name:<32} hole PSNR {values[:, 0].mean():.2f} dB ({change.mean():+.2f}, SE "
                   f"{change.std(ddof=1) / np.sqrt(len(change)):.2f}), detail {values[:, 1].mean():.2f} (on the "
                   f"truth's edges {values[:, 3].mean():.2f}, elsewhere {values[:, 4].mean():.2f}; in place "
-                  f"{values[:, 5].mean():.2f}), seam "
-                  f"{values[:, 2].mean():+.2f}")
+                  f"{values[:, 5].mean():.2f}), seam {values[:, 2].mean():+.2f}")
         print(f"  noise that brings detail to {TARGET} costs at least {np.mean(bound):.2f} dB", flush=True)
         if args.crops:
             height, width = min(c.shape[0] for c in crops), min(c.shape[1] for c in crops)
