@@ -203,9 +203,12 @@ class DCGAN(keras.Model):
         for average, weight in zip(self.ema_generator.weights, self.generator.weights):
             average.assign(weight)
 
-    def update_ema(self, step: int) -> None:
-        """One step of the moving average of G's weights (batch norm statistics included)."""
-        decay = min(self.train_config.ema_decay, (1 + step) / (10 + step))
+    def update_ema(self, step: int, warm_up: bool = True) -> None:
+        """One step of the moving average of G's weights (batch norm statistics included); warm_up: with
+        TrainConfig.ema_decay's warm-up, for a G that starts untrained."""
+        decay = self.train_config.ema_decay
+        if warm_up:
+            decay = min(decay, (1 + step) / (10 + step))
         for average, weight in zip(self.ema_generator.weights, self.generator.weights):
             average.assign(decay * average + (1 - decay) * weight)
 

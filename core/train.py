@@ -89,12 +89,13 @@ def _truncate_metrics(run_dir: Path, step: int) -> None:
 class MovingAverage(keras.callbacks.Callback):
     """After every step, one step of the moving average of G's weights (DCGAN.update_ema)."""
 
-    def __init__(self, gan: DCGAN):
+    def __init__(self, gan: DCGAN, warm_up: bool = True):
         super().__init__()
         self.gan = gan
+        self.warm_up = warm_up
 
     def on_train_batch_end(self, batch, logs=None):
-        self.gan.update_ema(int(self.gan.d_optimizer.iterations.numpy()))
+        self.gan.update_ema(int(self.gan.d_optimizer.iterations.numpy()), self.warm_up)
 
 
 class FadeIn(keras.callbacks.Callback):
@@ -270,7 +271,11 @@ def train(
     options = tf.data.Options()  # each worker reads every file and keeps its own share of each batch
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     dataset = dataset.with_options(options)
-    callbacks = [MovingAverage(gan)] if t.ema_decay else []
+    # A run that starts from a trained G of its own size averages at the full decay from its first step: that G is
+    # already an average, and the warm-up would export the raw G's fine noise for thousands of steps. A grown run's
+    # new blocks start untrained, so it warms up.
+    warm_up = "initialised_from" not in card or "grown_from_size" in card
+    callbacks = [MovingAverage(gan, warm_up)] if t.ema_decay else []
     if t.fade_steps:
         callbacks.append(FadeIn(gan))
     if chief:

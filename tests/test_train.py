@@ -114,6 +114,17 @@ def test_train_config_is_validated_in_one_place(bad, message):
         TrainConfig(**bad)
 
 
+def test_a_run_from_trained_weights_of_its_size_averages_from_its_first_step(synthetic_faces, tmp_path, tiny_config,
+                                                                              tiny_weights, tiny_model):
+    """The exported G of a run continued from published weights stays near them (the full decay, 0.999), rather
+    than following the raw G through the warm-up as a run from scratch does."""
+    gan = train(synthetic_faces, tmp_path / "run", tiny_config, TrainConfig(**STEPS), verbose=0, init_from=tiny_weights)
+    published = tiny_model.generator.get_weights()[0]
+    raw, average = gan.generator.get_weights()[0], gan.ema_generator.get_weights()[0]
+    assert np.abs(raw - published).max() > 1e-4
+    assert np.abs(average - published).max() < 0.05 * np.abs(raw - published).max()
+
+
 def test_the_run_exports_the_moving_average_of_g(synthetic_faces, tmp_path, tiny_config):
     import h5py
 
