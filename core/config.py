@@ -74,8 +74,8 @@ class TrainConfig:
     checkpoint_every: int = 250
     seed: int = 0
     # The exported G is an exponential moving average of G's weights (Karras et al.), with the
-    # warm-up min(decay, (1 + t) / (10 + t)) so short runs follow G (not in a run --init-from a trained model
-    # of the same size, whose G is already an average); 0 exports the raw G.
+    # warm-up min(decay, (1 + t) / (10 + t)) so short runs follow G (not in a run --init-from a model of the same
+    # size whose card says its G is already an average); 0 exports the raw G.
     ema_decay: float = 0.999
     # A run grown from a model of half the size (--init-from) fades its new blocks in over this many
     # steps (Karras et al.); 0: no fade, the new blocks start at full weight.

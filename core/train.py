@@ -258,6 +258,7 @@ def train(
             "batch_size": t.batch_size,
             "machine": f"{platform.machine()} {platform.processor() or ''}".strip() + f", {os.cpu_count()} cores",
             "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "ema_decay": t.ema_decay,  # > 0: the exported G is an average (a run --init-from it need not warm up)
         }
         if init_from:
             card.update(initialise_from(gan, init_from))
@@ -271,11 +272,7 @@ def train(
     options = tf.data.Options()  # each worker reads every file and keeps its own share of each batch
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     dataset = dataset.with_options(options)
-    # A run that starts from a trained G of its own size averages at the full decay from its first step: that G is
-    # already an average, and the warm-up would export the raw G's fine noise for thousands of steps. A grown run's
-    # new blocks start untrained, so it warms up.
-    warm_up = "initialised_from" not in card or "grown_from_size" in card
-    callbacks = [MovingAverage(gan, warm_up)] if t.ema_decay else []
+    callbacks = [MovingAverage(gan, card.get("ema_warm_up", True))] if t.ema_decay else []
     if t.fade_steps:
         callbacks.append(FadeIn(gan))
     if chief:
@@ -301,6 +298,9 @@ def initialise_from(gan: DCGAN, folder: str | Path) -> dict:
     new = copy_layers(previous.generator, gan.generator) + copy_layers(previous.discriminator, gan.discriminator)
     gan.reset_ema()
     card = {"initialised_from": str(folder), "previous_steps": int(previous.card.get("steps", 0))}
+    # A G that is already a moving average (its card says so) is averaged on at the full decay from the first step;
+    # the warm-up would export the raw G's fine noise for thousands of steps. A grown G's new blocks start untrained.
+    card["ema_warm_up"] = previous.config != gan.config or not previous.card.get("ema_decay")
     if previous.config != gan.config:
         card["grown_from_size"] = previous.config.image_size
         print(f"grown from the {previous.config.image_size} px model in {folder}; new layers: {', '.join(new)}")
