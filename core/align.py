@@ -52,6 +52,12 @@ class Alignment:
     matrix: np.ndarray
     landmarks: np.ndarray  # the three anchor points in photo pixels
 
+    @property
+    def photo_per_model(self) -> float:
+        """Photo pixels per model pixel: above 1 the face is larger in the photo than in the model, and a fill is
+        enlarged into the photo; below 1 it is shrunk."""
+        return float(1 / np.sqrt(abs(np.linalg.det(self.matrix[:, :2]))))
+
 
 def landmarker_model_path() -> Path:
     """The FaceLandmarker model (models/face_landmarker.task, shipped in the repository), or FACEFILL_LANDMARKER."""

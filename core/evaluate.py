@@ -351,7 +351,8 @@ def main(argv: list[str] | None = None) -> None:
                         help="instead: this many fills per face to choose from, against the single fill")
     parser.add_argument("--photo", action="store_true",
                         help="instead: the fills pasted back at each photo's own resolution, with and without the "
-                             "photo's own fine detail, and Telea on the photo: hole PSNR, detail ratio and seam there")
+                             "photo's own fine detail, and Telea on the photo: hole PSNR, detail ratio and seam there "
+                             "(and how many photo pixels a model pixel covers: above 1 a fill is enlarged)")
     args = parser.parse_args(argv)
 
     try:
@@ -405,7 +406,11 @@ def main(argv: list[str] | None = None) -> None:
             return
         if args.photo:
             in_photos = [i for i, source in enumerate(sources[: len(faces_array)]) if source is not None]
-            results = {}
+            scales = [sources[i][1].photo_per_model for i in in_photos]
+            low, middle, high = np.percentile(scales, [0, 50, 100])
+            print(f"{middle:.2f} photo px per model px (median; {low:.2f}-{high:.2f}): above 1 a fill is enlarged into "
+                  "the photo, the case the photo's own fine detail is for; below 1 it is shrunk")
+            results: dict = {"photo_px_per_model_px": [float(low), float(middle), float(high)]}
             for mask_name in args.masks:
                 print(f"mask {mask_name}, at the photos' resolution")
                 masks = eval_masks(mask_name, size, len(faces_array))

@@ -120,8 +120,7 @@ def hole_from_drawing(painted: np.ndarray, view: PhotoView, photo_shape: tuple[i
         raise MaskError("Everything drawn is outside the face's frame (the yellow outline): "
                         "the model can fill only inside it.")
     # Into the model's frame, sampling at least as finely as the photo, then averaged down to model pixels.
-    photo_per_model = 1 / np.sqrt(abs(np.linalg.det(alignment.matrix[:, :2])))
-    factor = int(np.clip(np.ceil(photo_per_model), 1, MAX_SUPERSAMPLE))
+    factor = int(np.clip(np.ceil(alignment.photo_per_model), 1, MAX_SUPERSAMPLE))
     fine = cv2.warpAffine(photo_fill.astype(np.float32), alignment.matrix * factor, (size * factor, size * factor),
                           flags=cv2.INTER_LINEAR)
     share = cv2.resize(fine, (size, size), interpolation=cv2.INTER_AREA)

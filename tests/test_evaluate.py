@@ -85,6 +85,29 @@ def test_evaluate_cli_writes_a_report(tmp_path, tiny_weights, faces_drawn_by_g):
     assert Image.open(out / "grid_strokes.png").size == (3 * 16, 7 * 16)  # input, 5 methods, truth
 
 
+def test_evaluate_photo_measures_fills_pasted_back_into_the_photos(tmp_path, tiny_weights, astronaut):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    Image.fromarray(astronaut).save(folder / "astronaut.jpg", quality=95)
+    out = tmp_path / "report"
+    result = subprocess.run(
+        [sys.executable, "-m", "core.evaluate", str(folder), "--weights", str(tiny_weights), "--photo", "--limit", "1",
+         "--iters", "5", "--masks", "center", "--out", str(out)],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads((out / "photo.json").read_text())
+    rows = report["center"]
+    assert set(rows) == {"OpenCV Telea", "ours, no photo detail", "ours (defaults)"}
+    for row in rows.values():
+        assert {"psnr_hole", "detail", "in_place", "seam"} <= set(row) and 0 < row["psnr_hole"] < 60
+    assert rows["ours (defaults)"]["detail"] > rows["ours, no photo detail"]["detail"]  # the photo's grain is added
+    # The tiny 16 px model's face is enlarged 5.5x into the 512 px photo (the 128 px model's is shrunk: 0.7).
+    low, middle, high = report["photo_px_per_model_px"]
+    assert low == middle == high and 4 < middle < 7
+    assert "photo px per model px (median" in result.stdout
+
+
 def test_noise_is_not_a_face(tiny_model):
     assert detection_rate(tiny_model, samples=4, batch=2) == 0.0
 
