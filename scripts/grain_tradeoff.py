@@ -119,10 +119,11 @@ def main() -> None:
                         at = fill & (inward > near) & (inward <= far)
                         products[i] += (own[at] * residual[at]).sum(), (own[at] ** 2).sum()
                     error = float(((result[fill].astype(np.float64) - photo[fill]) ** 2).mean())
-                    missing = max(TARGET - rows[name][-1][1], 0.0) * float(truth_band.mean())
-                    bound.append(10 * np.log10(1 + missing / error))
-                    allowed = (10 ** (BUDGET_DB / 10) - 1) * error / float(truth_band.mean())
-                    in_place_needed.append(max(missing / float(truth_band.mean()) - allowed, 0.0) / 2)
+                    energy = float(truth_band.mean())
+                    short = max(TARGET - rows[name][-1][1], 0.0)  # detail ratio missing, in units of energy
+                    bound.append(10 * np.log10(1 + short * energy / error))
+                    allowed = (10 ** (BUDGET_DB / 10) - 1) * error / energy  # the budget, in units of energy
+                    in_place_needed.append(max(short - allowed, 0.0) / 2)
             if len(crops) < 8:
                 shown = (photo, results["no detail"], results["the photo's detail (default)"],
                          results["detail, own band dropped"])
