@@ -5,9 +5,10 @@ python -m benchmarks.complete_step [--weights weights] [--batches 1 8 32] [--oth
 Prints achieved GFLOP/s against this CPU's sgemm ceiling, the speed-up over the
 same loop run eagerly and the step in the defaults' precision (bfloat16 where the CPU computes it natively) as a
 ratio to float32's, and the seconds to complete one face with each named setting
-(core.config.COMPLETION_PRESETS: the defaults, the earlier "thorough" ones and the defaults in float32), without the
+(core.config.COMPLETION_PRESETS on the model's own defaults: the defaults, 25 fine-tuning steps, the earlier
+"thorough" ones and the defaults in float32), without the
 defaults' fine-tuning and blending stages, and four fills of it to choose from, as ratios to
-the defaults; then one fill with each of --others (models of other sizes), as ratios to --weights'.
+the defaults; then one fill with each of --others (models of other sizes, each with its own defaults), as ratios to --weights'.
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ import tensorflow as tf
 
 from core.cli import argument_parser
 from core.completer import Completer, contextual_weights
-from core.config import COMPLETION_PRESETS, CompletionConfig, ModelConfig
+from core.config import COMPLETION_PRESETS, CompletionConfig, ModelConfig, completion_preset
 from core.masks import center_mask
 from core.model import build_discriminator, build_generator, sample_z
 from core.weights import TrainedModel, WeightsError, load_model
@@ -75,7 +76,7 @@ def main() -> None:
     flops = 2 * (forward_flops(model.generator) + forward_flops(model.discriminator))
     ceiling = sgemm_gflops()
     print(f"sgemm ceiling {ceiling:.1f} GFLOP/s; {flops / 1e9:.2f} GFLOP per sample and step")
-    defaults = CompletionConfig()
+    defaults = model.completion  # CompletionConfig's, with what the model's card sets
     print(f"{'batch':>5} {'ms/step':>9} {'GFLOP/s':>8} {'of ceiling':>10} {'eager ms':>9} {'speed-up':>8}"
           f"  {defaults.precision} ms (x float32)")
     for batch in args.batches:
@@ -87,7 +88,7 @@ def main() -> None:
               f"{eager / compiled:7.1f}x  {own * 1e3:.1f} ({own / compiled:.2f}x)")
 
     stages = {
-        **{f"{name!r} settings": config for name, config in COMPLETION_PRESETS.items()},
+        **{f"{name!r} settings": completion_preset(name, defaults) for name in COMPLETION_PRESETS},
         "defaults without fine-tuning G": replace(defaults, tune_steps=0),
         "defaults without tuning or blending": replace(defaults, tune_steps=0, blend=False),
     }
@@ -102,7 +103,7 @@ def main() -> None:
     print(f"  {f'{FILLS} fills to choose from':<36} {seconds:.2f} s  ({seconds / baseline:.2f}x the defaults)")
     for folder in args.others:
         other = model_or_untrained(folder)
-        seconds = one_fill_seconds(Completer(other), defaults)
+        seconds = one_fill_seconds(Completer(other), other.completion)
         print(f"one face with {folder} ({other.config.image_size} px), defaults: {seconds:.2f} s ({seconds / baseline:.2f}x "
               f"{args.weights}'s, {model.config.image_size} px)")
 

@@ -17,14 +17,28 @@ from core.config import PRECISIONS, SEED_COMPLETION, STEP_SIZES, CompletionConfi
 from core.images import save_png
 from core.masks import PRESETS, preset_mask, read_mask
 from core.pipeline import MAX_VARIANTS, FaceResult, complete_variants
-from core.weights import WeightsError, load_model
+from core.weights import WeightsError, completion_defaults, load_model, read_model_json
+
+WEIGHTS = Path("weights")
+
+
+def model_defaults(argv: list[str] | None) -> CompletionConfig:
+    """The completion defaults of the model that --weights names (its card may set some), so that the options'
+    defaults are that model's; CompletionConfig's when there is no readable model (load_model then says why)."""
+    weights = argparse.ArgumentParser(add_help=False)
+    weights.add_argument("--weights", type=Path, default=WEIGHTS)
+    try:
+        return completion_defaults(read_model_json(weights.parse_known_args(argv)[0].weights).get("card", {}))
+    except WeightsError:
+        return CompletionConfig()
 
 
 def main(argv: list[str] | None = None) -> None:
-    defaults = CompletionConfig()
+    defaults = model_defaults(argv)
     parser = argument_parser("Fill holes in face photos with the DCGAN (Yeh et al.).")
     parser.add_argument("images", nargs="+", type=Path, help="photos, or aligned faces of the model's size")
-    parser.add_argument("--weights", type=Path, default=Path("weights"), help="model folder (model.json + .weights.h5)")
+    parser.add_argument("--weights", type=Path, default=WEIGHTS, help="model folder (model.json + .weights.h5); "
+                        "the options' defaults below are this model's")
     parser.add_argument("--out", type=Path, default=Path("completions"), help="folder for the results")
     parser.add_argument("--mask", default="center", help=f"{'|'.join(PRESETS)} or a mask PNG (white or painted = fill)")
     parser.add_argument("--iters", type=int, default=defaults.iterations, help="search steps on z")
@@ -58,8 +72,8 @@ def main(argv: list[str] | None = None) -> None:
         parser.exit(2, f"error: --variants must be from 1 to {MAX_VARIANTS}\n")
 
     try:
-        base = SEED_COMPLETION if args.seed_settings else CompletionConfig(
-            lam=args.lam, iterations=args.iters, optimizer=args.optimizer, learning_rate=args.lr,
+        base = SEED_COMPLETION if args.seed_settings else replace(
+            defaults, lam=args.lam, iterations=args.iters, optimizer=args.optimizer, learning_rate=args.lr,
             restarts=args.restarts, init_pool=args.init_pool, tune_steps=args.tune_steps, weighted=args.weighted,
             blend=args.blend, guidance=args.guidance, grain=args.grain, variant_iterations=args.variant_iters,
             precision=args.precision,

@@ -1,7 +1,7 @@
 """Configuration dataclasses with the defaults of DCGAN and of Yeh et al."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -197,15 +197,24 @@ class CompletionConfig:
                 raise ValueError(f"{name} must be a whole number from {least} to {most}, got {value!r}")
 
 
-# Named completion settings, so an earlier default stays reachable: `core.evaluate --configs` and
-# `benchmarks.complete_step` compare them on the same faces, in one process.
-COMPLETION_PRESETS = {
-    "default": CompletionConfig(),
+# Named completion settings, as changes to a model's own defaults (core.weights.completion_defaults), so an earlier
+# default stays reachable: `core.evaluate --configs` and `benchmarks.complete_step` compare them on the same faces,
+# in one process.
+COMPLETION_PRESETS: dict[str, dict[str, Any]] = {
+    "default": {},
+    # 25 fine-tuning steps: the 128 px model's defaults until 3 December 2026 (its card now asks for 100).
+    "short-tuning": {"tune_steps": 25},
     # The defaults until December 2026: 100 search steps from the best of 256 random z.
-    "thorough": CompletionConfig(iterations=100, init_pool=256, precision="float32"),
-    # The defaults, searching in float32 wherever the CPU could compute bfloat16 (the defaults until 2 December 2026).
-    "float32": CompletionConfig(precision="float32"),
+    "thorough": {"iterations": 100, "init_pool": 256, "precision": "float32", "tune_steps": 25},
+    # Searching in float32 wherever the CPU could compute bfloat16 (the defaults until 2 December 2026).
+    "float32": {"precision": "float32"},
 }
+
+
+def completion_preset(name: str, defaults: CompletionConfig | None = None) -> CompletionConfig:
+    """The named settings (COMPLETION_PRESETS) applied to defaults: a model's own, or CompletionConfig's."""
+    return replace(defaults or CompletionConfig(), **COMPLETION_PRESETS[name])
+
 
 SEED_COMPLETION = CompletionConfig(
     iterations=1000, learning_rate=0.01, restarts=1, init_pool=0, tune_steps=0, blend=False, colour_fit=False,

@@ -18,6 +18,7 @@ face, over the inter-ocular distance; with how often a face is found at all).
 """
 from __future__ import annotations
 
+import argparse
 import json
 import time
 from collections.abc import Callable
@@ -32,7 +33,7 @@ from core.align import FaceAligner, find_images, load_faces
 from core.blend import blend_fill, neighbour_slices
 from core.cli import argument_parser
 from core.completer import Completer
-from core.config import COMPLETION_PRESETS, SEED_COMPLETION, CompletionConfig
+from core.config import COMPLETION_PRESETS, SEED_COMPLETION, CompletionConfig, completion_preset
 from core.grain import detail_in_place, detail_ratio
 from core.images import image_grid, save_png, to_uint8
 from core.masks import PRESETS, Mask, masked_preview, preset_mask
@@ -327,6 +328,13 @@ def eval_masks(name: str, size: int, count: int) -> list[Mask]:
     return [preset_mask(name, size, seed=i) for i in range(count)]
 
 
+def preset(name: str, model: TrainedModel, args: argparse.Namespace) -> CompletionConfig:
+    """The named completion settings for model ("default": the model's own, core.weights.completion_defaults) with
+    the command line's restarts and search steps."""
+    config = completion_preset(name, model.completion)
+    return replace(config, restarts=args.restarts, iterations=args.iters or config.iterations)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argument_parser(__doc__.splitlines()[0])
     parser.add_argument("folder", type=Path, help="folder of face photos (aligned on the fly)")
@@ -378,9 +386,8 @@ def main(argv: list[str] | None = None) -> None:
             if len(faces) >= args.limit:
                 break
         faces_array = np.stack(faces[: args.limit])
-        settings = {name: replace(COMPLETION_PRESETS[name], restarts=args.restarts,
-                                  iterations=args.iters or COMPLETION_PRESETS[name].iterations) for name in args.configs}
-        ours = settings[args.configs[0]]
+        settings = {folder: {name: preset(name, each, args) for name in args.configs} for folder, each in models.items()}
+        ours = settings[args.weights[0]][args.configs[0]]
         seed = replace(SEED_COMPLETION, iterations=args.seed_iters)
         print(f"{len(faces_array)} faces from {args.folder} ({skipped} photos skipped)")
         args.out.mkdir(parents=True, exist_ok=True)
@@ -426,13 +433,13 @@ def main(argv: list[str] | None = None) -> None:
             "seed settings": gan_method(model, seed),
         }
         for folder, each in models.items():
-            for name, config in settings.items():
-                label = ", ".join([str(folder)] * (len(models) > 1) + [name] * (len(settings) > 1)) or "defaults"
+            for name, config in settings[folder].items():
+                label = ", ".join([str(folder)] * (len(models) > 1) + [name] * (len(args.configs) > 1)) or "defaults"
                 methods[f"ours ({label})"] = gan_method(each, config)
         report = {
             "folder": str(args.folder), "faces": len(faces_array), "size": size, "skipped": skipped,
             "weights": [str(folder) for folder in args.weights],
-            "ours": {name: asdict(config) for name, config in settings.items()}, "seed": asdict(seed), "results": {},
+            "ours": {str(folder): {name: asdict(config) for name, config in each.items()} for folder, each in settings.items()}, "seed": asdict(seed), "results": {},
         }
         markdown = [f"# Completion on {args.folder} ({len(faces_array)} faces)\n"]
         shown = slice(0, min(8, len(faces_array)))

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from dataclasses import replace
 from functools import partial
 
 import numpy as np
@@ -11,7 +12,7 @@ from PIL import Image
 from streamlit_drawable_canvas import st_canvas
 
 from core.align import AlignmentError
-from core.config import STEP_SIZES, CompletionConfig
+from core.config import STEP_SIZES
 from core.images import ImageError, to_uint8
 from core.masks import PRESETS, MaskError, mask_from_canvas, masked_preview, preset_mask
 from core.photo_mask import face_view, hole_from_drawing, outside_overlay, view_image, zoomed
@@ -37,7 +38,7 @@ limits = settings()
 
 
 # --- settings: in the sidebar, drawn on every run, so nothing below resets them ---------
-defaults = CompletionConfig()
+defaults = model.completion  # CompletionConfig's, with what this model's card sets (core.weights)
 with st.sidebar:
     st.subheader("Settings")
     st.caption("λ and losses as in the paper; a faster start, fewer steps and a fine-tuned G. "
@@ -62,8 +63,8 @@ with st.sidebar:
     blend = st.checkbox("Poisson blending", defaults.blend)
     guidance = st.slider("Blend: weight of G's detail", 0.0, 1.0, defaults.guidance, 0.05, disabled=not blend)
 try:
-    config = CompletionConfig(
-        lam=lam, iterations=iterations, learning_rate=learning_rate, optimizer=optimizer, restarts=restarts,
+    config = replace(
+        defaults, lam=lam, iterations=iterations, learning_rate=learning_rate, optimizer=optimizer, restarts=restarts,
         init_pool=init_pool, tune_steps=tune_steps, blend=blend, guidance=guidance, grain=grain,
         report_every=max(5, iterations // 30),
     )

@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from core.align import FaceAligner  # noqa: E402
 from core.cli import argument_parser  # noqa: E402
 from core.completer import Completer  # noqa: E402
-from core.config import COMPLETION_PRESETS, CompletionConfig  # noqa: E402
+from core.config import CompletionConfig, completion_preset  # noqa: E402
 from core.directions import load_directions  # noqa: E402
 from core.edit import apply_edit, project_face  # noqa: E402
 from core.images import image_grid, read_image, save_png, to_uint8  # noqa: E402
@@ -60,13 +60,14 @@ def main() -> None:
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
 
-    completer = Completer(load_model(args.weights))
+    model = load_model(args.weights)
+    completer = Completer(model)
     size = completer.size
     photo = read_image(ROOT / "examples" / "astronaut.jpg")
     with FaceAligner() as aligner:
         alignment = aligner.align(photo, size)
     face = alignment.face
-    config = CompletionConfig()
+    config = model.completion
     # The face's surroundings in the photo: the aligned frame's corners mapped back, with a margin.
     corners = cv2.transform(np.array([[[0, 0], [size, 0], [0, size], [size, size]]], np.float32),
                             cv2.invertAffineTransform(alignment.matrix))[0]
@@ -83,8 +84,9 @@ def main() -> None:
         unblended = paste_back(photo, alignment, done.generated, mask, replace(config, blend=False))
         photo_rows += [image[crop] for image in (holed, unblended, done.pasted)]
         if not grain_row:  # the centre mask at 100%: the photo, the fills before, the fill today
-            before = replace(COMPLETION_PRESETS["thorough"], grain=False)
-            earlier = centre_filled(Completer(load_model(args.before)), photo, [before, config])
+            before = replace(completion_preset("thorough"), grain=False)
+            smaller = load_model(args.before)
+            earlier = centre_filled(Completer(smaller), photo, [before, smaller.completion])
             grain_row = [image[crop] for image in (photo, *earlier, done.pasted)]
     save_png(args.out / "example_faces.png", image_grid(np.stack(face_rows), columns=4))
     height = 240  # the face is ~100 px wide in the photo: enlarged for the page

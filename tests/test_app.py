@@ -9,7 +9,7 @@ import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
-from core.weights import read_model_json
+from core.weights import read_model_json, save_model
 from tests.helpers.later_request import after_first_request
 
 
@@ -406,3 +406,13 @@ def test_pages_compile_without_python_ast_objects(app, monkeypatch):
         page(app, path)
         assert not app.exception, path
     assert parsed == []
+
+
+def test_inpaint_settings_start_at_the_models_own_defaults(app, monkeypatch, tmp_path, tiny_model):
+    save_model(tmp_path / "w", tiny_model.config, tiny_model.generator, tiny_model.discriminator,
+               card={"completion": {"tune_steps": 35, "grain": False}})
+    monkeypatch.setenv("FACEFILL_WEIGHTS", str(tmp_path / "w"))
+    page(app, "pages/inpaint.py")
+    assert not app.exception
+    assert next(s for s in app.slider if s.label.startswith("Fine-tuning steps")).value == 35
+    assert next(c for c in app.checkbox if c.label.startswith("The photo's own fine detail")).value is False

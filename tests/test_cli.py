@@ -31,8 +31,11 @@ def parser_of(tool: str, monkeypatch) -> argparse.ArgumentParser:
     else:
         module = importlib.import_module(tool)
     caught = []
+    parse_known_args = argparse.ArgumentParser.parse_known_args
 
     def catch(self, args=None, namespace=None):
+        if not self.add_help:  # a pre-parser (core.complete reads --weights first), not the one a user sees
+            return parse_known_args(self, args, namespace)
         caught.append(self)
         raise SystemExit(0)
 

@@ -6,11 +6,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from core import complete as complete_cli
 from core.completer import Completer, contextual_weights
 from core.config import STEP_SIZES, CompletionConfig
 from core.images import to_uint8
 from core.masks import Mask, MaskError, center_mask, full_mask, lowres_mask
 from core.model import sample_z
+from core.weights import save_model
 
 FAST = CompletionConfig(iterations=60, learning_rate=0.05, report_every=20, blend=False, init_pool=0)
 
@@ -255,3 +257,16 @@ def test_first_look_is_the_encoders_guess_in_the_hole(tiny_model):
     guess = tiny_model.generator(encoder(encoder_input(y, mask.known[None, ..., None].astype(np.float32)))).numpy()[0]
     np.testing.assert_allclose(look[~mask.fill], to_model(face)[~mask.fill])
     np.testing.assert_allclose(look[mask.fill], guess[mask.fill], atol=1e-5)
+
+
+def test_complete_cli_takes_its_defaults_from_the_models_card(tmp_path, tiny_model, monkeypatch):
+    save_model(tmp_path / "w", tiny_model.config, tiny_model.generator, tiny_model.discriminator,
+               card={"completion": {"tune_steps": 3}})
+    face = to_uint8(tiny_model.generator(sample_z(1, tiny_model.config.z_dim, seed=4)).numpy()[0])
+    Image.fromarray(face).save(tmp_path / "face.png")
+    used = []
+    monkeypatch.setattr(complete_cli, "complete_variants", lambda *args: used.append(args[4]) or [])
+    common = [str(tmp_path / "face.png"), "--weights", str(tmp_path / "w"), "--out", str(tmp_path / "out")]
+    complete_cli.main(common)
+    complete_cli.main([*common, "--tune-steps", "9"])
+    assert [config.tune_steps for config in used] == [3, 9]

@@ -1,11 +1,12 @@
 import json
+from dataclasses import replace
 
 import h5py
 import keras
 import numpy as np
 import pytest
 
-from core.config import ModelConfig
+from core.config import CompletionConfig, ModelConfig, completion_preset
 from core.model import build_discriminator, build_generator, copy_layers, sample_z
 from core.weights import GENERATOR_FILE, MODEL_JSON, WeightsError, load_model, save_model
 
@@ -106,4 +107,23 @@ def test_broken_weights_file_is_refused(tmp_path, tiny_model, tiny_config, conte
     save_model(tmp_path, tiny_config, tiny_model.generator, tiny_model.discriminator)
     (tmp_path / GENERATOR_FILE).write_bytes(content)
     with pytest.raises(WeightsError, match=GENERATOR_FILE):
+        load_model(tmp_path)
+
+
+def test_a_models_card_sets_its_own_completion_defaults(tmp_path, tiny_model, tiny_config):
+    save_model(tmp_path, tiny_config, tiny_model.generator, tiny_model.discriminator,
+               card={"completion": {"tune_steps": 7}})
+    own = load_model(tmp_path).completion
+    assert own == replace(CompletionConfig(), tune_steps=7)
+    assert completion_preset("default", own) == own
+    assert completion_preset("short-tuning", own).tune_steps == 25  # the earlier defaults stay reachable
+    save_model(tmp_path, tiny_config, tiny_model.generator, tiny_model.discriminator)
+    assert load_model(tmp_path).completion == CompletionConfig()  # a card without the section: the defaults
+
+
+@pytest.mark.parametrize("completion", [{"tune_stepz": 7}, {"tune_steps": -1}, [7]])
+def test_a_card_with_wrong_completion_defaults_is_refused_with_the_file_named(tmp_path, tiny_model, tiny_config,
+                                                                             completion):
+    save_model(tmp_path, tiny_config, tiny_model.generator, tiny_model.discriminator, card={"completion": completion})
+    with pytest.raises(WeightsError, match="model.json is not a valid model description"):
         load_model(tmp_path)
