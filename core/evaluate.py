@@ -330,9 +330,10 @@ def eval_masks(name: str, size: int, count: int) -> list[Mask]:
 
 def preset(name: str, model: TrainedModel, args: argparse.Namespace) -> CompletionConfig:
     """The named completion settings for model ("default": the model's own, core.weights.completion_defaults) with
-    the command line's restarts and search steps."""
+    the command line's restarts, search steps and fine-tuning steps."""
     config = completion_preset(name, model.completion)
-    return replace(config, restarts=args.restarts, iterations=args.iters or config.iterations)
+    return replace(config, restarts=args.restarts, iterations=args.iters or config.iterations,
+                   tune_steps=config.tune_steps if args.tune_steps is None else args.tune_steps)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -351,6 +352,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--iters", type=int, default=None, help="search steps of the project's settings (default: "
                                                                  "each preset's own)")
     parser.add_argument("--restarts", type=int, default=CompletionConfig().restarts, help="random starts per face")
+    parser.add_argument("--tune-steps", type=int, default=None,
+                        help="fine-tuning steps on G per face (default: each preset's, on each model's own defaults)")
     parser.add_argument("--seed-iters", type=int, default=SEED_COMPLETION.iterations, help="iterations of the seed baseline")
     parser.add_argument("--no-landmarks", action="store_true", help="skip the landmark check")
     parser.add_argument("--curve", action="store_true",

@@ -6,7 +6,8 @@ example_faces.png: the aligned face for the centre and a stroke mask: truth, mas
 example_photo.png: the photo round the face: with the hole, G's face pasted without blending, and
 FaceFill's Poisson paste-back at the photo's resolution.
 example_grain.png: the photo round the face at 100% and its centre filled: before 2026-12-02 (the 64 px model, the
-'thorough' settings, without the photo's grain), by the 64 px model with today's defaults, and by the shipped model.
+'thorough' settings, without the photo's grain), by the 64 px model with today's defaults, and by the shipped model
+with 25 fine-tuning steps (its defaults until 3 December 2026) and with its defaults.
 example_edits.png: each shipped direction at -2, -1, 0, +1, +2 units, on the example face (projected, the
 change blended in) and on one of G's own samples.
 Only the example photo (public domain) is used: the data sets' faces must not be committed.
@@ -87,13 +88,14 @@ def main() -> None:
             before = replace(completion_preset("thorough"), grain=False)
             smaller = load_model(args.before)
             earlier = centre_filled(Completer(smaller), photo, [before, smaller.completion])
-            grain_row = [image[crop] for image in (photo, *earlier, done.pasted)]
+            shorter = centre_filled(completer, photo, [completion_preset("short-tuning", config)])
+            grain_row = [image[crop] for image in (photo, *earlier, *shorter, done.pasted)]
     save_png(args.out / "example_faces.png", image_grid(np.stack(face_rows), columns=4))
     height = 240  # the face is ~100 px wide in the photo: enlarged for the page
     photo_rows = [cv2.resize(image, (image.shape[1] * height // image.shape[0], height), interpolation=cv2.INTER_CUBIC)
                   for image in photo_rows]
     save_png(args.out / "example_photo.png", image_grid(np.stack(photo_rows), columns=3))
-    save_png(args.out / "example_grain.png", image_grid(np.stack(grain_row), columns=4))
+    save_png(args.out / "example_grain.png", image_grid(np.stack(grain_row), columns=len(grain_row)))
     print(f"wrote {args.out / 'example_faces.png'}, {args.out / 'example_photo.png'} and {args.out / 'example_grain.png'}")
 
     directions = load_directions(args.weights, completer.z_dim)

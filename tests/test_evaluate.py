@@ -1,8 +1,10 @@
 """Evaluation and the realism check on a tiny model and faces it drew itself."""
+import argparse
 import json
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 
 import cv2
 import numpy as np
@@ -11,7 +13,7 @@ from PIL import Image
 
 from core.align import FaceAligner
 from core.config import CompletionConfig
-from core.evaluate import convergence_curve, landmark_error, paired_differences, quality, seam_jump
+from core.evaluate import convergence_curve, landmark_error, paired_differences, preset, quality, seam_jump
 from core.images import to_uint8
 from core.masks import center_mask, stroke_mask
 from core.model import sample_z
@@ -272,3 +274,13 @@ def test_photo_figures_see_the_grain_a_fill_lacks(astronaut):
     blurred = photo_figures(astronaut, smooth, fill)
     assert blurred["detail"] < 0.2 and blurred["in_place"] < 0.2
     assert np.isfinite(blurred["seam"]) and 20 < blurred["psnr_hole"] < 40
+
+
+def test_each_model_is_evaluated_with_its_own_defaults_and_the_command_lines_changes(tiny_model):
+    own = replace(tiny_model, card={"completion": {"tune_steps": 7}})
+    plain = argparse.Namespace(restarts=1, iters=None, tune_steps=None)
+    assert preset("default", own, plain).tune_steps == 7
+    assert preset("default", tiny_model, plain).tune_steps == CompletionConfig().tune_steps
+    assert preset("short-tuning", own, plain).tune_steps == 25
+    changed = preset("default", own, argparse.Namespace(restarts=2, iters=3, tune_steps=0))
+    assert (changed.restarts, changed.iterations, changed.tune_steps) == (2, 3, 0)
