@@ -153,6 +153,7 @@ class CompletionConfig:
     # closely than any z can (Deep Generative Prior); small steps, so a large hole keeps G's face.
     # On 64 lfw-dev faces, 25 steps gave +1.2 dB (centre) and +1.1 dB (strokes) for 0.4 s a face;
     # lr 1e-3 lost 0.5 dB and SSIM to overfitting, 50-100 steps added under 0.2 dB.
+    # At photo resolution 50 give the 128 px model +0.14 dB on strokes: its card asks for them (weights/MODEL_CARD.md).
     tune_steps: int = 25
     tune_learning_rate: float = 3e-4
     blend: bool = True  # Poisson blending of the filled region
@@ -202,7 +203,7 @@ class CompletionConfig:
 # in one process.
 COMPLETION_PRESETS: dict[str, dict[str, Any]] = {
     "default": {},
-    # 25 fine-tuning steps: the 128 px model's defaults until 3 December 2026 (its card now asks for 100).
+    # 25 fine-tuning steps: the 128 px model's defaults until 3 December 2026 (its card now asks for 50).
     "short-tuning": {"tune_steps": 25},
     # The defaults until December 2026: 100 search steps from the best of 256 random z.
     "thorough": {"iterations": 100, "init_pool": 256, "precision": "float32", "tune_steps": 25},

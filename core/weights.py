@@ -49,7 +49,7 @@ class TrainedModel:
 
 def completion_defaults(card: dict[str, Any]) -> CompletionConfig:
     """CompletionConfig's defaults with the card's `completion` section on top: settings measured for one model (the
-    128 px G fits a person better with 100 fine-tuning steps; the 64 px one gains little for the time)."""
+    128 px G fits a person better with 50 fine-tuning steps; the 64 px one gains little for the time)."""
     return replace(CompletionConfig(), **card.get("completion", {}))
 
 
