@@ -442,7 +442,9 @@ def main(argv: list[str] | None = None) -> None:
         report = {
             "folder": str(args.folder), "faces": len(faces_array), "size": size, "skipped": skipped,
             "weights": [str(folder) for folder in args.weights],
-            "ours": {str(folder): {name: asdict(config) for name, config in each.items()} for folder, each in settings.items()}, "seed": asdict(seed), "results": {},
+            "ours": {str(folder): {name: asdict(config) for name, config in each.items()}
+                     for folder, each in settings.items()},
+            "seed": asdict(seed), "results": {},
         }
         markdown = [f"# Completion on {args.folder} ({len(faces_array)} faces)\n"]
         shown = slice(0, min(8, len(faces_array)))
