@@ -263,7 +263,7 @@ class Completer:
         (a batch dimension of None), so a user's first fill, of one or several variants, runs as fast as the ones
         after it. Seconds: call it off the request path (pages.common starts it in a thread). The arguments mirror
         complete()'s calls; a test checks that a fill after it traces nothing."""
-        config = CompletionConfig()
+        config = self.model.completion
         precision, s = config.precision, self.size
         with self._warming:
             self._networks(precision)
@@ -327,7 +327,7 @@ class Completer:
         self,
         images: np.ndarray,
         masks: Mask | Sequence[Mask],
-        config: CompletionConfig = CompletionConfig(),
+        config: CompletionConfig | None = None,
         callback: ProgressCallback | None = None,
         variants: int = 1,
     ) -> Completion:
@@ -336,8 +336,10 @@ class Completer:
         variants: fill each face this many times, to choose from; the Completion then holds N * variants fills,
         each face's together. The first is the single fill's method; the others may not start at the encoder's
         guess, so they start from other random z and end in other faces, and stop searching after
-        config.variant_iterations steps. A face's variants share one fine-tuned G.
+        config.variant_iterations steps. A face's variants share one fine-tuned G. config None: the model's own
+        defaults (TrainedModel.completion).
         """
+        config = self.model.completion if config is None else config
         images = np.asarray(images)
         if images.ndim == 3:
             images = images[None]

@@ -120,7 +120,7 @@ def complete_faces(
     completer: Completer,
     faces: Sequence[np.ndarray],
     mask: Mask,
-    config: CompletionConfig = CompletionConfig(),
+    config: CompletionConfig | None = None,
     sources: Sequence[tuple[np.ndarray, Alignment] | None] | None = None,
     progress: Progress | None = None,
     seconds: float | None = None,
@@ -135,8 +135,9 @@ def complete_faces(
     server's budget per request): at the first report past it, the search stops and the best
     z so far is fine-tuned and blended. variants: see Completer.complete; the results are then each face's
     variants in a row. photo_fills[i]: the photo pixels to replace when the hole was drawn on face i's photo
-    (core.photo_mask.PhotoHole.photo_fill); None: mask's hole warped back.
+    (core.photo_mask.PhotoHole.photo_fill); None: mask's hole warped back. config None: the model's own defaults.
     """
+    config = completer.model.completion if config is None else config
     deadline = None if seconds is None else time.perf_counter() + seconds
     faces = np.stack(faces)
     sources = list(sources) if sources is not None else [None] * len(faces)
@@ -170,7 +171,7 @@ def complete_variants(
     faces: Sequence[np.ndarray],
     mask: Mask,
     count: int,
-    config: CompletionConfig = CompletionConfig(),
+    config: CompletionConfig | None = None,
     sources: Sequence[tuple[np.ndarray, Alignment] | None] | None = None,
     progress: Progress | None = None,
     seconds: float | None = None,

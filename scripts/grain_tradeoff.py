@@ -33,7 +33,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from core.align import FaceAligner, find_images, load_faces  # noqa: E402
 from core.cli import argument_parser  # noqa: E402
 from core.completer import Completer  # noqa: E402
-from core.config import CompletionConfig  # noqa: E402
 from core.evaluate import eval_masks, hole_psnr, seam_excess  # noqa: E402
 from core.grain import BAND, OWN_BAND, SIGMA, detail_in_place, detail_ratio, high_band  # noqa: E402
 from core.images import save_png  # noqa: E402
@@ -76,7 +75,7 @@ def main() -> None:
         faces, sources, _ = load_faces(find_images(args.folder)[: args.limit + 16], size, aligner)
     kept = [i for i, source in enumerate(sources) if source is not None][: args.limit]
     faces, sources = np.stack([faces[i] for i in kept]), [sources[i] for i in kept]
-    config = CompletionConfig()
+    config = model.completion
     no_grain, guided = replace(config, grain=False), replace(config, guidance=1.0)
     ways = {  # name -> (sharpening of G's face, paste-back settings, core.grain's settings changed)
         "no detail": (0.0, no_grain, {}),

@@ -12,6 +12,7 @@ from core.config import STEP_SIZES, CompletionConfig
 from core.images import to_uint8
 from core.masks import Mask, MaskError, center_mask, full_mask, lowres_mask
 from core.model import sample_z
+from core.pipeline import complete_variants
 from core.weights import save_model
 
 FAST = CompletionConfig(iterations=60, learning_rate=0.05, report_every=20, blend=False, init_pool=0)
@@ -270,3 +271,10 @@ def test_complete_cli_takes_its_defaults_from_the_models_card(tmp_path, tiny_mod
     complete_cli.main(common)
     complete_cli.main([*common, "--tune-steps", "9"])
     assert [config.tune_steps for config in used] == [3, 9]
+
+
+def test_a_fill_without_settings_takes_the_models_own_defaults(tiny_model, own_samples):
+    own = replace(tiny_model, card={"completion": {"iterations": 3, "init_pool": 4, "tune_steps": 1}})
+    assert Completer(own).complete(own_samples[:1], center_mask(16)).iterations == 3
+    (fills,) = complete_variants(Completer(own), own_samples[:1], center_mask(16), 2)
+    assert [fill.iterations for fill in fills] == [3, 3]
