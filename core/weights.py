@@ -19,7 +19,7 @@ import keras
 
 from core.cli import argument_parser
 from core.config import CompletionConfig, ModelConfig
-from core.model import build_discriminator, build_encoder, build_generator
+from core.networks import build_discriminator, build_encoder, build_generator
 
 MODEL_JSON = "model.json"
 GENERATOR_FILE = "generator.weights.h5"
@@ -162,11 +162,11 @@ COMPANIONS = {"encoder": True, "age_gender": False, "directions": True}  # secti
 
 def publish(source: Path, dest: Path, dtype: str = "float16") -> tuple[TrainedModel, list[str]]:
     """Write the model in source (e.g. a run's model/) into dest, keeping dest's companion files and their
-    card sections. Returns the model and the kept sections that were fitted to dest's previous G (to redo)."""
+    card sections, and its completion defaults. Returns the model and the kept sections that were fitted to dest's previous G (to redo)."""
     model = load_model(source)
     previous = read_model_json(dest)["card"] if (dest / MODEL_JSON).exists() else {}
-    kept = {name: previous[name] for name in COMPANIONS if name in previous and name not in model.card}
-    stale = [name for name in kept if COMPANIONS[name]]
+    kept = {name: previous[name] for name in (*COMPANIONS, "completion") if name in previous and name not in model.card}
+    stale = [name for name in kept if COMPANIONS.get(name)]
     for name in stale:
         kept[name] = {**kept[name], "fitted_to_generator_steps": previous.get("steps")}
     save_model(dest, model.config, model.generator, model.discriminator, {**model.card, **kept}, dtype, model.encoder)

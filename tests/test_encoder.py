@@ -89,7 +89,7 @@ def test_publishing_a_new_generator_keeps_the_companions_and_says_which_to_refit
                              "--batch-size", "4"], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     meta = json.loads((weights / MODEL_JSON).read_text())
-    meta["card"].update(steps=6000, age_gender={"epochs": 12})
+    meta["card"].update(steps=6000, age_gender={"epochs": 12}, completion={"tune_steps": 3})
     (weights / MODEL_JSON).write_text(json.dumps(meta))
     run_model = tmp_path / "run_model"  # a run exports G and D with its own card, and no encoder
     shutil.copytree(tiny_weights, run_model)
@@ -103,6 +103,7 @@ def test_publishing_a_new_generator_keeps_the_companions_and_says_which_to_refit
     assert "kept the encoder fitted to the previous generator" in result.stdout and "--warm-start" in result.stdout
     card = load_model(weights).card
     assert card["steps"] == 7000 and card["age_gender"] == {"epochs": 12}
+    assert card["completion"] == {"tune_steps": 3}  # the folder's own completion defaults survive a new G
     assert card["encoder"]["steps"] == 2 and card["encoder"]["fitted_to_generator_steps"] == 6000
 
     result = subprocess.run([sys.executable, "-m", "core.encoder", "--weights", str(weights), "--steps", "2",
