@@ -337,8 +337,10 @@ def main(argv: list[str] | None = None) -> None:
                         help="steps between checkpoints (and exports to RUN/model)")
     parser.add_argument("--image-size", type=int, default=ModelConfig.image_size, help="side of G's faces (a power of two)")
     parser.add_argument("--z-dim", type=int, default=ModelConfig.z_dim, help="length of z")
-    parser.add_argument("--gf", type=int, default=ModelConfig.gf, help="generator width: filters of its last hidden layer")
-    parser.add_argument("--df", type=int, default=ModelConfig.df, help="discriminator width: filters of its first layer")
+    parser.add_argument("--gf", type=int, help="generator width: filters of its last hidden layer (default: "
+                        f"--init-from's, else {ModelConfig.gf})")
+    parser.add_argument("--df", type=int, help="discriminator width: filters of its first layer (default: "
+                        f"--init-from's, else {ModelConfig.df})")
     parser.add_argument("--seed", type=int, default=defaults.seed, help="seed of the data order and of z")
     parser.add_argument("--ema-decay", type=float, default=defaults.ema_decay,
                         help="the exported G averages G's weights with this decay (0: export the raw G)")
@@ -366,11 +368,13 @@ def main(argv: list[str] | None = None) -> None:
     if args.steps < 1 or args.batch_size < 1:
         parser.error("--steps and --batch-size must be positive")
     try:
-        model = ModelConfig(args.image_size, args.z_dim, args.gf, args.df)
+        model = ModelConfig(args.image_size, args.z_dim, args.gf or ModelConfig.gf, args.df or ModelConfig.df)
         if args.init_from and not args.resume:
             previous = read_model_json(args.init_from)["config"]
             if args.image_size == 2 * previous.image_size:
                 model = previous.grown()
+            elif args.image_size == previous.image_size:  # training a model on: its own widths unless told
+                model = replace(previous, gf=args.gf or previous.gf, df=args.df or previous.df)
         config = TrainConfig(
             batch_size=args.batch_size,
             steps=args.steps,

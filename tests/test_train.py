@@ -272,3 +272,16 @@ def test_a_spectrally_normalised_d_trains_from_a_plain_one_and_exports_plain(syn
     resumed = train(synthetic_faces, run, tiny_config.grown(), TrainConfig(**{**STEPS, "steps": 4}), resume=True,
                     verbose=0)
     assert resumed.train_config.spectral_norm and read_checkpoint_state(run)["step"] == 4
+
+
+def test_training_a_model_on_from_the_command_line_takes_its_widths(synthetic_faces, tmp_path, tiny_weights, tiny_config):
+    import subprocess
+    import sys
+
+    run = tmp_path / "run"  # no --gf, --df or --z-dim: the shipped model's own, not ModelConfig's defaults
+    result = subprocess.run([sys.executable, "-m", "core.train", "--data", str(synthetic_faces), "--out", str(run),
+                             "--init-from", str(tiny_weights), "--image-size", "16", "--steps", "1", "--batch-size", "4",
+                             "--log-every", "1", "--sample-every", "1", "--checkpoint-every", "1"],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert load_model(run / "model").config == tiny_config
