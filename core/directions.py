@@ -36,6 +36,7 @@ from core.model import sample_z
 from core.weights import MODEL_JSON, TrainedModel, WeightsError, atomic_write, load_model, read_model_json, write_json
 
 DIRECTIONS_FILE = "directions.npz"
+SAMPLE_LABELLED = ("smile", "mouth_open", "eyes_closed", "brows_raised", "yaw")  # labelled on G's own samples
 LABELS = {  # what each direction is called in the app
     "smile": "Smile", "mouth_open": "Mouth open", "eyes_closed": "Eyes closed", "brows_raised": "Brows raised",
     "yaw": "Turn (yaw)", "age": "Age", "female": "Gender (female)",
@@ -226,13 +227,24 @@ def utkface_z(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return z[keep], np.array([label for label in labels if label is not None], np.float64)
 
 
+def add_conditional_edits(model: TrainedModel, meter: FaceMeter, edit_z: np.ndarray, base: np.ndarray,
+                          directions: Directions, shipped: Sequence[str], report: dict, config: DirectionConfig) -> None:
+    """Add to each shipped direction's report the measured conditional edit that holds the shipped attribute it
+    moves most (report[name]["holding"])."""
+    for name in shipped:
+        others = {a: m for a, m in report[name]["moves"].items() if a != name and a in shipped}
+        if others:
+            hold = max(others, key=others.get)
+            report[name]["holding"] = {"hold": hold, **edit_effect(model, meter, edit_z, base, directions.vector(
+                name, [hold]), config.edit_amount, name)}
+
+
 def fit_all(model: TrainedModel, meter: FaceMeter, projections: Path | None,
             config: DirectionConfig = DirectionConfig()) -> tuple[Directions, dict]:
     """Fit every direction the data allows, measure each edit, keep those that move their attribute."""
     z = sample_z(config.samples, model.config.z_dim, config.seed).numpy()
     scores = measure_samples(model, meter, z)
-    sources = {name: (z, scores[:, ATTRIBUTES.index(name)]) for name in ("smile", "mouth_open", "eyes_closed",
-                                                                         "brows_raised", "yaw")}
+    sources = {name: (z, scores[:, ATTRIBUTES.index(name)]) for name in SAMPLE_LABELLED}
     if projections is not None:
         projected, labels = utkface_z(projections)
         sources["age"], sources["female"] = (projected, labels[:, 0]), (projected, labels[:, 1])
@@ -252,18 +264,49 @@ def fit_all(model: TrainedModel, meter: FaceMeter, projections: Path | None,
     shipped = [n for n in measured if min(report[n]["up"], report[n]["down"]) >= config.min_moved]
     for name in report:
         report[name]["shipped"] = name in shipped
-    for name in shipped:  # the conditional edit that holds the attribute this one moves most
-        others = {a: m for a, m in report[name]["moves"].items() if a != name and a in shipped}
-        if others:
-            hold = max(others, key=others.get)
-            report[name]["holding"] = {"hold": hold, **edit_effect(model, meter, edit_z, base, candidates.vector(
-                name, [hold]), config.edit_amount, name)}
+    add_conditional_edits(model, meter, edit_z, base, candidates, shipped, report, config)
     rng = np.random.default_rng(config.seed)
     control = rng.normal(size=model.config.z_dim)
     report["random direction (control)"] = edit_effect(model, meter, edit_z, base, control / np.linalg.norm(control),
                                                       config.edit_amount, None)
     keep = [candidates.names.index(n) for n in shipped]
     return Directions(shipped, candidates.vectors[keep], z, scores), report
+
+
+def remeasure(model: TrainedModel, meter: FaceMeter, directions: Directions, report: Mapping[str, dict],
+              config: DirectionConfig = DirectionConfig(), tolerance: float = 0.05
+              ) -> tuple[Directions, dict, list[str]]:
+    """Directions fitted to an earlier G, measured again on model's G (after it trained on) on the same edit faces
+    as fit_all, against their rows of report (the card's). One that falls below its row by more than tolerance, or
+    below min_moved, is refitted where its labels come from G's samples (the bank, measured again); age and gender,
+    whose labels are projected photos, stay while they still move their attribute on min_moved of the faces and
+    are dropped otherwise (core.project and core.directions refit them). Returns the directions, the new report
+    and the names refitted."""
+    bank_scores = measure_samples(model, meter, directions.bank_z)
+    edit_z = sample_z(config.edit_faces, model.config.z_dim, config.seed + 1_000_003).numpy()
+    base = measure_samples(model, meter, edit_z)
+    kept, new_report, refitted = {}, {}, []
+    for name in directions.names:
+        before = report.get(name, {})
+        vector = directions.vector(name)
+        effect = edit_effect(model, meter, edit_z, base, vector, config.edit_amount, name)
+        floor = max(config.min_moved, min(before.get("up", 0.0), before.get("down", 0.0)) - tolerance)
+        entry = {**before, **effect}
+        if min(effect["up"], effect["down"]) < floor and name in SAMPLE_LABELLED:
+            labels = bank_scores[:, ATTRIBUTES.index(name)]
+            vector, accuracy = fit_direction(directions.bank_z, labels, config)
+            entry = {**before, **edit_effect(model, meter, edit_z, base, vector, config.edit_amount, name),
+                     "accuracy": round(accuracy, 3), "labelled": int(classes(labels, config.share)[0].sum())}
+            refitted.append(name)
+        entry["shipped"] = min(entry["up"], entry["down"]) >= config.min_moved
+        entry.pop("holding", None)
+        new_report[name] = entry
+        if entry["shipped"]:
+            kept[name] = vector
+    measured = Directions(list(kept), np.stack(list(kept.values())) if kept else np.zeros((0, model.config.z_dim)),
+                          directions.bank_z, bank_scores)
+    add_conditional_edits(model, meter, edit_z, base, measured, measured.names, new_report, config)
+    return measured, new_report, refitted
 
 
 def photo_edit_effects(completer, meter: FaceMeter, directions: Directions, faces: np.ndarray, amount: float,

@@ -263,3 +263,41 @@ def test_project_cli_writes_z_and_reports_its_own_time(tmp_path, tiny_weights, t
     assert np.load(out)["z"].shape == (3, tiny_model.config.z_dim)
     seconds = int(re.search(r"3 faces -> .* in (\d+) s", result.stdout).group(1))
     assert seconds <= wall  # the batch loop once reused the timer's name and printed the perf_counter clock
+
+
+def test_remeasure_keeps_what_holds_on_a_further_trained_g_and_refits_what_falls(tiny_config):
+    import keras
+
+    from core.directions import fit_all, remeasure
+    from core.weights import TrainedModel
+
+    def linear_generator(seed: int) -> TrainedModel:
+        keras.utils.set_random_seed(seed)
+        size, z_dim = tiny_config.image_size, tiny_config.z_dim
+        generator = keras.Sequential([keras.Input((z_dim,)), keras.layers.Dense(size * size * 3, activation="tanh"),
+                                      keras.layers.Reshape((size, size, 3))])
+        return TrainedModel(tiny_config, generator, discriminator=None)
+
+    config = DirectionConfig(samples=400, edit_faces=40)
+    before = linear_generator(0)
+    directions, report = fit_all(before, BrightnessMeter(), None, config)
+    rng = np.random.default_rng(0)
+    age = rng.normal(size=tiny_config.z_dim)  # a direction from projected photos, which the meter cannot read here
+    directions = Directions(directions.names + ["age"], np.concatenate([directions.vectors, age[None] / np.linalg.norm(age)]),
+                            directions.bank_z, directions.bank_scores)
+    report["age"] = {"up": 0.99, "down": 0.95, "labels": "UTKFace file names, projected z", "shipped": True}
+
+    same, same_report, refitted = remeasure(before, BrightnessMeter(), directions, report, config)
+    assert refitted == [] and same.names == ["smile", "yaw"]  # age no longer moves: dropped, not refitted
+    np.testing.assert_allclose(same.vector("smile"), directions.vector("smile"), atol=1e-6)
+    assert not same_report["age"]["shipped"] and same_report["smile"]["holding"]["hold"] == "yaw"
+
+    after = linear_generator(0)  # G trained on so far that z's meaning turned around: G'(z) = G(-z)
+    kernel, bias = after.generator.layers[0].get_weights()
+    after.generator.layers[0].set_weights([-kernel, bias])
+    moved, after_report, refitted = remeasure(after, BrightnessMeter(), directions, report, config)
+    assert set(refitted) == {"smile", "yaw"} and moved.names == ["smile", "yaw"]
+    for name in moved.names:
+        assert min(after_report[name]["up"], after_report[name]["down"]) >= 0.8
+    np.testing.assert_allclose(moved.bank_scores, BrightnessMeter().measure(
+        to_uint8(after.generator(directions.bank_z).numpy())))  # the bank is measured on the new G
