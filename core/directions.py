@@ -280,7 +280,7 @@ def remeasure(model: TrainedModel, meter: FaceMeter, directions: Directions, rep
     as fit_all, against their rows of report (the card's). One that falls below its row by more than tolerance, or
     below min_moved, is refitted where its labels come from G's samples (the bank, measured again); age and gender,
     whose labels are projected photos, stay while they still move their attribute on min_moved of the faces and
-    are dropped otherwise (core.project and core.directions refit them). Returns the directions, the new report
+    are dropped otherwise (core.project and core.directions refit them), as is any the meter cannot read on this G. Returns the directions, the new report
     and the names refitted."""
     bank_scores = measure_samples(model, meter, directions.bank_z)
     edit_z = sample_z(config.edit_faces, model.config.z_dim, config.seed + 1_000_003).numpy()
@@ -292,8 +292,8 @@ def remeasure(model: TrainedModel, meter: FaceMeter, directions: Directions, rep
         effect = edit_effect(model, meter, edit_z, base, vector, config.edit_amount, name)
         floor = max(config.min_moved, min(before.get("up", 0.0), before.get("down", 0.0)) - tolerance)
         entry = {**before, **effect}
-        if min(effect["up"], effect["down"]) < floor and name in SAMPLE_LABELLED:
-            labels = bank_scores[:, ATTRIBUTES.index(name)]
+        labels = bank_scores[:, ATTRIBUTES.index(name)]
+        if min(effect["up"], effect["down"]) < floor and name in SAMPLE_LABELLED and np.isfinite(labels).any():
             vector, accuracy = fit_direction(directions.bank_z, labels, config)
             entry = {**before, **edit_effect(model, meter, edit_z, base, vector, config.edit_amount, name),
                      "accuracy": round(accuracy, 3), "labelled": int(classes(labels, config.share)[0].sum())}

@@ -1,0 +1,142 @@
+"""Closing a training sitting (core.sitting): the rule that decides, and publishing that never leaves a mix."""
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from core.config import TrainConfig
+from core.sitting import REPORT, TABLE_END, Comparison, Figures, PublishRule, SittingConfig, close
+from core.weights import MODEL_JSON, load_model
+
+CHEAP = SittingConfig(samples=16, faces=4, encoder_steps=2)
+ANYTHING_WINS = PublishRule(min_psnr_gain=-100, max_detail_loss=100, max_faces_found_loss=1, max_swd_change=1e9)
+NOTHING_WINS = PublishRule(min_psnr_gain=100)
+
+
+def comparison(swd=(20.0, 15.0), found=0.998, psnr=0.1, detail=0.0) -> Comparison:
+    shipped = Figures(5000, 1.0, {128: 25.0, 64: 15.0}, {"center": 21.0}, {"center": 0.8})
+    candidate = Figures(6000, found, dict(zip((128, 64), swd)), {"center": 21.0 + psnr}, {"center": 0.8 + detail})
+    return Comparison(candidate, shipped, {"center": {"psnr_hole": (psnr, 0.05, 64), "detail": (detail, 0.01, 64)}}, 64)
+
+
+def test_a_run_wins_only_when_every_condition_holds():
+    rule = PublishRule()
+    assert comparison().losses(rule) == []
+    assert "SWD at 128 px" in comparison(swd=(26.0, 14.0)).losses(rule)[0]
+    assert "mean SWD" in comparison(swd=(24.0, 17.0)).losses(rule)[0]
+    assert "faces are found in 98.0%" in comparison(found=0.98).losses(rule)[0]
+    assert "hole PSNR on center is -0.05" in comparison(psnr=-0.05).losses(rule)[0]
+    assert comparison(psnr=0.2).losses(PublishRule(min_psnr_gain=0.3))  # the issue's target, as a rule
+    assert "detail on center" in comparison(detail=-0.05).losses(rule)[0]
+    assert len(comparison(swd=(30.0, 30.0), found=0.5, psnr=-1, detail=-1).losses(rule)) == 5
+
+
+def folder_digest(folder: Path, skip: tuple[str, ...] = ()) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())
+            if p.is_file() and p.name not in skip}
+
+
+@pytest.fixture
+def sitting(tmp_path, tiny_weights, faces_drawn_by_g, tiny_config):
+    """A shipped tiny model with an encoder, a completion section and a card table; a sitting trained 2 steps
+    from it; photos and real faces (the tiny G's own samples)."""
+    from core.encoder import train_encoder
+    from core.model import build_encoder
+    from core.train import train
+    from core.weights import ENCODER_FILE, save_network, write_json
+
+    weights = tmp_path / "weights"
+    shutil.copytree(tiny_weights, weights)
+    save_network(weights / ENCODER_FILE, build_encoder, tiny_config, train_encoder(load_model(weights), 2, 4, verbose=0))
+    meta = json.loads((weights / MODEL_JSON).read_text())
+    meta["card"].update(ema_decay=0.999, completion={"iterations": 3, "tune_steps": 2, "restarts": 2}, encoder={})
+    write_json(weights / MODEL_JSON, meta)
+    (weights / "MODEL_CARD.md").write_text(f"# Tiny\n\n| date | run |\n| --- | --- |\n{TABLE_END}\n\nMore.\n")
+    faces = faces_drawn_by_g(24, seed=5)
+    run = tmp_path / "runs" / "sitting"
+    train(faces, run, tiny_config, TrainConfig(batch_size=4, steps=2, log_every=1, sample_every=2, checkpoint_every=1),
+          verbose=0, init_from=weights)
+    return run, weights, faces
+
+
+def test_a_sitting_that_does_not_win_leaves_only_its_row_in_the_card(sitting):
+    run, weights, faces = sitting
+    before = folder_digest(weights, skip=("MODEL_CARD.md",))
+    published, reasons = close(run, weights, faces, faces, CHEAP, NOTHING_WINS)
+    assert not published and any("hole PSNR" in r for r in reasons)
+    assert folder_digest(weights, skip=("MODEL_CARD.md",)) == before
+    card = (weights / "MODEL_CARD.md").read_text()
+    row = card.splitlines()[card.splitlines().index(TABLE_END) - 1]
+    assert row.startswith("| ") and "| sitting | 2 (+2) |" in row and row.endswith("| kept |")
+    assert card.endswith("More.\n")
+    report = json.loads((run / REPORT).read_text())
+    assert report["published"] is False and report["reasons"] == reasons
+    assert set(report["differences"]) == {"center", "strokes"}
+
+
+def test_a_sitting_that_wins_replaces_the_weights_whole_with_the_encoder_trained_on(sitting, tiny_config):
+    from core.directions import Directions, load_directions, save_directions
+    from core.weights import write_json
+
+    run, weights, faces = sitting
+    rng = np.random.default_rng(0)  # a direction the meter cannot read on the tiny G's noise: dropped, not refitted
+    vector = rng.normal(size=(1, tiny_config.z_dim))
+    save_directions(weights, Directions(["smile"], vector / np.linalg.norm(vector), rng.uniform(-1, 1, (20, 8)),
+                                        np.zeros((20, 7))))
+    meta = json.loads((weights / MODEL_JSON).read_text())
+    meta["card"]["directions"] = {"config": {"samples": 20, "edit_faces": 4}, "report": {"smile": {"up": 1, "down": 1}}}
+    write_json(weights / MODEL_JSON, meta)
+    old_encoder = load_model(weights).encoder.get_weights()
+    published, reasons = close(run, weights, faces, faces, CHEAP, ANYTHING_WINS)
+    assert published and reasons == []
+    new, trained = load_model(weights), load_model(run / "model")
+    for a, b in zip(new.generator.get_weights(), trained.generator.get_weights()):
+        np.testing.assert_allclose(a, b, atol=2e-3, rtol=2e-3)  # float16 storage
+    assert any(np.abs(a - b).max() > 0 for a, b in zip(new.encoder.get_weights(), old_encoder))
+    assert new.card["steps"] == 2 and new.card["completion"]["tune_steps"] == 2  # its settings stay
+    assert new.card["encoder"]["steps"] == CHEAP.encoder_steps
+    assert load_directions(weights, tiny_config.z_dim).names == [] and new.card["directions"]["refitted"] == []
+    assert new.card["directions"]["report"]["smile"]["shipped"] is False and "psnr" in new.card["directions"]["photos"]
+    assert sorted(p.name for p in weights.parent.iterdir()) == ["faces", "runs", "weights"]  # no staging left
+    assert "| published |" in (weights / "MODEL_CARD.md").read_text()
+
+
+def test_a_publish_killed_half_way_leaves_the_shipped_weights_as_they_were(sitting, monkeypatch):
+    import core.sitting
+
+    run, weights, faces = sitting
+    before = folder_digest(weights, skip=("MODEL_CARD.md",))
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(core.sitting, "train_encoder", killed)
+    with pytest.raises(KeyboardInterrupt):
+        close(run, weights, faces, faces, CHEAP, ANYTHING_WINS)
+    assert folder_digest(weights, skip=("MODEL_CARD.md",)) == before
+    monkeypatch.undo()
+    published, _ = close(run, weights, faces, faces, CHEAP, ANYTHING_WINS)  # the next close starts afresh
+    assert published and not weights.with_name(".weights.new").exists()
+
+
+def test_the_cli_says_what_it_decided_and_refuses_a_run_of_another_model(sitting, tmp_path, tiny_weights):
+    run, weights, faces = sitting
+    command = [sys.executable, "-m", "core.sitting", str(run), "--weights", str(weights), "--photos", str(faces),
+               "--real", str(faces), "--samples", "16", "--faces", "4", "--min-psnr-gain", "100"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert "kept the shipped model, because" in result.stdout and "hole PSNR on center is" in result.stdout
+    other = tmp_path / "other"
+    shutil.copytree(weights, other)
+    meta = json.loads((other / MODEL_JSON).read_text())
+    meta["config"]["gf"] = 8
+    (other / MODEL_JSON).write_text(json.dumps(meta))
+    result = subprocess.run(command[:5] + [str(other)] + command[6:], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 2 and "error:" in result.stderr and "other" in result.stderr
