@@ -16,9 +16,10 @@ from core.quiet import is_noise
 ROOT = Path(__file__).resolve().parent.parent
 TOOLS = [
     "core.align", "core.attributes", "core.complete", "core.curves", "core.directions", "core.encoder",
-    "core.evaluate", "core.jobs", "core.project", "core.realism", "core.train", "core.weights",
+    "core.evaluate", "core.jobs", "core.project", "core.realism", "core.sitting", "core.train", "core.train_jax",
+    "core.weights",
     "benchmarks.click_to_result", "benchmarks.complete_step", "benchmarks.concurrent_users", "benchmarks.distributed_step",
-    "benchmarks.edit_photo", "benchmarks.train_step", "scripts/readme_figures.py",
+    "benchmarks.edit_photo", "benchmarks.train_step", "scripts/readme_figures.py", "scripts/gpu_sitting.py",
 ]
 
 
