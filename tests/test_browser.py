@@ -205,12 +205,14 @@ def test_watch_stop_and_resume_a_training_run(app_url, browser, synthetic_faces,
     try:
         page.goto(f"{app_url}/train")
         page.get_by_text("Running", exact=True).wait_for(timeout=60_000)
-        chart = page.locator(".js-plotly-plot").first
-        page.wait_for_function(  # the fragment refreshes every 5 s; wait for curves with a few points each
-            "() => document.querySelector('.js-plotly-plot')?.data?.every(t => t.x.length >= 3)",
+        # The fragment redraws the chart every 5 s: read the curves' names in the same look that finds them drawn
+        # (a second look could find the next chart before plotly has given it data).
+        names = page.wait_for_function(
+            "() => { const data = document.querySelector('.js-plotly-plot')?.data;"
+            " return data?.every(t => t.x.length >= 3) && data.map(t => t.name); }",
             timeout=120_000,
-        )
-        assert chart.evaluate("c => c.data.map(t => t.name)") == ["d_loss_real", "d_loss_fake", "g_loss"]
+        ).json_value()
+        assert names == ["d_loss_real", "d_loss_fake", "g_loss"]
         page.get_by_text("Samples from a fixed z at step").wait_for(timeout=30_000)
 
         page.get_by_role("button", name="Stop").click()
