@@ -30,6 +30,7 @@ import numpy as np
 from core.align import FaceAligner, find_images, load_faces
 from core.attributes import FaceMeter, load_age_gender
 from core.cli import argument_parser
+from core.config import TrainConfig
 from core.completer import Completer
 from core.directions import DirectionConfig, load_directions, photo_edit_effects, remeasure, save_directions
 from core.edit import PIVOT_TUNING
@@ -199,13 +200,27 @@ def publish_sitting(run_model: Path, weights: Path, photos: np.ndarray, config: 
     return done
 
 
+def recipe(run_dir: Path) -> str:
+    """What the run changed from core.train's defaults, from its run.json ('' without one)."""
+    path = run_dir / "run.json"
+    if not path.is_file():
+        return ""
+    train, defaults = json.loads(path.read_text())["train"], asdict(TrainConfig())
+    skip = {"steps", "log_every", "sample_every", "checkpoint_every", "d_learning_rate"}
+    changed = [f"{key} {value:g}" if isinstance(value, float) else f"{key} {value}" for key, value in train.items()
+               if key not in skip and value != defaults.get(key)]
+    return ", ".join(changed)
+
+
 def card_row(run_dir: Path, comparison: Comparison, verdict: str) -> str:
     """The sitting's row of the model card's table."""
     c, s = comparison.candidate, comparison.shipped
     masks = list(comparison.differences)
     psnr = " / ".join(f"{c.psnr_hole[m]:.2f} ({comparison.differences[m]['psnr_hole'][0]:+.2f})" for m in masks)
     detail = " / ".join(f"{c.detail[m]:.2f}" for m in masks)
-    return (f"| {date.today().isoformat()} | {run_dir.name} | {c.steps:,} (+{c.steps - s.steps:,}) | "
+    changes = recipe(run_dir)
+    return (f"| {date.today().isoformat()} | {run_dir.name}{f' ({changes})' if changes else ''} | "
+            f"{c.steps:,} (+{c.steps - s.steps:,}) | "
             + " / ".join(f"{value:.1f}" for value in c.swd.values())
             + f" ({' / '.join(f'{value:.1f}' for value in s.swd.values())}) | {c.faces_found:.1%} ({s.faces_found:.1%}) | "
             f"{psnr} | {detail} | {verdict} |")

@@ -74,7 +74,7 @@ def test_a_sitting_that_does_not_win_leaves_only_its_row_in_the_card(sitting):
     assert folder_digest(weights, skip=("MODEL_CARD.md",)) == before
     card = (weights / "MODEL_CARD.md").read_text()
     row = card.splitlines()[card.splitlines().index(TABLE_END) - 1]
-    assert row.startswith("| ") and "| sitting | 2 (+2) |" in row and row.endswith("| kept |")
+    assert row.startswith("| ") and "| sitting (batch_size 4) | 2 (+2) |" in row and row.endswith("| kept |")
     assert card.endswith("More.\n")
     report = json.loads((run / REPORT).read_text())
     assert report["published"] is False and report["reasons"] == reasons
