@@ -280,8 +280,8 @@ def remeasure(model: TrainedModel, meter: FaceMeter, directions: Directions, rep
     as fit_all, against their rows of report (the card's). One that falls below its row by more than tolerance, or
     below min_moved, is refitted where its labels come from G's samples (the bank, measured again); age and gender,
     whose labels are projected photos, stay while they still move their attribute on min_moved of the faces and
-    are dropped otherwise (core.project and core.directions refit them), as is any the meter cannot read on this G. Returns the directions, the new report
-    and the names refitted."""
+    are dropped otherwise (core.project and core.directions refit them), as is any the meter cannot read on this
+    G. Returns the directions, the new report and the names refitted."""
     bank_scores = measure_samples(model, meter, directions.bank_z)
     edit_z = sample_z(config.edit_faces, model.config.z_dim, config.seed + 1_000_003).numpy()
     base = measure_samples(model, meter, edit_z)

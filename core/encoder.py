@@ -100,6 +100,26 @@ def train_encoder(model: TrainedModel, steps: int, batch_size: int = 64, learnin
     return encoder
 
 
+def fit_encoder(folder: Path, steps: int, batch_size: int = 64, warm_start: bool = False,
+                verbose: int | str = "auto", command: str | None = None) -> float:
+    """Train the encoder of the model in folder (train_encoder) and write it there with its card section; the
+    seconds it took. command: how the card says it was made (default: the core.encoder command that does this)."""
+    model = load_model(folder)
+    start = time.perf_counter()
+    encoder = train_encoder(model, steps, batch_size, warm_start=warm_start, verbose=verbose)
+    seconds = time.perf_counter() - start
+    meta = read_model_json(folder)
+    save_network(folder / ENCODER_FILE, build_encoder, model.config, encoder, meta.get("dtype", "float32"))
+    command = command or f"python -m core.encoder --weights {folder} --steps {steps}" + " --warm-start" * warm_start
+    section = {"steps": steps, "batch_size": batch_size, "wall_seconds": round(seconds),
+               "trained": date.today().isoformat(), "command": command}
+    if warm_start:
+        section["started_from"] = meta.get("card", {}).get("encoder", {})
+    card = {**meta.get("card", {}), "encoder": section}
+    write_json(folder / MODEL_JSON, {**meta, "config": model.config.to_dict(), "card": card})
+    return seconds
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argument_parser("Train the completion encoder on the generator's own samples.")
     parser.add_argument("--weights", type=Path, default=Path("weights"), help="model folder; the encoder is written there")
@@ -111,23 +131,10 @@ def main(argv: list[str] | None = None) -> None:
     if args.steps < 1 or args.batch_size < 1:
         parser.error("--steps and --batch-size must be positive")
     try:
-        model = load_model(args.weights)
-        start = time.perf_counter()
-        encoder = train_encoder(model, args.steps, args.batch_size, warm_start=args.warm_start)
+        seconds = fit_encoder(args.weights, args.steps, args.batch_size, args.warm_start)
     except WeightsError as err:
         parser.exit(2, f"error: {err}\n")
-    seconds = time.perf_counter() - start
-    meta = read_model_json(args.weights)
-    save_network(args.weights / ENCODER_FILE, build_encoder, model.config, encoder, meta.get("dtype", "float32"))
-    command = f"python -m core.encoder --weights {args.weights} --steps {args.steps}"
-    section = {"steps": args.steps, "batch_size": args.batch_size, "wall_seconds": round(seconds),
-               "trained": date.today().isoformat(), "command": command + " --warm-start" * args.warm_start}
-    if args.warm_start:
-        section["started_from"] = meta.get("card", {}).get("encoder", {})
-    card = {**meta.get("card", {}), "encoder": section}
-    write_json(args.weights / MODEL_JSON, {**meta, "config": model.config.to_dict(), "card": card})
     print(f"wrote {args.weights / ENCODER_FILE} after {args.steps} steps in {seconds:.0f} s")
-
 
 if __name__ == "__main__":
     main()

@@ -34,12 +34,11 @@ from core.config import TrainConfig
 from core.completer import Completer
 from core.directions import DirectionConfig, load_directions, photo_edit_effects, remeasure, save_directions
 from core.edit import PIVOT_TUNING
-from core.encoder import train_encoder
+from core.encoder import fit_encoder
 from core.evaluate import eval_masks, evaluate, gan_method, paired_differences
-from core.model import build_encoder
 from core.realism import faces_found, generate, real_faces, swd
-from core.weights import (ENCODER_FILE, MODEL_JSON, TrainedModel, WeightsError, atomic_write, load_model, publish,
-                          read_model_json, save_network, write_json)
+from core.weights import (MODEL_JSON, TrainedModel, WeightsError, atomic_write, load_model, publish,
+                          read_model_json, write_json)
 
 MODEL_CARD = "MODEL_CARD.md"
 # The model card's table of sittings ends at this line; close() adds each sitting's row above it.
@@ -166,18 +165,13 @@ def publish_sitting(run_model: Path, weights: Path, photos: np.ndarray, config: 
     shutil.copytree(weights, staging)
     publish(run_model, staging)
     model = load_model(staging)
-    meta = read_model_json(staging)
-    card = meta["card"]
     done: dict = {}
     if model.encoder is not None:
-        start = time.perf_counter()
-        encoder = train_encoder(model, config.encoder_steps, warm_start=True, verbose=0)
-        save_network(staging / ENCODER_FILE, build_encoder, model.config, encoder, meta.get("dtype", "float32"))
-        card["encoder"] = {"steps": config.encoder_steps, "batch_size": 64,
-                           "wall_seconds": round(time.perf_counter() - start), "trained": date.today().isoformat(),
-                           "command": f"python -m core.sitting (core.encoder --steps {config.encoder_steps} "
-                                      "--warm-start)", "started_from": card.get("encoder", {})}
+        fit_encoder(staging, config.encoder_steps, warm_start=True, verbose=0,
+                    command=f"python -m core.sitting (core.encoder --steps {config.encoder_steps} --warm-start)")
         done["encoder"] = f"{config.encoder_steps} warm-start steps"
+    meta = read_model_json(staging)
+    card = meta["card"]
     directions = load_directions(staging, model.config.z_dim)
     if directions is not None:
         section = card.get("directions", {})
@@ -257,7 +251,7 @@ def close(run_dir: Path, weights: Path, photos_dir: Path, real_dir: Path, config
               "candidate": asdict(comparison.candidate), "shipped": asdict(comparison.shipped),
               "differences": comparison.differences, "photos": comparison.photos, "published": published,
               "reasons": reasons, "refitted": refitted}
-    write_json(run_dir / REPORT, json.loads(json.dumps(report)))
+    write_json(run_dir / REPORT, report)
     if not dry_run:
         add_card_row(weights, card_row(run_dir, comparison, "published" if published else "kept"))
     return published, reasons

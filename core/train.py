@@ -368,13 +368,15 @@ def main(argv: list[str] | None = None) -> None:
     if args.steps < 1 or args.batch_size < 1:
         parser.error("--steps and --batch-size must be positive")
     try:
-        model = ModelConfig(args.image_size, args.z_dim, args.gf or ModelConfig.gf, args.df or ModelConfig.df)
+        model = ModelConfig(args.image_size, args.z_dim, ModelConfig.gf if args.gf is None else args.gf,
+                            ModelConfig.df if args.df is None else args.df)
         if args.init_from and not args.resume:
             previous = read_model_json(args.init_from)["config"]
             if args.image_size == 2 * previous.image_size:
                 model = previous.grown()
             elif args.image_size == previous.image_size:  # training a model on: its own widths unless told
-                model = replace(previous, gf=args.gf or previous.gf, df=args.df or previous.df)
+                model = replace(previous, gf=previous.gf if args.gf is None else args.gf,
+                                df=previous.df if args.df is None else args.df)
         config = TrainConfig(
             batch_size=args.batch_size,
             steps=args.steps,

@@ -117,7 +117,7 @@ def test_a_publish_killed_half_way_leaves_the_shipped_weights_as_they_were(sitti
     def killed(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(core.sitting, "train_encoder", killed)
+    monkeypatch.setattr(core.sitting, "fit_encoder", killed)
     with pytest.raises(KeyboardInterrupt):
         close(run, weights, faces, faces, CHEAP, ANYTHING_WINS)
     assert folder_digest(weights, skip=("MODEL_CARD.md",)) == before
