@@ -8,16 +8,15 @@ from functools import partial
 
 import numpy as np
 import streamlit as st
-from PIL import Image
-from streamlit_drawable_canvas import st_canvas
 
 from core.align import AlignmentError
 from core.config import STEP_SIZES
 from core.images import ImageError, to_uint8
-from core.masks import PRESETS, MaskError, mask_from_canvas, masked_preview, preset_mask
+from core.masks import PRESETS, MaskError, mask_from_drawing, masked_preview, preset_mask
 from core.photo_mask import face_view, hole_from_drawing, outside_overlay, view_image, zoomed
 from core.model import sample_z
 from core.pipeline import MAX_VARIANTS, complete_variants
+from pages.mask_canvas import TOOLS, paint_hole
 from pages.common import (
     choose_face, download_button, enlarge, find_faces, model_and_completer, png_bytes, settings, through_app_navigation,
     turn_in_line, uploaded_photo,
@@ -111,29 +110,25 @@ st.session_state.kept_mask_kind = kind
 hole = None  # the photo's own pixels to fill, when the hole is drawn on the photo
 if kind == "Draw":
     tools, widths = st.columns(2)
-    tool = tools.radio("Tool", ["freedraw", "rect"], horizontal=True, format_func={"freedraw": "Brush", "rect": "Rectangle"}.get)
-    width = widths.slider("Brush width", 4, 60, 24)
-    pen = {"fill_color": "rgba(255, 255, 255, 0.8)", "stroke_width": width, "stroke_color": "rgba(255, 255, 255, 0.8)",
-           "drawing_mode": tool, "return_image_data": True}
+    tool = tools.radio("Tool", list(TOOLS), horizontal=True, format_func=TOOLS.get, key="tool")
+    width = widths.slider("Brush width", 4, 60, 24, disabled=tool == "rect")
     if alignment is not None:
-        st.caption("Paint the hole on the photo; the undo arrow in the canvas's toolbar takes a stroke back. "
+        st.caption("Paint the hole on the photo; the eraser takes paint away, Undo takes a stroke back. "
                    "The model fills only inside the yellow frame.")
         framed = view_image(photo, view, alignment, size)
-        canvas = st_canvas(background_image=Image.fromarray(framed),
-                           width=view.shown_width, height=view.shown_height, key=f"photo-canvas-{face_id}", **pen)
+        painted = paint_hole(framed, f"photo-canvas-{face_id}", tool, width)
     else:
-        canvas = st_canvas(background_image=Image.fromarray(enlarge(face, max(1, CANVAS // size))), height=CANVAS,
-                           width=CANVAS, key=f"canvas-{face_id}", **pen)
-    painted = getattr(canvas, "image_data", None)
-    if painted is None or not painted[..., 3].any():
+        shown = enlarge(face, max(1, CANVAS // size))
+        painted = paint_hole(shown, f"canvas-{face_id}", tool, width)
+    if painted is None or not painted.any():
         st.info("Paint over the part of the face to fill.")
         st.stop()
     try:
         if alignment is not None:
-            hole = hole_from_drawing(painted[..., 3], view, photo.shape, alignment, size)
+            hole = hole_from_drawing(painted, view, photo.shape, alignment, size)
             mask = hole.mask
         else:
-            mask = mask_from_canvas(painted, size)
+            mask = mask_from_drawing(painted > 0, size)
     except MaskError as err:
         st.warning(str(err), icon=":material/warning:")
         st.stop()

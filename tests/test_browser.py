@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
+from urllib.parse import urljoin
 
 import numpy as np
 import pytest
@@ -74,6 +75,29 @@ def download_image(page, sent: list[str], button: str) -> np.ndarray:
     return np.asarray(Image.open(download.value.path()).convert("RGB"))
 
 
+CANVAS = "canvas.facefill-mask-canvas"  # pages/mask_canvas.js
+
+
+def paint(page, box: dict, stroke: list[tuple[float, float]]) -> None:
+    """Drag the mouse along stroke, points given as fractions of the canvas's box."""
+    page.mouse.move(box["x"] + box["width"] * stroke[0][0], box["y"] + box["height"] * stroke[0][1])
+    page.mouse.down()
+    for x, y in stroke[1:]:
+        page.mouse.move(box["x"] + box["width"] * x, box["y"] + box["height"] * y, steps=2)
+    page.mouse.up()
+
+
+def model_hole(page, scale: int = 4) -> np.ndarray:
+    """The hole the model gets, (size, size) bool, read from the page's 'What the model gets to see' (grey = hole,
+    each model pixel shown scale x scale)."""
+    import io
+
+    image = page.get_by_test_id("stImage").filter(has_text="What the model gets to see").locator("img")
+    source = urljoin(page.url, image.get_attribute("src"))
+    seen = np.asarray(Image.open(io.BytesIO(page.request.get(source).body())).convert("RGB"))
+    return (seen[scale // 2 :: scale, scale // 2 :: scale] == 128).all(axis=2)
+
+
 def test_draw_on_the_photo_pick_a_fill_and_download_it(app_url, browser, tmp_path):
     """Paint a stroke on the example photo (zoomed to its face), fill, pick the third fill, download the photo:
     only the painted pixels change, where they were painted on the screen."""
@@ -87,17 +111,13 @@ def test_draw_on_the_photo_pick_a_fill_and_download_it(app_url, browser, tmp_pat
     start = time.perf_counter()
     page.goto(f"{app_url}/inpaint")
     page.get_by_text("Example photo", exact=True).click()
-    canvas = page.locator("canvas.upper-canvas")
+    canvas = page.locator(CANVAS)
     canvas.wait_for(timeout=60_000)
     print(f"inpaint page with the example photo: {time.perf_counter() - start:.1f} s")
 
     box = canvas.bounding_box()
     stroke = [(0.35 + 0.03 * i, 0.55 + 0.005 * i) for i in range(11)]  # across the mouth, inside the frame
-    page.mouse.move(box["x"] + box["width"] * stroke[0][0], box["y"] + box["height"] * stroke[0][1])
-    page.mouse.down()
-    for x, y in stroke[1:]:
-        page.mouse.move(box["x"] + box["width"] * x, box["y"] + box["height"] * y, steps=2)
-    page.mouse.up()
+    paint(page, box, stroke)
 
     page.get_by_text("What the model gets to see").wait_for(timeout=30_000)  # the stroke became a mask
     fill = page.get_by_role("button", name="Fill the hole")
@@ -137,6 +157,63 @@ def test_draw_on_the_photo_pick_a_fill_and_download_it(app_url, browser, tmp_pat
     shots = Path(os.environ.get("FACEFILL_SCREENSHOTS", tmp_path))
     shots.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(shots / "inpaint-completed.png"), full_page=True)
+    page.close()
+
+
+def test_paint_and_erase_on_a_phone(app_url, browser):
+    """On a phone's screen the canvas fits the page, a stroke lands in the model's frame where the finger put it,
+    and the eraser takes pixels out of the hole: the model gets the painted stroke less the erased one."""
+    from core.align import FaceAligner
+    from core.images import read_image
+    from core.photo_mask import face_view
+    from core.weights import read_model_json
+
+    width = 390
+    page = browser.new_page(viewport={"width": width, "height": 844}, device_scale_factor=2, is_mobile=True,
+                            has_touch=True)
+    page.goto(f"{app_url}/inpaint")
+    page.get_by_text("Example photo", exact=True).click()
+    canvas = page.locator(CANVAS)
+    canvas.wait_for(timeout=60_000)
+    settle(page)
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    assert box["x"] >= 0 and box["x"] + box["width"] <= width  # the whole photo can be painted
+    assert page.evaluate("document.scrollingElement.scrollWidth") <= width  # and nothing runs off the side
+
+    stroke = [(0.30 + 0.04 * i, 0.56) for i in range(11)]  # across the mouth
+    paint(page, box, stroke)
+    page.get_by_text("What the model gets to see").wait_for(timeout=30_000)
+    settle(page)
+    painted = model_hole(page)
+    page.get_by_text("Eraser", exact=True).click()
+    settle(page)
+    box = canvas.bounding_box()
+    paint(page, box, [(0.5, 0.45), (0.5, 0.67)])  # a cut through its middle
+    settle(page)
+    erased = model_hole(page)
+
+    # Where the strokes were put on the screen, in the model's frame.
+    size = read_model_json(ROOT / "weights")["config"].image_size
+    original = read_image(ROOT / "examples" / "astronaut.jpg")
+    with FaceAligner() as aligner:
+        alignment = aligner.align(original, size)
+    view = face_view(original.shape, alignment, size, shown_width=640, max_shown_height=640)
+
+    def in_model(x: float, y: float) -> np.ndarray:
+        return alignment.matrix @ np.array([view.left + x * view.width, view.top + y * view.height, 1.0])
+
+    brush = 24 / 2 * view.width / view.shown_width / alignment.photo_per_model  # the brush's radius, in model px
+    rows, cols = np.where(painted)
+    ends = np.array([in_model(*stroke[0]), in_model(*stroke[-1])])
+    assert abs(cols.min() - ends[0, 0]) <= brush + 2 and abs(cols.max() - ends[1, 0]) <= brush + 2
+    assert abs(rows.mean() - ends[:, 1].mean()) <= 3
+    removed = painted & ~erased
+    assert not (erased & ~painted).any()  # erasing never adds to the hole
+    assert removed.sum() > 0.1 * painted.sum()
+    cut_x = in_model(0.5, 0.56)[0]
+    assert np.abs(np.where(removed)[1] - cut_x).max() <= brush + 2  # only along the cut...
+    assert (np.where(erased)[1] < cut_x - brush).any() and (np.where(erased)[1] > cut_x + brush).any()  # ...both sides stay
     page.close()
 
 
