@@ -30,6 +30,9 @@ NOSE_TIP = 1
 # Where OpenFace's template puts dlib points 39, 42 and 57, as fractions of the frame.
 TEMPLATE = np.array([[0.36378, 0.17795], [0.61896, 0.17278], [0.50020, 0.75058]], np.float32)
 MIN_FACE_PIXELS = 20  # eye-to-lip distance below this is too small to use
+MIN_FACE_HEIGHT = 2 * MIN_FACE_PIXELS  # px, forehead to chin: a face is about twice as tall as its eyes are above its lip
+NO_FACE = (f"No face was found in this photo. FaceFill finds a face that looks at the camera, is not covered, and is "
+           f"at least {MIN_FACE_HEIGHT} px tall (forehead to chin).")
 MAX_YAW_RATIO = 2.5  # nose much closer to one eye than the other: a profile
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
 LANDMARKER_MODEL = Path(__file__).resolve().parent.parent / "models" / "face_landmarker.task"
@@ -122,11 +125,20 @@ class FaceAligner:
         faces = [np.array([(p.x * w, p.y * h) for p in face], np.float32) for face in result.face_landmarks]
         return sorted(faces, key=lambda f: -np.ptp(f[:, 0]) * np.ptp(f[:, 1]))
 
-    def align(self, image: np.ndarray, size: int = 64, face_index: int = 0) -> Alignment:
-        """Align one face of an RGB photo (the largest by default) to a size x size frame."""
+    def _faces(self, image: np.ndarray) -> list[np.ndarray]:
+        """The photo's faces' landmarks; raises AlignmentError, saying what would work, when there are none."""
+        h, w = image.shape[:2]
+        if min(h, w) < MIN_FACE_HEIGHT:
+            raise AlignmentError("too_small", f"This photo is only {w}x{h} pixels: a face to fill must be at least "
+                                              f"{MIN_FACE_HEIGHT} px tall. Use a larger photo.")
         faces = self.landmarks(image)
         if not faces:
-            raise AlignmentError("no_face", "No face was found in this photo.")
+            raise AlignmentError("no_face", NO_FACE)
+        return faces
+
+    def align(self, image: np.ndarray, size: int = 64, face_index: int = 0) -> Alignment:
+        """Align one face of an RGB photo (the largest by default) to a size x size frame."""
+        faces = self._faces(image)
         if face_index >= len(faces):
             raise AlignmentError("no_face", f"The photo has {len(faces)} face(s); there is no face {face_index + 1}.")
         return align_landmarks(image, faces[face_index], size)
@@ -136,9 +148,7 @@ class FaceAligner:
 
         Raises the first face's AlignmentError when none is usable, so the reason can be shown.
         """
-        faces = self.landmarks(image)
-        if not faces:
-            raise AlignmentError("no_face", "No face was found in this photo.")
+        faces = self._faces(image)
         aligned, errors = [], []
         for face in faces:
             try:
@@ -192,7 +202,11 @@ def align_landmarks(image: np.ndarray, landmarks: np.ndarray, size: int) -> Alig
     anchors = landmarks[list(LANDMARKS)]
     eye_to_lip = np.linalg.norm(anchors[2] - anchors[:2].mean(axis=0))
     if eye_to_lip < MIN_FACE_PIXELS:
-        raise AlignmentError("too_small", f"The face is too small ({eye_to_lip:.0f} px from eyes to lip).")
+        height = float(np.ptp(landmarks[:, 1]))
+        needed = MIN_FACE_PIXELS * height / max(eye_to_lip, 1e-6)
+        raise AlignmentError("too_small", f"The face is too small to fill: it is {height:.0f} px tall, and FaceFill needs "
+                                          f"at least {needed:.0f} px (forehead to chin). Use a larger photo, or one "
+                                          "taken closer.")
     to_eyes = np.linalg.norm(anchors[:2] - landmarks[NOSE_TIP], axis=1)
     if to_eyes.max() > MAX_YAW_RATIO * max(to_eyes.min(), 1e-6):
         raise AlignmentError("profile", "The face is turned sideways; use a photo facing the camera.")

@@ -141,7 +141,7 @@ def mask_from_drawing(fill: np.ndarray, size: int) -> Mask:
 
 
 def mask_from_canvas(rgba: np.ndarray, size: int) -> Mask:
-    """streamlit-drawable-canvas gives an (H, W, 4) RGBA array: alpha > 0 is to be filled."""
+    """A painted RGBA image (H, W, 4), such as a transparent PNG: alpha > 0 is to be filled."""
     rgba = np.asarray(rgba)
     if rgba.ndim != 3 or rgba.shape[2] != 4:
         raise MaskError(f"Expected an RGBA canvas image, got shape {rgba.shape}.")

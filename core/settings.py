@@ -12,7 +12,7 @@
 | FACEFILL_MAX_CONCURRENT | 1 | completions running at once per server; others wait their turn |
 | FACEFILL_MAX_SECONDS | 60 (hosted: 15) | the longest one completion's search may run before it stops and blends its best |
 | FACEFILL_MAX_JOBS | 1 | training jobs running at once per server (each takes over a GB and both cores) |
-| FACEFILL_MAX_UPLOAD_MB | 20 | upload size limit, refused with a message (keep .streamlit/config.toml's maxUploadSize above it) |
+| FACEFILL_MAX_UPLOAD_MB | 20 | largest photo an uploader takes (at most .streamlit/config.toml's maxUploadSize) |
 | FACEFILL_MAX_ZIP_MB | 100 | largest zip of photos the Train page takes (at most .streamlit/config.toml's maxUploadSize) |
 | FACEFILL_MAX_ZIP_FILES | 20000 | most photos in one zip |
 | FACEFILL_ADMIN_PASSWORD | (none) | set: only who enters it may start, stop or resume runs or switch the app's model |

@@ -104,13 +104,12 @@ def aligner() -> FaceAligner:
 def uploaded_photo(key: str | None = None) -> tuple[bytes, str] | None:
     """(bytes, file name) of a photo the user uploads, or None (with a message) while there is none.
 
-    Streamlit refuses only files over server.maxUploadSize, marking them with a red icon whose reason shows
-    on hover; that ceiling is set above FACEFILL_MAX_UPLOAD_MB, so a file over the limit reaches this check
-    and is refused with a message, before it is decoded.
+    The widget states the server's limit and refuses a larger file itself (a red mark that says why); the size is
+    checked again here, since a browser's check can be bypassed.
     """
     limit = settings().max_upload_mb
-    upload = st.file_uploader(f"A photo with a face (JPEG, PNG or WebP, up to {limit} MB)",
-                              type=["jpg", "jpeg", "png", "webp"], key=key)
+    upload = st.file_uploader("A photo with a face", type=["jpg", "jpeg", "png", "webp"], key=key,
+                              max_upload_size=limit)
     if upload is None:
         return None
     if upload.size > limit * 2**20:

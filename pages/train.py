@@ -39,7 +39,7 @@ def upload_dataset() -> None:
     """A zip of face photos, unpacked safely and aligned into uploads/NAME, with a progress bar and a skip report."""
     st.write(f"Its photos are unpacked (at most {config.max_zip_files} photos, {config.max_zip_mb} MB), every face is "
              f"aligned, and the faces land in `{config.uploads}/NAME`, ready to pick below; the photos are not kept.")
-    archive = st.file_uploader("Zip of face photos", type=["zip"], key="dataset_zip")
+    archive = st.file_uploader("Zip of face photos", type=["zip"], key="dataset_zip", max_upload_size=config.max_zip_mb)
     name = st.text_input("Dataset name", "my-faces", max_chars=jobs.MAX_RUN_NAME, key="dataset_name")
     if not st.button("Unpack and align", icon=":material/upload:", disabled=archive is None or not allowed):
         return

@@ -1,3 +1,4 @@
+import re
 import subprocess
 import sys
 
@@ -5,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core.align import LANDMARKS, TEMPLATE, AlignmentError, FaceAligner, tiles
+from core.align import LANDMARKS, MIN_FACE_HEIGHT, TEMPLATE, AlignmentError, FaceAligner, tiles
 
 
 @pytest.fixture(scope="module")
@@ -30,6 +31,7 @@ def test_no_face_is_reported(aligner):
     with pytest.raises(AlignmentError) as err:
         aligner.align(sky)
     assert err.value.reason == "no_face"
+    assert f"at least {MIN_FACE_HEIGHT} px tall" in str(err.value)  # says what a photo needs
 
 
 def test_a_small_face_is_found_and_called_too_small(aligner, astronaut):
@@ -39,6 +41,19 @@ def test_a_small_face_is_found_and_called_too_small(aligner, astronaut):
     with pytest.raises(AlignmentError) as err:
         aligner.align(canvas)
     assert err.value.reason == "too_small"  # found in a tile, not "no face"
+    # The message gives the smallest size that works, and that size does work.
+    height, needed = map(int, re.search(r"it is (\d+) px tall.* at least (\d+) px", str(err.value)).groups())
+    assert height < needed
+    scale = needed / height * 1.05
+    larger = np.asarray(Image.fromarray(canvas).resize((round(400 * scale), round(400 * scale))))
+    assert aligner.align(larger, 64).face.shape == (64, 64, 3)
+
+
+def test_a_photo_too_small_for_a_face_says_how_large_it_must_be(aligner, astronaut):
+    tiny = np.asarray(Image.fromarray(astronaut).resize((20, 20)))
+    with pytest.raises(AlignmentError, match=f"only 20x20 pixels.*at least {MIN_FACE_HEIGHT} px tall") as err:
+        aligner.align_all(tiny)
+    assert err.value.reason == "too_small"
 
 
 def test_every_face_of_a_group_photo_is_found(aligner, astronaut):

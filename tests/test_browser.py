@@ -315,14 +315,16 @@ def test_watch_stop_and_resume_a_training_run(app_url, browser, synthetic_faces,
         ("random.jpg", np.random.default_rng(1).bytes(4000), "is not a readable image"),
         ("blank.png", None, "No face was found"),
         ("empty.jpg", b"", "is empty"),
-        ("huge.jpg", b"\xff" * (25 * 2**20), "this server takes photos up to 20 MB"),
+        ("tiny.png", None, "a face to fill must be at least 40 px tall"),
+        ("under the limit.jpg", b"\xff" * (19 * 2**20), "is not a readable image"),  # the size passes, the bytes do not
     ],
-    ids=["random bytes", "no face", "empty file", "over the size limit"],
+    ids=["random bytes", "no face", "empty file", "photo too small", "just under the size limit"],
 )
 def test_bad_upload_shows_a_message(app_url, browser, name, content, message):
     if content is None:
         buffer = __import__("io").BytesIO()
-        Image.new("RGB", (300, 300), (120, 160, 200)).save(buffer, format="PNG")
+        side = 20 if name == "tiny.png" else 300
+        Image.new("RGB", (side, side), (120, 160, 200)).save(buffer, format="PNG")
         content = buffer.getvalue()
     page = browser.new_page()
     page.goto(f"{app_url}/inpaint")
@@ -331,6 +333,18 @@ def test_bad_upload_shows_a_message(app_url, browser, name, content, message):
     assert page.locator('[data-testid="stException"]').count() == 0  # no uncaught exception was shown
     page.close()
 
+
+def test_the_uploader_states_the_limit_it_enforces(app_url, browser):
+    """The photo uploader says the server's limit (FACEFILL_MAX_UPLOAD_MB, 20 by default) and refuses a file over it."""
+    page = browser.new_page()
+    page.goto(f"{app_url}/inpaint")
+    uploader = page.get_by_test_id("stFileUploader")
+    uploader.get_by_text("20MB per file").wait_for(timeout=60_000)
+    page.locator("input[type=file]").set_input_files(
+        files=[{"name": "huge.jpg", "mimeType": "image/jpeg", "buffer": b"\xff" * (21 * 2**20)}])
+    uploader.get_by_text("File must be 20.0MB or smaller").wait_for(state="attached", timeout=30_000)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    page.close()
 
 def test_move_a_slider_on_an_uploaded_photo(app_url, browser, tmp_path):
     """Upload a photo on the Explore page, move the first direction's slider, download the edited photo."""
