@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -16,9 +17,13 @@ from pathlib import Path
 
 from core.cli import argument_parser
 from core.train import RUN_JSON, read_checkpoint_state
+from core.weights import write_json
 
 PID_FILE = "job.pid"
 LOG_FILE = "job.log"
+JOB_FILE = "job.json"  # how the job was launched: a run can be started again before it wrote run.json
+STOPPED_FILE = "job.stopped"  # written by stop(): the run was stopped on request
+ALIGNED_FILE = "alignment.json"  # in OUT/aligned, once every photo was aligned
 ACTIVE_FILE = "ACTIVE"  # in the runs folder: which run's model the app uses
 MAX_RUN_NAME = 64
 
@@ -37,6 +42,8 @@ class JobStatus:
     running: bool
     step: int  # last checkpoint
     log_tail: str
+    why: str = ""  # why a job that is not running stopped, in words
+    can_resume: bool = False  # a stopped job can be resumed, or started again when it has no checkpoint
 
 
 def _pid(run_dir: Path) -> int | None:
@@ -91,10 +98,45 @@ def _is_zombie(pid: int) -> bool:
         return False
 
 
+def _launch(run_dir: Path) -> dict | None:
+    """How the run's job was launched (data, steps, align, train_args), from job.json or, for a run started before
+    job.json existed, from its run.json; None when neither is there (or is readable)."""
+    try:
+        if (run_dir / JOB_FILE).is_file():
+            return json.loads((run_dir / JOB_FILE).read_text())
+        saved = json.loads((run_dir / RUN_JSON).read_text())
+        return {"data": saved["card"]["data"], "steps": int(saved["train"]["steps"]), "align": False, "train_args": {}}
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _failure(log_lines: list[str]) -> str | None:
+    """What a failed job said last: a command-line tool's "error: ..." line, or the exception a traceback ends in."""
+    for line in reversed(log_lines):
+        if line.startswith("error: "):
+            return line.removeprefix("error: ").strip()
+        if re.match(r"[\w.]+(Error|Exception)\b", line) and any(line.startswith("Traceback") for line in log_lines):
+            return line.strip()
+    return None
+
+
 def status(run_dir: Path) -> JobStatus:
     log = run_dir / LOG_FILE
     tail = log.read_text(errors="replace")[-3000:] if log.is_file() else ""
-    return JobStatus(_pid(run_dir) is not None, read_checkpoint_state(run_dir)["step"], tail)
+    step = read_checkpoint_state(run_dir)["step"]
+    if _pid(run_dir) is not None:
+        return JobStatus(True, step, tail)
+    launch = _launch(run_dir)
+    lines = [line for line in tail.splitlines() if line.strip()]
+    if launch is not None and step >= launch["steps"]:
+        why = f"finished its {launch['steps']} steps"
+    elif (run_dir / STOPPED_FILE).is_file():
+        why = "stopped on request"
+    elif failure := _failure(lines):
+        why = f"failed: {failure}"
+    else:
+        why = "stopped without finishing (the server restarted, or the job was killed)"
+    return JobStatus(False, step, tail, why, launch is not None)
 
 
 def running(runs: Path) -> list[Path]:
@@ -114,6 +156,9 @@ def start(run_dir: Path, data_dir: Path, steps: int, align: bool = False, resume
         raise RuntimeError(f"{len(busy)} training job(s) already running ({names}); this server allows {max_jobs}. "
                            "Stop one, or wait for it to finish.")
     run_dir.mkdir(parents=True, exist_ok=True)
+    write_json(run_dir / JOB_FILE, {"data": str(Path(data_dir).resolve()), "steps": steps, "align": align,
+                                    "train_args": train_args})
+    (run_dir / STOPPED_FILE).unlink(missing_ok=True)
     command = [sys.executable, "-m", "core.jobs", "--data", str(Path(data_dir).resolve()), "--out",
                str(run_dir.resolve()), "--steps", str(steps)]
     command += ["--align"] * align + ["--resume"] * resume
@@ -129,10 +174,14 @@ def start(run_dir: Path, data_dir: Path, steps: int, align: bool = False, resume
 
 
 def resume(run_dir: Path, max_jobs: int | None = None) -> int:
-    """Continue a stopped run from its last checkpoint towards its planned steps (at least 100 more)."""
-    saved = json.loads((run_dir / RUN_JSON).read_text())
-    steps = max(int(saved["train"]["steps"]), read_checkpoint_state(run_dir)["step"] + 100)
-    return start(run_dir, Path(saved["card"]["data"]), steps, resume=True, max_jobs=max_jobs)
+    """Continue a stopped run from its last checkpoint towards its planned steps (at least 100 more), or start it
+    again as it was launched when it stopped before its first checkpoint."""
+    launch = _launch(run_dir)
+    if launch is None:
+        raise RuntimeError(f"{run_dir.name} has no record of how it was started: start a new run instead.")
+    steps = max(int(launch["steps"]), read_checkpoint_state(run_dir)["step"] + 100)
+    return start(run_dir, Path(launch["data"]), steps, align=launch["align"], resume=True, max_jobs=max_jobs,
+                 **launch["train_args"])
 
 
 def stop(run_dir: Path) -> bool:
@@ -140,6 +189,7 @@ def stop(run_dir: Path) -> bool:
     pid = _pid(run_dir)
     if pid is None:
         return False
+    (run_dir / STOPPED_FILE).write_text("stopped on request\n")
     os.killpg(pid, signal.SIGTERM)
     return True
 
@@ -156,8 +206,9 @@ def main(argv: list[str] | None = None) -> None:
     data = args.data
     if args.align:
         data = args.out / "aligned"
-        if not any(data.glob("*.png")):
+        if not (data / ALIGNED_FILE).is_file():  # a job stopped halfway through aligning aligns them all again
             counts = align_folder(args.data, data)
+            write_json(data / ALIGNED_FILE, dict(counts))
             print("alignment: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())), flush=True)
     train_main(["--data", str(data), "--out", str(args.out), *train_args])
 

@@ -33,7 +33,7 @@ elif not config.admin_password:
                "sees; on a shared server, set FACEFILL_ADMIN_PASSWORD.")
 
 runs = config.runs
-existing = sorted(p.name for p in runs.glob("*") if (p / "run.json").is_file() or (p / jobs.PID_FILE).is_file()) if runs.is_dir() else []
+existing = sorted(p.name for p in runs.glob("*") if any((p / f).is_file() for f in ("run.json", jobs.JOB_FILE, jobs.PID_FILE))) if runs.is_dir() else []
 
 def upload_dataset() -> None:
     """A zip of face photos, unpacked safely and aligned into uploads/NAME, with a progress bar and a skip report."""
@@ -102,7 +102,8 @@ def controls(state: jobs.JobStatus) -> None:
     if state.running and a.button("Stop", icon=":material/stop:"):
         jobs.stop(run)
         st.rerun()
-    if not state.running and state.step and b.button("Resume", icon=":material/play_arrow:"):
+    again = "Resume" if state.step else "Start again"
+    if not state.running and state.can_resume and b.button(again, icon=":material/play_arrow:"):
         try:
             jobs.resume(run, max_jobs=config.max_jobs)
         except RuntimeError as err:
@@ -118,8 +119,11 @@ def controls(state: jobs.JobStatus) -> None:
 def progress() -> None:
     state = jobs.status(run)
     rows = read_metrics(run)
-    st.write(f"**{'Running' if state.running else 'Stopped'}** · last checkpoint at step {state.step}"
-             + (f" · {rows[-1]['seconds'] / 60:.0f} min of training" if rows else ""))
+    parts = ["**Running**"] if state.running else ["**Stopped**", state.why]
+    parts.append(f"last checkpoint at step {state.step}" if state.step else "no checkpoint yet")
+    if rows:
+        parts.append(f"{rows[-1]['seconds'] / 60:.0f} min of training")
+    st.write(" · ".join(parts))
     if allowed:
         controls(state)
     if rows:
@@ -132,7 +136,7 @@ def progress() -> None:
     if samples:
         st.image(str(samples[-1]), caption=f"Samples from a fixed z at {samples[-1].stem.replace('_', ' ')}", width=512)
     with st.expander("Log"):
-        st.code(state.log_tail or "(empty)")
+        st.code(state.log_tail or "(empty: the job wrote nothing yet)")
 
 
 progress()

@@ -416,3 +416,16 @@ def test_inpaint_settings_start_at_the_models_own_defaults(app, monkeypatch, tmp
     assert not app.exception
     assert next(s for s in app.slider if s.label.startswith("Fine-tuning steps")).value == 35
     assert next(c for c in app.checkbox if c.label.startswith("The photo's own fine detail")).value is False
+
+
+def test_a_run_stopped_before_its_first_checkpoint_offers_to_start_again(app, tmp_path):
+    from core import jobs
+
+    run = tmp_path / "runs" / "early"
+    run.mkdir(parents=True)
+    (run / jobs.JOB_FILE).write_text('{"data": "faces", "steps": 100, "align": false, "train_args": {}}')
+    (run / jobs.STOPPED_FILE).write_text("stopped on request\n")
+    page(app, "pages/train.py")
+    assert not app.exception
+    assert "Start again" in buttons(app)
+    assert any("stopped on request · no checkpoint yet" in m.value for m in app.markdown)

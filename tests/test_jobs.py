@@ -103,3 +103,43 @@ def test_a_server_runs_at_most_max_jobs_training_jobs(synthetic_faces, tmp_path,
     finally:
         jobs.stop(runs / "first")
         assert wait_for(lambda: not jobs.status(runs / "first").running, 30)
+
+
+def test_a_run_stopped_before_its_first_checkpoint_can_be_started_again(synthetic_faces, tmp_path, tiny_job_args):
+    run = tmp_path / "run"
+    jobs.start(run, synthetic_faces, steps=10_000, **tiny_job_args)
+    assert jobs.stop(run)  # at once: long before a checkpoint
+    assert wait_for(lambda: not jobs.status(run).running, 30)
+    state = jobs.status(run)
+    assert (state.step, state.why, state.can_resume) == (0, "stopped on request", True)
+
+    jobs.resume(run)  # started again as it was launched: the tiny model, a checkpoint every step
+    try:
+        assert wait_for(lambda: jobs.status(run).step >= 1), jobs.status(run).log_tail
+    finally:
+        jobs.stop(run)
+        assert wait_for(lambda: not jobs.status(run).running, 30)
+
+
+def test_a_stopped_run_says_why(synthetic_faces, tmp_path, tiny_job_args):
+    finished, failed, killed = tmp_path / "finished", tmp_path / "failed", tmp_path / "killed"
+    jobs.start(finished, synthetic_faces, steps=2, **tiny_job_args)
+    jobs.start(failed, tmp_path / "no such folder", steps=2, **tiny_job_args)
+    assert wait_for(lambda: not jobs.status(finished).running and not jobs.status(failed).running)
+    assert jobs.status(finished).why == "finished its 2 steps"
+    why = jobs.status(failed).why
+    assert why.startswith("failed: Dataset folder") and why.endswith("no such folder does not exist.")
+
+    (killed / jobs.LOG_FILE).parent.mkdir()
+    (killed / jobs.JOB_FILE).write_text((finished / jobs.JOB_FILE).read_text().replace('"steps": 2', '"steps": 9'))
+    state = jobs.status(killed)  # launched, then gone without a word (a reboot, say)
+    assert state.why.startswith("stopped without finishing") and state.can_resume
+    assert not jobs.status(tmp_path / "never started").can_resume
+
+
+def test_a_traceback_is_read_as_the_exception_it_ends_in(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / jobs.LOG_FILE).write_text('Epoch 1/5\nTraceback (most recent call last):\n  File "x.py", line 1\n'
+                                     "tensorflow.errors.ResourceExhaustedError: OOM when allocating\nI0000 shutdown\n")
+    assert jobs.status(run).why == "failed: tensorflow.errors.ResourceExhaustedError: OOM when allocating"
