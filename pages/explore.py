@@ -24,6 +24,7 @@ through_app_navigation()
 
 N_SAMPLES = 24
 EXAMPLE = "examples/astronaut.jpg"
+STRIP_WIDTH = 80  # px a face is shown in the strips: 8 to a row on a desktop, 4 on a phone
 
 st.title("Explore latent space")
 model, completer = model_and_completer()
@@ -35,13 +36,18 @@ def decode(z: np.ndarray, folder_key: int) -> np.ndarray:
     return to_uint8(model.generator(z, training=False).numpy())
 
 
+def face_strip(images: np.ndarray, captions: list[str] | None = None, width: int = STRIP_WIDTH) -> None:
+    """Faces side by side, each width px wide, wrapping onto more rows on a narrow screen (a phone)."""
+    st.image(list(images), width=width, caption=captions)
+
+
 key = id(model)
 st.session_state.setdefault("explore_seed", 0)
 seed = st.number_input("Seed", 0, 1_000_000, key="explore_seed")
 st.button("New faces", icon=":material/casino:", on_click=lambda: st.session_state.update(explore_seed=seed + 1))
 z = sample_z(N_SAMPLES, model.config.z_dim, seed=int(seed)).numpy()
 faces = decode(z, key)
-st.image(enlarge(image_grid(faces, columns=12), 2), caption=f"Faces 1-{N_SAMPLES}, left to right, top to bottom")
+face_strip(faces, [str(i + 1) for i in range(N_SAMPLES)])
 labels = list(range(N_SAMPLES))
 
 
@@ -53,7 +59,8 @@ st.subheader("Interpolation")
 a, b = st.columns(2)
 start = a.selectbox("From", labels, 0, format_func=name)
 end = b.selectbox("To", labels, 1, format_func=name)
-st.image(enlarge(image_grid(decode(interpolate(z[start], z[end], 10), key), columns=10), 2), caption="Spherical interpolation in z")
+st.caption("Spherical interpolation in z")
+face_strip(decode(interpolate(z[start], z[end], 10), key), width=STRIP_WIDTH * 3 // 4)
 
 
 def labelled_concepts(directions: Directions) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
@@ -101,8 +108,7 @@ except ValueError as err:
 else:
     means = [decode(group.mean(axis=0, keepdims=True), key)[0] for group in concepts]
     shown = np.concatenate([np.stack(means), decode(result_z, key)])
-    st.image(enlarge(image_grid(shown, columns=len(shown)), 2),
-             caption="mean A, mean B, mean C, then A − B + C and four noisy variations")
+    face_strip(shown, ["mean A", "mean B", "mean C", "A − B + C"] + [f"variation {i + 1}" for i in range(len(shown) - 4)])
 
     chosen = np.vstack(concepts)
     points = project_2d(np.vstack([z, chosen, result_z[:1]]))
@@ -116,7 +122,8 @@ else:
         fig.add_trace(go.Scatter(x=part[:, 0], y=part[:, 1], mode="markers", name=label, marker=dict(color=colour, size=14)))
     fig.add_trace(go.Scatter(x=points[-1:, 0], y=points[-1:, 1], mode="markers", name="A − B + C",
                              marker=dict(symbol="star", size=20, color="#f4a261")))
-    fig.update_layout(title="The faces' z, projected on their two principal components", height=420, margin=dict(t=40, b=10))
+    fig.update_layout(height=420, margin=dict(t=10, b=10, l=10, r=10), legend=dict(orientation="h", y=-0.12))
+    st.caption("The faces' z, projected on their two principal components")
     st.plotly_chart(fig)
 
 

@@ -217,6 +217,21 @@ def test_paint_and_erase_on_a_phone(app_url, browser):
     page.close()
 
 
+def test_every_page_fits_a_phone(app_url, browser):
+    """At 360 px nothing runs off the side of any page, and the Explore page's faces stay large enough to tell apart."""
+    page = browser.new_page(viewport={"width": 360, "height": 800}, is_mobile=True, has_touch=True)
+    for path in ("", "inpaint", "train", "explore"):  # Explore last: its faces are measured below
+        page.goto(f"{app_url}/{path}")
+        page.locator("h1").first.wait_for(timeout=60_000)
+        settle(page)
+        assert page.evaluate("document.scrollingElement.scrollWidth") <= 360, path
+    faces = page.get_by_test_id("stImage").locator("img")
+    faces.first.wait_for(timeout=60_000)
+    boxes = [faces.nth(i).bounding_box() for i in range(24)]  # the grid of random faces
+    assert min(box["width"] for box in boxes) >= 64
+    assert max(box["x"] + box["width"] for box in boxes) <= 360
+    page.close()
+
 def known_pixels_match(completion: np.ndarray, face: np.ndarray, mask) -> bool:
     """Every known pixel is the face's own (the blend never changes one)."""
     return bool(np.array_equal(completion[~mask.fill], face[~mask.fill]))
