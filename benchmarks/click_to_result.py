@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.app_server import CHROMIUM, CHROMIUM_ARGS, ROOT, serve_app, settle
+from tests.helpers.app_server import CHROMIUM, CHROMIUM_ARGS, ROOT, serve_app, settle
 from core.cli import argument_parser
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 
-from benchmarks.app_server import CHROMIUM, CHROMIUM_ARGS, peak_rss_mib, serve_app
+from tests.helpers.app_server import CHROMIUM, CHROMIUM_ARGS, peak_rss_mib, serve_app
 from core.cli import argument_parser
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.app_server import CHROMIUM, CHROMIUM_ARGS, sidebar_entries  # noqa: E402
+from tests.helpers.app_server import CHROMIUM, CHROMIUM_ARGS, sidebar_entries  # noqa: E402
 from core.cli import argument_parser  # noqa: E402
 
 DEMO_SIDEBAR = ["How it works", "Inpaint", "Explore latent space"]

@@ -16,7 +16,7 @@ from core.completer import Completer
 from core.config import CompletionConfig
 from core.data import list_images
 from core.images import MAX_SIDE, ImageError, read_image
-from core.masks import MaskError, center_mask, mask_from_canvas
+from core.masks import mask_from_canvas
 from core.settings import Settings, SettingsError
 from core.train import train
 from core.weights import DISCRIMINATOR_FILE, GENERATOR_FILE, MODEL_JSON, WeightsError, load_model, save_model
@@ -60,21 +60,23 @@ def test_unusable_images_are_refused(case):
     assert "BytesIO" not in str(err.value) and "upload.jpg" in str(err.value)
 
 
-CONVERTED = {
-    "grayscale": lambda: encode(Image.new("L", (80, 60), 120), "PNG"),
-    "RGBA": lambda: encode(Image.new("RGBA", (80, 60), (10, 20, 30, 128)), "PNG"),
-    "CMYK JPEG": lambda: encode(Image.new("CMYK", (80, 60), (0, 50, 100, 0)), "JPEG"),
-    "16-bit PNG": lambda: encode(Image.fromarray(np.full((60, 80), 40000, np.uint16)), "PNG"),
-    "palette GIF": lambda: encode(Image.new("RGB", (80, 60), "blue").convert("P"), "GIF"),
-    "animated GIF": animated_gif,
-    "WebP": lambda: encode(Image.new("RGB", (80, 60), "white"), "WEBP"),
+CONVERTED = {  # each made as one colour: (the file, the RGB it must read as)
+    "grayscale": (lambda: encode(Image.new("L", (80, 60), 120), "PNG"), (120, 120, 120)),
+    "RGBA": (lambda: encode(Image.new("RGBA", (80, 60), (10, 20, 30, 128)), "PNG"), (10, 20, 30)),  # alpha dropped
+    "CMYK JPEG": (lambda: encode(Image.new("CMYK", (80, 60), (0, 50, 100, 0)), "JPEG"), (255, 205, 155)),
+    "16-bit PNG": (lambda: encode(Image.fromarray(np.full((60, 80), 40000, np.uint16)), "PNG"), (155, 155, 155)),
+    "palette GIF": (lambda: encode(Image.new("RGB", (80, 60), "blue").convert("P"), "GIF"), (0, 0, 255)),
+    "animated GIF": (animated_gif, (255, 0, 0)),  # its first frame
+    "WebP": (lambda: encode(Image.new("RGB", (80, 60), "white"), "WEBP"), (255, 255, 255)),
 }
 
 
 @pytest.mark.parametrize("case", CONVERTED, ids=list(CONVERTED))
 def test_other_image_kinds_become_rgb(case):
-    image = read_image(CONVERTED[case](), name=case)
-    assert image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3
+    make, colour = CONVERTED[case]
+    image = read_image(make(), name=case)
+    assert image.dtype == np.uint8 and image.shape == ((40, 40, 3) if case == "animated GIF" else (60, 80, 3))
+    assert np.abs(image.astype(int) - colour).max() <= 2  # the same colour, whatever the file's mode
 
 
 def test_large_photo_is_downscaled_not_refused():
@@ -94,12 +96,6 @@ def aligner():
         yield a
 
 
-def test_several_faces_are_all_offered(aligner, astronaut):
-    face = astronaut[0:300, 100:400]
-    group = np.concatenate([face, face[:, ::-1]], axis=1)
-    assert len(aligner.align_all(group)) == 2
-
-
 def test_profile_face_is_refused(aligner, astronaut):
     landmarks = aligner.landmarks(astronaut)[0].copy()
     landmarks[1] = landmarks[133] + 2  # nose tip right next to one eye: a head turned sideways
@@ -107,26 +103,11 @@ def test_profile_face_is_refused(aligner, astronaut):
         align_landmarks(astronaut, landmarks, 64)
 
 
-def test_photo_without_face_is_refused(aligner):
-    with pytest.raises(AlignmentError, match="No face"):
-        aligner.align_all(np.full((300, 300, 3), 127, np.uint8))
-
-
 # --- masks and settings ----------------------------------------------------------------------
-def test_nothing_drawn(tmp_path):
-    with pytest.raises(MaskError, match="Nothing is drawn"):
-        mask_from_canvas(np.zeros((256, 256, 4), np.uint8), 64)
-
-
 def test_mask_covering_everything_generates_a_face(tiny_model):
     mask = mask_from_canvas(np.full((256, 256, 4), 255, np.uint8), 16)
     result = Completer(tiny_model).complete(np.zeros((1, 16, 16, 3), np.uint8), mask, CompletionConfig(iterations=5))
     assert np.isfinite(result.generated).all() and result.blended.shape == (1, 16, 16, 3)
-
-
-def test_mask_of_the_wrong_size(tiny_model):
-    with pytest.raises(MaskError, match="16x16"):
-        Completer(tiny_model).complete(np.zeros((1, 16, 16, 3), np.uint8), center_mask(64))
 
 
 @pytest.mark.parametrize(

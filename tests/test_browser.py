@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from benchmarks.app_server import CHROMIUM, CHROMIUM_ARGS, ROOT, peak_rss_mib, serve_app, settle, sidebar_entries
+from tests.helpers.app_server import CHROMIUM, CHROMIUM_ARGS, ROOT, peak_rss_mib, serve_app, settle, sidebar_entries
 
 pytestmark = [
     pytest.mark.browser,

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmarks.app_server import free_port
+from tests.helpers.app_server import free_port
 from core.train import read_checkpoint_state, read_metrics
 from core.weights import load_model
 

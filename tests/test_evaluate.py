@@ -14,7 +14,7 @@ from PIL import Image
 from core.align import FaceAligner
 from core.config import CompletionConfig
 from core.evaluate import convergence_curve, landmark_error, paired_differences, preset, quality, seam_jump
-from core.images import to_uint8
+from core.images import to_model, to_uint8
 from core.masks import center_mask, stroke_mask
 from core.model import sample_z
 from core.realism import detection_rate, swd
@@ -110,7 +110,18 @@ def test_evaluate_photo_measures_fills_pasted_back_into_the_photos(tmp_path, tin
     assert "photo px per model px (median" in result.stdout
 
 
-def test_noise_is_not_a_face(tiny_model):
+def test_a_face_is_found_in_faces_and_not_in_noise(tiny_model, astronaut):
+    """detection_rate counts the samples in which MediaPipe finds a face: all of a G that draws a real face, none of
+    an untrained G's noise."""
+    from types import SimpleNamespace
+
+    import tensorflow as tf
+
+    with FaceAligner() as aligner:
+        face = to_model(aligner.align(astronaut, 64).face)
+    draws_a_face = SimpleNamespace(config=tiny_model.config,
+                                   generator=lambda z, training: tf.repeat(face[None], len(z), axis=0))
+    assert detection_rate(draws_a_face, samples=4, batch=2) == 1.0
     assert detection_rate(tiny_model, samples=4, batch=2) == 0.0
 
 
@@ -248,18 +259,34 @@ def test_weights_of_different_sizes_are_not_compared(tmp_path, tiny_weights, tin
     assert np.abs(enlarged[:, ::2, ::2].astype(int) - small).mean() < 20  # the same faces, enlarged
 
 
-def test_variants_are_measured_against_the_single_fill(tiny_model):
-    from core.evaluate import evaluate_variants
+def test_variants_are_measured_against_the_single_fill(monkeypatch):
+    """On fills of known error (the single fill and the first variant 10 grey levels off in the hole, the others 20
+    and 30), every figure is the one those errors give."""
+    from types import SimpleNamespace
 
-    faces = to_uint8(tiny_model.generator(sample_z(3, tiny_model.config.z_dim, seed=4)).numpy())
-    config = CompletionConfig(iterations=6, report_every=3, init_pool=8, tune_steps=1)
-    with FaceAligner(max_faces=1) as aligner:
-        summary = evaluate_variants(tiny_model, faces, [center_mask(16)] * 3, config, 3, aligner)
-    assert summary["variants_hole_swd"] > 0 and summary["single_hole_swd"] > 0
-    assert summary["variants_faces_found"] == summary["single_faces_found"] == 0  # an untrained G draws no face
-    assert summary["best_psnr_hole"] >= summary["mean_psnr_hole"]
-    assert summary["best_psnr_hole"] >= summary["first_psnr_hole"]
-    assert summary["pairwise_difference"] > 0 and summary["time_ratio"] > 0
+    from core import evaluate
+
+    class KnownFills:
+        def __init__(self, model):
+            pass
+
+        def complete(self, images, masks, config, variants=1):
+            fills = np.repeat(images, variants, axis=0)
+            for row, fill in enumerate(fills):
+                fill[masks[0].fill] += 10 * (row % variants + 1)
+            return SimpleNamespace(blended=fills)
+
+    monkeypatch.setattr(evaluate, "Completer", KnownFills)
+    faces = np.random.default_rng(0).integers(50, 150, (2, 16, 16, 3)).astype(np.uint8)
+    summary = evaluate.evaluate_variants(None, faces, [center_mask(16)] * 2, CompletionConfig(), 3)
+
+    def psnr(error: float) -> float:
+        return 10 * np.log10(255**2 / error**2)
+
+    assert summary["single_psnr_hole"] == pytest.approx(psnr(10))
+    assert summary["first_psnr_hole"] == summary["best_psnr_hole"] == pytest.approx(psnr(10))
+    assert summary["mean_psnr_hole"] == pytest.approx(np.mean([psnr(10), psnr(20), psnr(30)]))
+    assert summary["pairwise_difference"] == pytest.approx((10 + 20 + 10) / 3)  # |1-2|, |1-3|, |2-3| x 10
 
 
 def test_photo_figures_see_the_grain_a_fill_lacks(astronaut):

@@ -1,5 +1,5 @@
-"""The real app on a free loopback port and Debian's Chromium to drive it: for the browser tests and
-the concurrent-users benchmark."""
+"""The real app on a free loopback port and Debian's Chromium to drive it: for the browser tests, the benchmarks
+that click through the app (click_to_result, concurrent_users) and scripts/check_demo.py."""
 from __future__ import annotations
 
 import socket
@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"  # Debian's, never a browser Playwright downloads
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
