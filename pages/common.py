@@ -77,7 +77,9 @@ def model_and_completer() -> tuple[TrainedModel, Completer]:
     try:
         return _load(str(folder), stamp)
     except WeightsError as err:
-        st.error(f"The model could not be loaded. {err}", icon=":material/error:")
+        st.error(f"The model in {folder} could not be loaded. {err} Point FACEFILL_WEIGHTS at a model folder (the "
+                 "app ships with weights/), or publish a run into this one with `python -m core.weights RUN/model "
+                 f"{folder}`.", icon=":material/error:")
         st.stop()
 
 
@@ -92,7 +94,9 @@ def model_directions(model: TrainedModel) -> Directions | None:
     try:
         return _load_directions(str(path.parent), path.stat().st_mtime if path.is_file() else 0.0, model.config.z_dim)
     except WeightsError as err:
-        st.warning(f"The attribute directions could not be loaded. {err}", icon=":material/warning:")
+        st.warning(f"The attribute directions could not be loaded, so the edit sliders are off. {err} Measure them "
+                   "again for this model with `python -m core.directions` (docs/training.md, 'Attribute directions').",
+                   icon=":material/warning:")
         return None
 
 

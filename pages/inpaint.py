@@ -68,7 +68,7 @@ try:
         report_every=max(5, iterations // 30),
     )
 except ValueError as err:
-    st.error(f"Settings: {err}")
+    st.error(f"Settings: {err} Change it in the sidebar.", icon=":material/error:")
     st.stop()
 
 # --- 1. the face -----------------------------------------------------------------------
