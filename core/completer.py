@@ -217,10 +217,16 @@ class Completer:
     def tuned_generate(self, z: tf.Tensor, y: tf.Tensor, w: tf.Tensor, config: CompletionConfig, factor: int,
                        group: int = 1) -> np.ndarray:
         """G'(z) per image, where G' is G fine-tuned for config.tune_steps steps on that image's group alone: each
-        image by default; variants of one face (group of them in a row) share one G', fitted to all their z at once."""
+        image by default. Variants of one face (group of them in a row) share one G', fitted to the first of them
+        (config.tune_first_variant) or to all their z at once."""
+        fitted = 1 if config.tune_first_variant else group
+        drawn = []
         with self._tune_lock:
-            return np.concatenate([self._fit_copy(z[i : i + group], y[i : i + group], w[i : i + group], config,
-                                                  factor).numpy() for i in range(0, len(z), group)], axis=0)
+            for i in range(0, len(z), group):
+                drawn.append(self._fit_copy(z[i : i + fitted], y[i : i + fitted], w[i : i + fitted], config, factor))
+                if fitted < group:
+                    drawn.append(self._tuned(z[i + fitted : i + group], training=False))
+            return np.concatenate([image.numpy() for image in drawn], axis=0)
 
     def tuned_weights(self, z: np.ndarray, face: np.ndarray, config: CompletionConfig) -> list[np.ndarray]:
         """G's weights fine-tuned for config.tune_steps steps to draw one whole face (uint8) from z, as

@@ -156,6 +156,10 @@ class CompletionConfig:
     # At photo resolution 50 give the 128 px model +0.14 dB on strokes: its card asks for them (weights/MODEL_CARD.md).
     tune_steps: int = 25
     tune_learning_rate: float = 3e-4
+    # Fills to choose from: True fits G' to the first fill alone and draws the others from their own z: they differ
+    # 1.2-1.4x as much and four take half the time, but the others' mean hole PSNR falls 0.35-0.7 dB on lfw-dev
+    # (docs/performance.md), so it is not the default yet. False fits G' to all of them at once.
+    tune_first_variant: bool = False
     blend: bool = True  # Poisson blending of the filled region
     colour_fit: bool = True  # map G(z^)'s colours onto the known ring round the hole before blending
     # Scale of G's gradients in the Poisson solve (1 = plain Poisson cloning): 0.9 was best for
@@ -203,11 +207,11 @@ class CompletionConfig:
 # in one process.
 COMPLETION_PRESETS: dict[str, dict[str, Any]] = {
     "default": {},
-    # 25 fine-tuning steps: the 128 px model's defaults until 3 December 2026 (its card now asks for 50).
+    # 25 fine-tuning steps: faster, at a small cost in likeness (weights/MODEL_CARD.md, "Fine-tuning length").
     "short-tuning": {"tune_steps": 25},
-    # The defaults until December 2026: 100 search steps from the best of 256 random z.
+    # Slower and no better: 100 search steps from the best of 256 random z (docs/performance.md).
     "thorough": {"iterations": 100, "init_pool": 256, "precision": "float32", "tune_steps": 25},
-    # Searching in float32 wherever the CPU could compute bfloat16 (the defaults until 2 December 2026).
+    # Searching in float32 even where the CPU computes bfloat16 (docs/performance.md).
     "float32": {"precision": "float32"},
 }
 

@@ -38,7 +38,7 @@ def make_strategy(name: str = "default", cpu_replicas: int = 1) -> tf.distribute
         return tf.distribute.MirroredStrategy(devices)
     if "TF_CONFIG" not in os.environ:
         raise ValueError("multiworker needs TF_CONFIG: the cluster's worker addresses and this worker's index "
-                         "(see the README).")
+                         "(see docs/training.md).")
     return tf.distribute.MultiWorkerMirroredStrategy()
 
 

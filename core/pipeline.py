@@ -12,14 +12,14 @@ from __future__ import annotations
 import io
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Sequence
 
 import cv2
 import numpy as np
 
 from core.align import Alignment
 from core.blend import blend_fill
-from core.completer import Completer
+from core.completer import Completer, ProgressCallback
 from core.config import CompletionConfig
 from core.grain import add_grain
 from core.images import save_gif, to_uint8
@@ -29,7 +29,6 @@ MAX_VARIANTS = 8  # fills to choose from, at most (each is blended and pasted ba
 MAX_BLEND_PIXELS = 1_000_000  # a larger hole in a photo is solved at a reduced scale (memory and time)
 
 # progress(iteration, loss per face, current completions in [-1, 1]) -> False to stop
-Progress = Callable[[int, np.ndarray, np.ndarray], "bool | None"]
 
 
 @dataclass
@@ -122,7 +121,7 @@ def complete_faces(
     mask: Mask,
     config: CompletionConfig | None = None,
     sources: Sequence[tuple[np.ndarray, Alignment] | None] | None = None,
-    progress: Progress | None = None,
+    progress: ProgressCallback | None = None,
     seconds: float | None = None,
     variants: int = 1,
     photo_fills: Sequence[np.ndarray | None] | None = None,
@@ -173,7 +172,7 @@ def complete_variants(
     count: int,
     config: CompletionConfig | None = None,
     sources: Sequence[tuple[np.ndarray, Alignment] | None] | None = None,
-    progress: Progress | None = None,
+    progress: ProgressCallback | None = None,
     seconds: float | None = None,
     photo_fills: Sequence[np.ndarray | None] | None = None,
 ) -> list[list[FaceResult]]:

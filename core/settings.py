@@ -1,21 +1,6 @@
-"""Deployment settings in one place, read from environment variables.
+"""Deployment settings in one place, read from environment variables: FACEFILL_WEIGHTS, FACEFILL_MAX_SECONDS, ...
 
-| variable | default | meaning |
-| --- | --- | --- |
-| FACEFILL_WEIGHTS | weights | the model the app loads unless a run was made active |
-| FACEFILL_RUNS | runs | where the Train page keeps its runs |
-| FACEFILL_HOSTED | 0 | 1 (or a Hugging Face Space) switches the defaults below to the demo profile |
-| FACEFILL_TRAINING | 1 (hosted: 0) | 0 hides the Train page |
-| FACEFILL_DATA_ROOTS | ../shared/data:data | folders training may read from (colon-separated) |
-| FACEFILL_MAX_ITERATIONS | 3000 (hosted: 300) | upper bound on completion iterations a user may ask for |
-| FACEFILL_MAX_RESTARTS | 16 (hosted: 2) | upper bound on restarts |
-| FACEFILL_MAX_CONCURRENT | 1 | completions running at once per server; others wait their turn |
-| FACEFILL_MAX_SECONDS | 60 (hosted: 15) | the longest one completion's search may run before it stops and blends its best |
-| FACEFILL_MAX_JOBS | 1 | training jobs running at once per server (each takes over a GB and both cores) |
-| FACEFILL_MAX_UPLOAD_MB | 20 | largest photo an uploader takes (at most .streamlit/config.toml's maxUploadSize) |
-| FACEFILL_MAX_ZIP_MB | 100 | largest zip of photos the Train page takes (at most .streamlit/config.toml's maxUploadSize) |
-| FACEFILL_MAX_ZIP_FILES | 20000 | most photos in one zip |
-| FACEFILL_ADMIN_PASSWORD | (none) | set: only who enters it may start, stop or resume runs or switch the app's model |
+Each variable, its default, its hosted default and what it means: README.md, "Deploying".
 """
 from __future__ import annotations
 

@@ -201,7 +201,7 @@ def edit_section(directions: Directions) -> None:
 
 st.subheader("Edit along measured directions")
 if directions is None:
-    st.info("This model has no attribute directions yet: compute them with `python -m core.directions` (see the README).")
+    st.info("This model has no attribute directions yet: compute them with `python -m core.directions` (see docs/training.md, 'Attribute directions').")
 else:
     st.write("Each slider moves z along a direction fitted on labelled faces (smile, age, gender, pose...) and "
              "checked on faces it was not fitted on; the model card has the figures. Your own photo is first "

@@ -1,4 +1,4 @@
-"""Make the README's completion figures from the example photo with the shipped weights and defaults.
+"""Make the README's and docs/performance.md's completion figures from the example photo with the shipped weights and defaults.
 
 .venv/bin/python scripts/readme_figures.py [--out docs]
 

@@ -125,7 +125,7 @@ def test_a_stopped_run_says_why(synthetic_faces, tmp_path, tiny_job_args):
     finished, failed, killed = tmp_path / "finished", tmp_path / "failed", tmp_path / "killed"
     jobs.start(finished, synthetic_faces, steps=2, **tiny_job_args)
     jobs.start(failed, tmp_path / "no such folder", steps=2, **tiny_job_args)
-    assert wait_for(lambda: not jobs.status(finished).running and not jobs.status(failed).running)
+    assert wait_for(lambda: not jobs.status(finished).running and not jobs.status(failed).running, 600)
     assert jobs.status(finished).why == "finished its 2 steps"
     why = jobs.status(failed).why
     assert why.startswith("failed: Dataset folder") and why.endswith("no such folder does not exist.")

@@ -175,3 +175,23 @@ def test_variants_after_the_first_stop_searching_early(tiny_model):
     np.testing.assert_allclose(both.z[others], short.z[others], atol=1e-4)
     assert reports == [4, 9, 12] and both.iterations == 12
     assert not np.allclose(both.z[::3], short.z[::3], atol=1e-3)  # the first fills did search on
+
+
+def test_the_first_fill_offered_is_the_single_fill_and_the_others_keep_their_own_faces(tiny_model):
+    """With tune_first_variant, G' is fitted to the first fill alone: the first of four is the single fill, and the
+    others are drawn from their own z by that G' (fitted to all four at once, G' draws nearly one face from every z)."""
+    face = to_uint8(tiny_model.generator(sample_z(1, tiny_model.config.z_dim, seed=3)).numpy())
+    mask = center_mask(16)
+    config = replace(FAST, tune_steps=30, blend=False)
+    single = Completer(tiny_model).complete(face, mask, config).generated[0]
+
+    def spread(tune_first_variant: bool) -> tuple[np.ndarray, float]:
+        fills = Completer(tiny_model).complete(face, mask, replace(config, tune_first_variant=tune_first_variant),
+                                               variants=4).generated
+        holes = fills[:, mask.fill]
+        return fills[0], float(np.mean([np.abs(holes[a] - holes[b]).mean() for a in range(4) for b in range(a + 1, 4)]))
+
+    first, apart = spread(True)
+    _, together = spread(False)
+    np.testing.assert_allclose(first, single, atol=1e-4)
+    assert apart > 1.1 * together
