@@ -136,5 +136,6 @@ def main(argv: list[str] | None = None) -> None:
         parser.exit(2, f"error: {err}\n")
     print(f"wrote {args.weights / ENCODER_FILE} after {args.steps} steps in {seconds:.0f} s")
 
+
 if __name__ == "__main__":
     main()

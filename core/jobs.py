@@ -112,10 +112,11 @@ def _launch(run_dir: Path) -> dict | None:
 
 def _failure(log_lines: list[str]) -> str | None:
     """What a failed job said last: a command-line tool's "error: ..." line, or the exception a traceback ends in."""
+    traceback = any(line.startswith("Traceback") for line in log_lines)
     for line in reversed(log_lines):
         if line.startswith("error: "):
             return line.removeprefix("error: ").strip()
-        if re.match(r"[\w.]+(Error|Exception)\b", line) and any(line.startswith("Traceback") for line in log_lines):
+        if traceback and re.match(r"[\w.]+(Error|Exception)\b", line):
             return line.strip()
     return None
 
@@ -156,10 +157,10 @@ def start(run_dir: Path, data_dir: Path, steps: int, align: bool = False, resume
         raise RuntimeError(f"{len(busy)} training job(s) already running ({names}); this server allows {max_jobs}. "
                            "Stop one, or wait for it to finish.")
     run_dir.mkdir(parents=True, exist_ok=True)
-    write_json(run_dir / JOB_FILE, {"data": str(Path(data_dir).resolve()), "steps": steps, "align": align,
-                                    "train_args": train_args})
+    data = str(Path(data_dir).resolve())
+    write_json(run_dir / JOB_FILE, {"data": data, "steps": steps, "align": align, "train_args": train_args})
     (run_dir / STOPPED_FILE).unlink(missing_ok=True)
-    command = [sys.executable, "-m", "core.jobs", "--data", str(Path(data_dir).resolve()), "--out",
+    command = [sys.executable, "-m", "core.jobs", "--data", data, "--out",
                str(run_dir.resolve()), "--steps", str(steps)]
     command += ["--align"] * align + ["--resume"] * resume
     for name, value in train_args.items():

@@ -28,8 +28,6 @@ from core.masks import Mask, masked_preview
 MAX_VARIANTS = 8  # fills to choose from, at most (each is blended and pasted back on its own)
 MAX_BLEND_PIXELS = 1_000_000  # a larger hole in a photo is solved at a reduced scale (memory and time)
 
-# progress(iteration, loss per face, current completions in [-1, 1]) -> False to stop
-
 
 @dataclass
 class FaceResult:

@@ -6,7 +6,7 @@ import streamlit as st
 
 from core import jobs
 from core.settings import SettingsError
-from core.train import CHECKPOINT, read_metrics
+from core.train import CHECKPOINT, RUN_JSON, read_metrics
 from core.zipdata import ZipDataError, ZipLimits, dataset_from_zip
 from pages.common import settings, through_app_navigation
 
@@ -33,7 +33,7 @@ elif not config.admin_password:
                "sees; on a shared server, set FACEFILL_ADMIN_PASSWORD.")
 
 runs = config.runs
-existing = sorted(p.name for p in runs.glob("*") if any((p / f).is_file() for f in ("run.json", jobs.JOB_FILE, jobs.PID_FILE))) if runs.is_dir() else []
+existing = sorted(p.name for p in runs.glob("*") if any((p / f).is_file() for f in (RUN_JSON, jobs.JOB_FILE, jobs.PID_FILE))) if runs.is_dir() else []
 
 def upload_dataset() -> None:
     """A zip of face photos, unpacked safely and aligned into uploads/NAME, with a progress bar and a skip report."""
