@@ -23,8 +23,10 @@ import tensorflow as tf
 from core.cli import argument_parser
 from core.completer import Completer, contextual_weights
 from core.config import COMPLETION_PRESETS, CompletionConfig, ModelConfig, completion_preset
+from core.images import to_uint8
 from core.masks import center_mask
 from core.model import build_discriminator, build_generator, sample_z
+from core.pipeline import FillRequest, complete_faces
 from core.weights import TrainedModel, WeightsError, load_model
 
 STEPS = 20
@@ -41,7 +43,7 @@ def step_timer(completer: Completer, batch: int, eager: bool = False, precision:
     zeros, inf = tf.zeros_like(z), tf.fill([batch], np.float32(np.inf))
     iterate = Completer._iterate.python_function.__get__(completer) if eager else completer._iterate
     completer._networks(precision)
-    args = (z, zeros, zeros, tf.constant(0.0), z, inf, y, w, tf.constant(STEPS), hp, "adam", 1, precision)
+    args = (z, zeros, zeros, tf.constant(0.0), z, inf, y, w, tf.constant(STEPS), hp, "adam", 1, precision, None)
     return lambda: iterate(*args)[0].numpy()
 
 
@@ -55,11 +57,12 @@ def model_or_untrained(folder: Path) -> TrainedModel:
         return TrainedModel(config, build_generator(config), build_discriminator(config))
 
 
-def one_fill_seconds(completer: Completer, config: CompletionConfig, variants: int = 1) -> float:
-    """Median seconds to fill one face (G's own sample, centre hole) with config, after a first call that traces."""
-    face = completer.generator(sample_z(1, completer.z_dim, 7), training=False).numpy()
-    mask = center_mask(completer.size)
-    return time_call(lambda: completer.complete(face, mask, config, variants=variants), repeats=5)
+def one_fill_seconds(completer: Completer, config: CompletionConfig, fills: int = 1) -> float:
+    """Median seconds to make fills fills of one face (G's own sample, centre hole) with config, after a first call
+    that traces."""
+    face = to_uint8(completer.generator(sample_z(1, completer.z_dim, 7), training=False).numpy())
+    request = FillRequest(face[0], center_mask(completer.size))
+    return time_call(lambda: complete_faces(completer, [request], config, fills), repeats=5)
 
 
 def main() -> None:

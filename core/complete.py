@@ -16,7 +16,7 @@ from core.completer import Completer
 from core.config import PRECISIONS, SEED_COMPLETION, STEP_SIZES, CompletionConfig
 from core.images import save_png
 from core.masks import PRESETS, preset_mask, read_mask
-from core.pipeline import MAX_VARIANTS, FaceResult, complete_variants
+from core.pipeline import MAX_VARIANTS, FaceResult, FillRequest, complete_faces
 from core.weights import WeightsError, completion_defaults, load_model, read_model_json
 
 WEIGHTS = Path("weights")
@@ -60,9 +60,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the random starts and of random masks")
     parser.add_argument("--variants", type=int, default=1,
                         help=f"fills to choose from per photo (1 to {MAX_VARIANTS}): the first is the single fill, "
-                             "the others start from other z; written as NAME_v2_... and so on")
+                             "the others other faces that fit the same pixels; written as NAME_v2_... and so on")
     parser.add_argument("--variant-iters", type=int, default=defaults.variant_iterations,
                         help="search steps of the fills after the first (with --variants)")
+    parser.add_argument("--diversity", type=float, default=defaults.diversity,
+                        help="how strongly the fills after the first are pushed apart in the hole (with --variants)")
     parser.add_argument("--grain", action=argparse.BooleanOptionalAction, default=defaults.grain,
                         help="give the hole the photo's own fine detail, copied from where the photo looks like the fill")
     parser.add_argument("--precision", choices=("auto", *PRECISIONS), default="auto",
@@ -76,6 +78,7 @@ def main(argv: list[str] | None = None) -> None:
             defaults, lam=args.lam, iterations=args.iters, optimizer=args.optimizer, learning_rate=args.lr,
             restarts=args.restarts, init_pool=args.init_pool, tune_steps=args.tune_steps, weighted=args.weighted,
             blend=args.blend, guidance=args.guidance, grain=args.grain, variant_iterations=args.variant_iters,
+            diversity=args.diversity,
             precision=args.precision,
         )
         config = replace(base, report_every=max(1, min(defaults.report_every, base.iterations // 20 or 1)), seed=args.seed)
@@ -97,7 +100,9 @@ def main(argv: list[str] | None = None) -> None:
         if iteration % print_every == 0 or iteration == config.iterations:
             print(f"iteration {iteration:5d}  mean loss {loss.mean():.2f}", flush=True)
 
-    variants = complete_variants(Completer(model), faces, mask, args.variants, config, sources, report)
+    requests = [FillRequest(face, mask) if source is None else FillRequest(face, mask, *source)
+                for face, source in zip(faces, sources)]
+    variants = complete_faces(Completer(model), requests, config, args.variants, report)
     args.out.mkdir(parents=True, exist_ok=True)
     for path, results in zip(kept, variants):
         for number, result in enumerate(results, 1):

@@ -4,6 +4,9 @@
     G' = G fine-tuned for a few steps on the known pixels of this image, from z^
     x  = M * y + (1 - M) * G'(z^), then colour fit and Poisson blending
 
+Fills to choose from (other_fills) start at other z of the same pool, search a few steps with a reward for lying far
+apart in the hole from the first fill and from each other, and are drawn by the first fill's G'.
+
 The perceptual term is computed as the generator's non-saturating loss -log D(G(z)),
 as in Amos's code: it has the same minimiser and does not vanish where D is sure.
 
@@ -16,7 +19,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field, replace
-from typing import Callable, Sequence
+from typing import Callable, NamedTuple, Sequence
 
 import cv2
 import keras
@@ -35,6 +38,18 @@ from core.weights import TrainedModel
 ProgressCallback = Callable[[int, np.ndarray, np.ndarray], "bool | None"]
 
 
+# How far apart two fills count at most in one value of the hole (of 2, in [-1, 1]): pushed apart without a cap, the
+# other fills' search on lfw-dev found flat grey and brown patches, far from every face in every pixel.
+APART_CAP = 0.25
+
+
+class Repulsion(NamedTuple):
+    """What the other fills of each face are pushed away from in their search (Completer.other_fills)."""
+
+    first: tf.Tensor  # (N, S, S, 3) each face's first fill as G draws it, in [-1, 1]
+    hole: tf.Tensor  # (N, S, S, 1) 1 in each face's hole
+
+
 @dataclass
 class Completion:
     """Completions of N images (all float32 in [-1, 1] unless noted)."""
@@ -49,6 +64,9 @@ class Completion:
     restart_losses: np.ndarray  # (N, restarts) best total loss of each start
     iterations: int
     history: list[tuple[int, float]] = field(default_factory=list)  # (iteration, mean best loss)
+    # Per image, the offsets of its fine-tuned G' from G (float16; tuned_weights), when complete() was asked to keep
+    # them: other_fills draws with them.
+    tuned: list[list[np.ndarray]] | None = None
 
 
 def contextual_weights(mask: Mask, weighted: bool = False, window: int = 7) -> np.ndarray:
@@ -110,34 +128,55 @@ class Completer:
         """G(z) in float32, computed in precision."""
         return tf.cast(self._networks(precision)[0](z, training=False), tf.float32)
 
-    def _losses(self, z, y, w, lam, factor: int, precision: str):
-        """Total, contextual and perceptual loss per sample, and G(z)."""
+    def _losses(self, z, y, w, lam, factor: int, precision: str, away: Repulsion | None = None, diversity=0.0):
+        """Total, contextual and perceptual loss per sample, and G(z). away: rows are each face's other fills, in a
+        row per face; the total then rewards, by diversity, how far each lies in the hole from its face's first fill
+        and from the face's other fills (summed absolute difference, averaged over the fills compared)."""
         g = self._generate(z, precision)
         contextual = self._contextual(g, y, w, factor)
         logit = tf.cast(self._networks(precision)[1](g, training=False), tf.float32)
         perceptual = tf.nn.softplus(-logit)[:, 0]  # -log D(G(z))
-        return contextual + lam * perceptual, contextual, perceptual, g
+        total = contextual + lam * perceptual
+        if away is not None:
+            total -= diversity * self._apart(g, away)
+        return total, contextual, perceptual, g
 
-    def _gradient(self, z, y, w, lam, factor, precision):
+    @staticmethod
+    def _apart(g, away: Repulsion):
+        """How far each row of g (a face's other fills, in a row) lies in the hole from the face's first fill and its
+        other fills: the mean over them of the summed absolute difference in the hole, (rows,)."""
+        faces = tf.shape(away.first)[0]
+        others = tf.reshape(g, tf.concat([[faces, -1], tf.shape(g)[1:]], 0))  # (faces, count, S, S, 3)
+        compared = tf.concat([tf.stop_gradient(away.first)[:, None], others], axis=1)  # (faces, count + 1, ...)
+        hole = away.hole[:, None, None]
+        difference = tf.minimum(tf.abs(others[:, :, None] - compared[:, None]), APART_CAP)
+        apart = tf.reduce_sum(difference * hole, axis=[3, 4, 5])
+        count = tf.cast(tf.shape(others)[1], tf.float32)
+        return tf.reshape(tf.reduce_sum(apart, axis=2) / count, [-1])  # the difference of a fill to itself is 0
+
+    def _gradient(self, z, y, w, lam, factor, precision, away=None, diversity=0.0):
         with tf.GradientTape() as tape:
             tape.watch(z)
-            loss = self._losses(z, y, w, lam, factor, precision)[0]
+            loss = self._losses(z, y, w, lam, factor, precision, away, diversity)[0]
         return loss, tape.gradient(loss, z)
 
     @staticmethod
     def hyperparameters(config: CompletionConfig) -> tf.Tensor:
         """The optimiser settings as one tensor, in the order _iterate unpacks them."""
         return tf.constant(
-            [config.learning_rate, config.beta1, config.beta2, config.momentum, config.lam, config.hmc_leapfrog],
+            [config.learning_rate, config.beta1, config.beta2, config.momentum, config.lam, config.hmc_leapfrog,
+             config.diversity],
             tf.float32,
         )
 
     @tf.function(reduce_retracing=True)
-    def _iterate(self, z, m, v, t, best_z, best_loss, y, w, n, hp, optimizer: str, factor: int, precision: str):
-        """n optimiser steps on z; hp = (lr, beta1, beta2, momentum, lam, leapfrog); HMC's step is lr."""
-        lr, beta1, beta2, momentum, lam, leapfrog = tf.unstack(hp)
+    def _iterate(self, z, m, v, t, best_z, best_loss, y, w, n, hp, optimizer: str, factor: int, precision: str,
+                 away: Repulsion | None = None):
+        """n optimiser steps on z; hp = (lr, beta1, beta2, momentum, lam, leapfrog, diversity); HMC's step is lr.
+        away: the rows are other fills, pushed apart (_losses)."""
+        lr, beta1, beta2, momentum, lam, leapfrog, diversity = tf.unstack(hp)
         for _ in tf.range(n):
-            loss, grad = self._gradient(z, y, w, lam, factor, precision)
+            loss, grad = self._gradient(z, y, w, lam, factor, precision, away, diversity)
             better = loss < best_loss
             best_loss = tf.where(better, loss, best_loss)
             best_z = tf.where(better[:, None], z, best_z)
@@ -152,19 +191,19 @@ class Completer:
                 m = momentum * m - lr * grad
                 z = tf.clip_by_value(z - momentum * previous + (1 + momentum) * m, -1.0, 1.0)
             else:
-                z = self._hmc_step(z, loss, grad, y, w, lam, lr, leapfrog, factor, precision)
-        loss = self._losses(z, y, w, lam, factor, precision)[0]
+                z = self._hmc_step(z, loss, grad, y, w, lam, lr, leapfrog, factor, precision, away, diversity)
+        loss = self._losses(z, y, w, lam, factor, precision, away, diversity)[0]
         better = loss < best_loss
         return z, m, v, t, tf.where(better[:, None], z, best_z), tf.where(better, loss, best_loss)
 
-    def _hmc_step(self, z, loss, grad, y, w, lam, eps, leapfrog, factor, precision):
+    def _hmc_step(self, z, loss, grad, y, w, lam, eps, leapfrog, factor, precision, away, diversity):
         """Hamiltonian Monte Carlo: leapfrog along the loss surface, Metropolis-accept per sample."""
         p = tf.random.normal(tf.shape(z))
         h0 = loss + 0.5 * tf.reduce_sum(p * p, axis=1)
         zn, pn, last_loss, last_grad = z, p - 0.5 * eps * grad, loss, grad
         for _ in tf.range(tf.cast(leapfrog, tf.int32)):
             zn = tf.clip_by_value(zn + eps * pn, -1.0, 1.0)
-            last_loss, last_grad = self._gradient(zn, y, w, lam, factor, precision)
+            last_loss, last_grad = self._gradient(zn, y, w, lam, factor, precision, away, diversity)
             pn = pn - eps * last_grad
         pn = pn + 0.5 * eps * last_grad
         h1 = last_loss + 0.5 * tf.reduce_sum(pn * pn, axis=1)
@@ -214,19 +253,22 @@ class Completer:
                 slot.assign(tf.zeros_like(slot))
         return self._tune(z, y, w, tf.constant(config.tune_steps), factor)
 
+    def _offsets(self) -> list[np.ndarray]:
+        """The copy of G's weights as float16 offsets from G's own. Hold _tune_lock."""
+        return [(np.array(tuned) - np.array(own)).astype(np.float16)
+                for tuned, own in zip(self._tuned_copy().weights, self.generator.weights)]
+
     def tuned_generate(self, z: tf.Tensor, y: tf.Tensor, w: tf.Tensor, config: CompletionConfig, factor: int,
-                       group: int = 1) -> np.ndarray:
-        """G'(z) per image, where G' is G fine-tuned for config.tune_steps steps on that image's group alone: each
-        image by default. Variants of one face (group of them in a row) share one G', fitted to the first of them
-        (config.tune_first_variant) or to all their z at once."""
-        fitted = 1 if config.tune_first_variant else group
-        drawn = []
+                       keep: bool = False) -> tuple[np.ndarray, list[list[np.ndarray]] | None]:
+        """G'(z) per image, where G' is G fine-tuned for config.tune_steps steps on that image alone, and with keep,
+        each image's G' as offsets from G (_offsets), to draw other fills of the face by it (other_fills)."""
+        drawn, offsets = [], []
         with self._tune_lock:
-            for i in range(0, len(z), group):
-                drawn.append(self._fit_copy(z[i : i + fitted], y[i : i + fitted], w[i : i + fitted], config, factor))
-                if fitted < group:
-                    drawn.append(self._tuned(z[i + fitted : i + group], training=False))
-            return np.concatenate([image.numpy() for image in drawn], axis=0)
+            for i in range(len(z)):
+                drawn.append(self._fit_copy(z[i : i + 1], y[i : i + 1], w[i : i + 1], config, factor).numpy())
+                if keep:
+                    offsets.append(self._offsets())
+        return np.concatenate(drawn, axis=0), offsets if keep else None
 
     def tuned_weights(self, z: np.ndarray, face: np.ndarray, config: CompletionConfig) -> list[np.ndarray]:
         """G's weights fine-tuned for config.tune_steps steps to draw one whole face (uint8) from z, as
@@ -240,8 +282,7 @@ class Completer:
         y = tf.constant(to_model(face)[None])
         with self._tune_lock:
             self._fit_copy(tf.constant(z[None], tf.float32), y, tf.ones_like(y[..., :1]), config, 1)
-            return [(np.array(tuned) - np.array(own)).astype(np.float16)
-                    for tuned, own in zip(self._tuned_copy().weights, self.generator.weights)]
+            return self._offsets()
 
     def generate_with(self, weights: list[np.ndarray] | None, z: np.ndarray) -> np.ndarray:
         """G(z) in [-1, 1] drawn with G's weights plus these offsets (from tuned_weights), or by G itself when None."""
@@ -266,9 +307,9 @@ class Completer:
 
     def warm_up(self) -> None:
         """Trace the compiled functions a fill with the default settings calls, once each, for any number of faces
-        (a batch dimension of None), so a user's first fill, of one or several variants, runs as fast as the ones
-        after it. Seconds: call it off the request path (pages.common starts it in a thread). The arguments mirror
-        complete()'s calls; a test checks that a fill after it traces nothing."""
+        (a batch dimension of None), so a user's first fill, and the other fills to choose from, run as fast as the
+        ones after it. Seconds: call it off the request path (pages.common starts it in a thread). The arguments
+        mirror complete()'s and other_fills()'s calls; a test checks that fills after it trace nothing."""
         config = self.model.completion
         precision, s = config.precision, self.size
         with self._warming:
@@ -281,15 +322,17 @@ class Completer:
 
             z, y, w, steps = spec(None, self.z_dim), spec(None, s, s, 3), spec(None, s, s, 1), spec(dtype=tf.int32)
             self._fit_only.get_concrete_function(z, y, w, 1, precision)
-            self._iterate.get_concrete_function(z, z, z, spec(), z, spec(None), y, w, steps, spec(6), config.optimizer,
-                                                1, precision)
+            for away in (None, Repulsion(y, w)):
+                self._iterate.get_concrete_function(z, z, z, spec(), z, spec(None), y, w, steps, spec(7),
+                                                    config.optimizer, 1, precision, away)
             self._draw.get_concrete_function(z, precision)
             self._evaluate.get_concrete_function(z, y, w, config.lam, 1, precision)
             self._tune.get_concrete_function(z, y, w, steps, 1)
             # A function is optimised when it first runs, not when traced: run each once, on G's own face.
             face = to_uint8(self.generator(sample_z(1, self.z_dim, seed=0), training=False).numpy()[0])
-            self.complete(face, center_mask(s), replace(config, iterations=2, report_every=1, tune_steps=1),
-                          lambda *report: None)
+            quick = replace(config, iterations=2, variant_iterations=1, report_every=1, tune_steps=1)
+            first = self.complete(face, center_mask(s), quick, lambda *report: None, keep_tuned=True)
+            self.other_fills(face, center_mask(s), first, 1, quick)
 
     def _after_warm_up(self) -> None:
         """Wait for a warm-up in progress in another thread. Its traces are the caller's anyway, and two threads
@@ -304,48 +347,29 @@ class Completer:
             self._tuned = keras.models.clone_model(self.generator)
         return self._tuned
 
-    def _initial_z(self, y, known, w, config: CompletionConfig, factor: int, group: int) -> tf.Tensor:
-        """restarts z per image: random, or the best-fitting of an init_pool of random z and the encoder's guess.
-
-        Images come in groups of group copies of one face (its variants). A group scores one pool: its first image
-        takes the best z, the encoder's guess among them; the others take the next-best random z in turn (never the
-        guess), so each starts elsewhere and ends in another face."""
-        n, k = y.shape[0], config.restarts
-        if not config.init_pool:
-            return sample_z(n * k, self.z_dim, config.seed)
+    def _ranked_pool(self, y, known, w, config: CompletionConfig, factor: int,
+                     size: int) -> list[tuple[tf.Tensor, int | None]]:
+        """Per face, a pool of max(config.init_pool, size) random z and the encoder's guess where there is one,
+        ordered by how well G(z) fits the face's known pixels (forward passes only), and where the guess ranks.
+        The same faces and settings give the same pool, so complete() and other_fills() draw their starts from one."""
         guesses = None
         if config.use_encoder and self.model.encoder is not None and factor == 1:
-            guesses = self.model.encoder(encoder_input(y[::group], known[::group]), training=False)
-        chosen = []
-        for face, i in enumerate(range(0, n, group)):
-            z = sample_z(max(config.init_pool, k * group), self.z_dim, config.seed * 7919 + face)
+            guesses = self.model.encoder(encoder_input(y, known), training=False)
+        pools = []
+        for face in range(len(y)):
+            z = sample_z(max(config.init_pool, size), self.z_dim, config.seed * 7919 + face)
             if guesses is not None:
                 z = tf.concat([guesses[face : face + 1], z], axis=0)
             pool = z.shape[0]
-            scores = self._fit_only(z, tf.repeat(y[i : i + 1], pool, axis=0), tf.repeat(w[i : i + 1], pool, axis=0),
-                                    factor, config.precision)
+            scores = self._fit_only(z, tf.repeat(y[face : face + 1], pool, axis=0),
+                                    tf.repeat(w[face : face + 1], pool, axis=0), factor, config.precision)
             order = np.argsort(scores.numpy(), kind="stable")
-            rest = [j for j in order[k:] if guesses is None or j != 0]
-            chosen.append(tf.gather(z, np.concatenate([order[:k], rest[: k * (group - 1)]]).astype(np.int64)))
-        return tf.concat(chosen, axis=0)
+            pools.append((tf.gather(z, order), None if guesses is None else int(np.flatnonzero(order == 0)[0])))
+        return pools
 
-    def complete(
-        self,
-        images: np.ndarray,
-        masks: Mask | Sequence[Mask],
-        config: CompletionConfig | None = None,
-        callback: ProgressCallback | None = None,
-        variants: int = 1,
-    ) -> Completion:
-        """Complete N aligned faces (N, S, S, 3; uint8 or float in [-1, 1]) under their masks.
-
-        variants: fill each face this many times, to choose from; the Completion then holds N * variants fills,
-        each face's together. The first is the single fill's method; the others may not start at the encoder's
-        guess, so they start from other random z and end in other faces, and stop searching after
-        config.variant_iterations steps. A face's variants share one fine-tuned G. config None: the model's own
-        defaults (TrainedModel.completion).
-        """
-        config = self.model.completion if config is None else config
+    def _inputs(self, images: np.ndarray, masks: Mask | Sequence[Mask], config: CompletionConfig):
+        """Checked inputs of a completion as tensors: faces y in [-1, 1], known pixels, contextual weights, their
+        masks and the masks' shared lowres factor."""
         images = np.asarray(images)
         if images.ndim == 3:
             images = images[None]
@@ -363,69 +387,127 @@ class Completer:
         factors = {mask.lowres_factor for mask in masks}
         if len(factors) > 1:
             raise MaskError("Low-resolution and pixel masks cannot be mixed in one call.")
-        factor = factors.pop()
-        if not isinstance(variants, int) or variants < 1:
-            raise ValueError(f"variants must be a whole number >= 1, got {variants!r}")
-        y = np.repeat(y, variants, axis=0)
-        masks = [mask for mask in masks for _ in range(variants)]
+        known = tf.constant(np.stack([mask.known for mask in masks])[..., None].astype(np.float32))
+        w = tf.constant(np.stack([contextual_weights(mask, config.weighted) for mask in masks]))
+        return tf.constant(y), known, w, masks, factors.pop()
 
-        n, k = len(y), config.restarts
+    def _blended(self, y: tf.Tensor, generated: np.ndarray, masks: list[Mask], config: CompletionConfig,
+                 factor: int) -> tuple[np.ndarray, np.ndarray]:
+        """The faces with their holes filled by generated, as is (float) and Poisson-blended (uint8)."""
+        y = y.numpy()
+        filled = np.where(np.stack([mask.fill for mask in masks])[..., None], generated, y)
+        if not (config.blend and factor == 1):
+            return filled, to_uint8(filled)
+        return filled, np.stack([blend_fill(to_uint8(yi), to_uint8(gi), mask.fill, config)
+                                 for yi, gi, mask in zip(y, generated, masks)])
+
+    def complete(
+        self,
+        images: np.ndarray,
+        masks: Mask | Sequence[Mask],
+        config: CompletionConfig | None = None,
+        callback: ProgressCallback | None = None,
+        keep_tuned: bool = False,
+    ) -> Completion:
+        """Complete N aligned faces (N, S, S, 3; uint8 or float in [-1, 1]) under their masks.
+
+        Each starts at the best fits of its pool (config.restarts of them; the encoder's guess among them), searches
+        config.iterations steps, and the lowest loss wins; G is then fine-tuned to it (config.tune_steps) and the
+        fill blended. keep_tuned: keep each face's fine-tuned G', for other_fills. config None: the model's own
+        defaults (TrainedModel.completion).
+        """
+        config = self.model.completion if config is None else config
         self._after_warm_up()
         self._networks(config.precision)
-        w = np.stack([contextual_weights(mask, config.weighted) for mask in masks])
-        y_t, w_t = tf.constant(y), tf.constant(w)
-        known = tf.constant(np.stack([mask.known for mask in masks])[..., None])
-        z = self._initial_z(y_t, known, w_t, config, factor, variants)
-        y_k, w_k = tf.repeat(y_t, k, axis=0), tf.repeat(w_t, k, axis=0)
+        y, known, w, masks, factor = self._inputs(images, masks, config)
+        n, k = len(y), config.restarts
+        if config.init_pool:
+            z = tf.concat([pool[:k] for pool, _ in self._ranked_pool(y, known, w, config, factor, k)], axis=0)
+        else:
+            z = sample_z(n * k, self.z_dim, config.seed)
+        y_k, w_k = tf.repeat(y, k, axis=0), tf.repeat(w, k, axis=0)
         hp = self.hyperparameters(config)
         m = v = tf.zeros_like(z)
         t = tf.constant(0.0)
         best_z, best_loss = z, tf.fill([n * k], np.float32(np.inf))
-        # The rows (starts) still searching: all, until variants other than each face's first stop.
-        rows, parked = np.arange(n * k), None
-        narrow_at = config.variant_iterations if variants > 1 else config.iterations
         fill = np.stack([mask.fill for mask in masks])[..., None]
         history: list[tuple[int, float]] = []
         done = 0
-        all_z, all_loss = best_z, best_loss  # every row's best, the stopped variants' included
         while done < config.iterations:
-            if parked is None and done >= narrow_at:
-                parked, rows = (best_z, best_loss), np.flatnonzero(rows // k % variants == 0)
-                z, m, v, best_z, best_loss, y_k, w_k = (tf.gather(a, rows) for a in (z, m, v, best_z, best_loss, y_k, w_k))
-            until = config.iterations if parked is not None else min(narrow_at, config.iterations)
-            chunk = min(config.report_every, until - done)
+            chunk = min(config.report_every, config.iterations - done)
             z, m, v, t, best_z, best_loss = self._iterate(
                 z, m, v, t, best_z, best_loss, y_k, w_k, tf.constant(chunk), hp, config.optimizer, factor,
                 config.precision,
             )
             done += chunk
-            all_z, all_loss = (best_z, best_loss) if parked is None else (
-                tf.tensor_scatter_nd_update(kept, rows[:, None], searched)
-                for kept, searched in zip(parked, (best_z, best_loss)))
-            per_image = tf.reshape(all_loss, (n, k)).numpy()
+            per_image = tf.reshape(best_loss, (n, k)).numpy()
             history.append((done, float(per_image.min(axis=1).mean())))
             if callback is not None:
-                winner = self._pick(all_z, per_image)
-                preview = self._draw(winner, config.precision).numpy()
-                if callback(done, per_image.min(axis=1), np.where(fill, preview, y)) is False:
+                preview = self._draw(self._pick(best_z, per_image), config.precision).numpy()
+                if callback(done, per_image.min(axis=1), np.where(fill, preview, y.numpy())) is False:
                     break
 
-        restart_losses = tf.reshape(all_loss, (n, k)).numpy()
-        z_hat = self._pick(all_z, restart_losses)
+        restart_losses = tf.reshape(best_loss, (n, k)).numpy()
+        z_hat = self._pick(best_z, restart_losses)
         loss, contextual, perceptual, generated = (
-            a.numpy() for a in self._evaluate(z_hat, y_t, w_t, config.lam, factor, config.precision))
+            a.numpy() for a in self._evaluate(z_hat, y, w, config.lam, factor, config.precision))
+        tuned = None
         if config.tune_steps:
-            generated = self.tuned_generate(z_hat, y_t, w_t, config, factor, group=variants)
-        filled = np.where(fill, generated, y)
-        if config.blend and factor == 1:
-            blended = np.stack([
-                blend_fill(to_uint8(yi), to_uint8(gi), mask.fill, config) for yi, gi, mask in zip(y, generated, masks)
-            ])
+            generated, tuned = self.tuned_generate(z_hat, y, w, config, factor, keep_tuned)
+        filled, blended = self._blended(y, generated, masks, config, factor)
+        return Completion(z_hat.numpy(), generated, filled, blended, loss, contextual, perceptual, restart_losses,
+                          done, history, tuned)
+
+    def other_fills(self, images: np.ndarray, masks: Mask | Sequence[Mask], first: Completion, count: int,
+                    config: CompletionConfig | None = None) -> Completion:
+        """count more fills of each face that first filled (complete with keep_tuned), to choose from; the
+        Completion holds N * count fills, each face's in a row.
+
+        Each starts at another of the pool's best fits (never the encoder's guess, which the first fill had), and
+        searches config.variant_iterations steps pushed apart in the hole (config.diversity) from the face's first
+        fill and its other fills: they need only be plausible and different. Each is drawn by the first fill's G',
+        so it fits the known pixels as closely, and blended.
+        """
+        config = self.model.completion if config is None else config
+        if not isinstance(count, int) or count < 1:
+            raise ValueError(f"count must be a whole number >= 1, got {count!r}")
+        self._after_warm_up()
+        self._networks(config.precision)
+        y, known, w, masks, factor = self._inputs(images, masks, config)
+        if len(first.z) != len(y):
+            raise ValueError(f"first holds {len(first.z)} fills for {len(y)} faces.")
+        if config.tune_steps and first.tuned is None:
+            raise ValueError("other_fills draws by the first fill's fine-tuned G: call complete with keep_tuned=True.")
+        k, n = config.restarts, len(y) * count
+        if config.init_pool:
+            pools = self._ranked_pool(y, known, w, config, factor, k + count)
+            z = tf.concat([self._other_starts(pool, guess, k, count) for pool, guess in pools], axis=0)
         else:
-            blended = to_uint8(filled)
-        return Completion(
-            z_hat.numpy(), generated, filled, blended, loss, contextual, perceptual, restart_losses, done, history
+            z = sample_z(n, self.z_dim, config.seed + 1)
+        away = Repulsion(self._draw(tf.constant(first.z), config.precision),
+                         tf.constant(np.stack([mask.fill for mask in masks])[..., None].astype(np.float32)))
+        y_c, w_c = tf.repeat(y, count, axis=0), tf.repeat(w, count, axis=0)
+        m = v = tf.zeros_like(z)
+        _, _, _, _, z_hat, best = self._iterate(
+            z, m, v, tf.constant(0.0), z, tf.fill([n], np.float32(np.inf)), y_c, w_c,
+            tf.constant(config.variant_iterations), self.hyperparameters(config), config.optimizer, factor,
+            config.precision, away,
         )
+        loss, contextual, perceptual, generated = (
+            a.numpy() for a in self._evaluate(z_hat, y_c, w_c, config.lam, factor, config.precision))
+        if config.tune_steps:
+            generated = np.concatenate([self.generate_with(first.tuned[i], z_hat[i * count : (i + 1) * count])
+                                        for i in range(len(y))])
+        filled, blended = self._blended(y_c, generated, [mask for mask in masks for _ in range(count)], config,
+                                        factor)
+        return Completion(z_hat.numpy(), generated, filled, blended, loss, contextual, perceptual, best.numpy()[:, None],
+                          config.variant_iterations)
+
+    @staticmethod
+    def _other_starts(pool: tf.Tensor, guess: int | None, taken: int, count: int) -> tf.Tensor:
+        """count starts from a face's ranked pool (_ranked_pool) for its other fills: the best after the taken that
+        its first fill started from, never the encoder's guess (at rank guess)."""
+        return tf.gather(pool, [j for j in range(taken, len(pool)) if j != guess][:count])
 
     @staticmethod
     def _pick(best_z: tf.Tensor, per_image_loss: np.ndarray) -> tf.Tensor:

@@ -144,6 +144,9 @@ class CompletionConfig:
     # Fills to choose from (variants): after this many search steps only each face's first fill searches on; the
     # others need only be plausible and different, and the Poisson blend fits their border.
     variant_iterations: int = 25
+    # How strongly the other fills' search pushes each apart in the hole from the first fill and from each other
+    # (Completer.other_fills): 0 leaves them where their own starts lead.
+    diversity: float = 0.6
     # >0: start from the best of this many random z (forward passes only); with the encoder's guess in the pool, 64 fill
     # lfw-dev as well as 256 at a quarter of the cost (0.08 s against 0.3 s a face).
     init_pool: int = 64
@@ -156,10 +159,6 @@ class CompletionConfig:
     # At photo resolution 50 give the 128 px model +0.14 dB on strokes: its card asks for them (weights/MODEL_CARD.md).
     tune_steps: int = 25
     tune_learning_rate: float = 3e-4
-    # Fills to choose from: True fits G' to the first fill alone and draws the others from their own z: they differ
-    # 1.2-1.4x as much and four take half the time, but the others' mean hole PSNR falls 0.35-0.7 dB on lfw-dev
-    # (docs/performance.md), so it is not the default yet. False fits G' to all of them at once.
-    tune_first_variant: bool = False
     blend: bool = True  # Poisson blending of the filled region
     colour_fit: bool = True  # map G(z^)'s colours onto the known ring round the hole before blending
     # Scale of G's gradients in the Poisson solve (1 = plain Poisson cloning): 0.9 was best for
@@ -185,12 +184,13 @@ class CompletionConfig:
             raise ValueError(f"precision must be auto or one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         if self.learning_rate is None:
             object.__setattr__(self, "learning_rate", STEP_SIZES[self.optimizer])
-        for name in ("lam", "learning_rate", "beta1", "beta2", "momentum", "tune_learning_rate", "guidance"):
+        for name in ("lam", "learning_rate", "beta1", "beta2", "momentum", "tune_learning_rate", "guidance", "diversity"):
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and value == value and abs(value) != float("inf")):
                 raise ValueError(f"{name} must be a finite number, got {value!r}")
-        if self.lam < 0:
-            raise ValueError(f"lam must be >= 0, got {self.lam}")
+        for name in ("lam", "diversity"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.learning_rate <= 0 or self.tune_learning_rate <= 0:
             raise ValueError(f"learning rates must be > 0, got {self.learning_rate} and {self.tune_learning_rate}")
         if not 0 <= self.guidance <= 1:

@@ -235,21 +235,26 @@ def hole_crops(images: np.ndarray, masks: list[Mask], side: int = 32) -> np.ndar
 
 def evaluate_variants(model: TrainedModel, faces: np.ndarray, masks: list[Mask], config: CompletionConfig,
                       count: int, aligner: FaceAligner | None = None) -> dict[str, float]:
-    """count fills per face (core.pipeline.complete_variants) against the single fill, on the same faces and masks:
-    how different they are in the hole (mean absolute difference of each pair, grey levels), the best and the mean
-    variant's hole PSNR, their realism (SWD x 1e3 of the holes' patches to the true holes', core.realism, and, with an
-    aligner, how often a face is found in the completed face), and what the variants cost in time over the single
-    fill."""
+    """count fills per face to choose from (the first by Completer.complete, the others by Completer.other_fills, as
+    core.pipeline.complete_faces makes them) against the single fill, on the same faces and masks: how different
+    they are in the hole (mean absolute difference of each pair, grey levels), the best and the mean fill's hole
+    PSNR, their realism (SWD x 1e3 of the holes' patches to the true holes', core.realism, and, with an aligner, how
+    often a face is found in the completed face), and what the fills cost in time over the single fill."""
     completer = Completer(model)
+
+    def fills_of(images: np.ndarray, shapes: list[Mask]) -> np.ndarray:  # (N, count, S, S, 3)
+        first = completer.complete(images, shapes, config, keep_tuned=True)
+        others = completer.other_fills(images, shapes, first, count - 1, config).blended
+        return np.concatenate([first.blended[:, None], others.reshape(len(images), count - 1, *images.shape[1:])], 1)
+
     completer.complete(faces[:1], masks[:1], config)  # trace first, so neither timing pays for it
     start = time.perf_counter()
     single = completer.complete(faces, masks, config).blended
     single_seconds = time.perf_counter() - start
-    completer.complete(faces[:1], masks[:1], config, variants=count)
+    fills_of(faces[:1], masks[:1])
     start = time.perf_counter()
-    fills = completer.complete(faces, masks, config, variants=count).blended
+    fills = np.concatenate([fills_of(faces[i : i + 8], masks[i : i + 8]) for i in range(0, len(faces), 8)])
     variant_seconds = time.perf_counter() - start
-    fills = fills.reshape(len(faces), count, *faces.shape[1:])
     psnr = np.stack([quality(faces, fills[:, k], masks)["psnr_hole"] for k in range(count)], axis=1)
     pairs = [np.abs(fills[i, a][m.fill].astype(float) - fills[i, b][m.fill]).mean()
              for i, m in enumerate(masks) for a in range(count) for b in range(a + 1, count)]

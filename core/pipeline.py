@@ -1,7 +1,7 @@
 """One photo through the whole method: complete the aligned faces, blend, paste back, make a GIF.
 
-The Inpaint page and `python -m core.complete` both call `complete_faces` and show or
-save what it returns, so the two always agree.
+The Inpaint page and `python -m core.complete` both call `complete_faces` with one FillRequest per face and show
+or save what it returns, so the two always agree.
 
 Paste-back happens at the photo's own resolution: G(z^) is warped back into the photo and
 Poisson-blended against the photo's pixels round the hole there, so the hole's border
@@ -12,14 +12,14 @@ from __future__ import annotations
 import io
 import time
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Callable, Sequence
 
 import cv2
 import numpy as np
 
 from core.align import Alignment
 from core.blend import blend_fill
-from core.completer import Completer, ProgressCallback
+from core.completer import Completer, Completion, ProgressCallback
 from core.config import CompletionConfig
 from core.grain import add_grain
 from core.images import save_gif, to_uint8
@@ -113,33 +113,43 @@ def with_grain(filled: np.ndarray, fill: np.ndarray, config: CompletionConfig) -
     return out
 
 
+@dataclass(frozen=True)
+class FillRequest:
+    """One face to fill: the aligned face (uint8, the model's size) under its mask, and for a face cut from a photo,
+    the photo and its alignment, to paste the fill back into, and photo_fill, the photo's pixels to replace when the
+    hole was drawn on the photo (core.photo_mask.PhotoHole.photo_fill; None: the mask's hole warped back)."""
+
+    face: np.ndarray
+    mask: Mask
+    photo: np.ndarray | None = None
+    alignment: Alignment | None = None
+    photo_fill: np.ndarray | None = None
+
+
 def complete_faces(
     completer: Completer,
-    faces: Sequence[np.ndarray],
-    mask: Mask,
+    requests: Sequence[FillRequest],
     config: CompletionConfig | None = None,
-    sources: Sequence[tuple[np.ndarray, Alignment] | None] | None = None,
+    fills: int = 1,
     progress: ProgressCallback | None = None,
     seconds: float | None = None,
-    variants: int = 1,
-    photo_fills: Sequence[np.ndarray | None] | None = None,
-) -> list[FaceResult]:
-    """Complete aligned faces (uint8, model size) under one mask; paste each back into its photo.
+    on_first: Callable[[list[FaceResult]], None] | None = None,
+) -> list[list[FaceResult]]:
+    """fills fills of each request's face to choose from, each blended and pasted back into its photo.
 
-    sources[i] is (photo, alignment) for a face cut from a photo, None for one that is already
-    aligned (a random face, an aligned file). progress(iteration, loss, previews) is called at
-    every report; returning False stops early. seconds bounds the search on z (a shared
-    server's budget per request): at the first report past it, the search stops and the best
-    z so far is fine-tuned and blended. variants: see Completer.complete; the results are then each face's
-    variants in a row. photo_fills[i]: the photo pixels to replace when the hole was drawn on face i's photo
-    (core.photo_mask.PhotoHole.photo_fill); None: mask's hole warped back. config None: the model's own defaults.
+    The first of each is the method's single fill (Completer.complete); on_first(first fills) gets them as soon as
+    they are made, so a page can show them while the others are made (Completer.other_fills: other faces that fit
+    the same known pixels). progress(iteration, loss, previews) is called at every report of the first fills'
+    search; returning False stops it early. seconds bounds that search (a shared server's budget per request): at
+    the first report past it, the search stops and the best z so far is fine-tuned and blended. config None: the
+    model's own defaults.
     """
+    if not 1 <= fills <= MAX_VARIANTS:
+        raise ValueError(f"fills must be from 1 to {MAX_VARIANTS}, got {fills}")
     config = completer.model.completion if config is None else config
     deadline = None if seconds is None else time.perf_counter() + seconds
-    faces = np.stack(faces)
-    sources = list(sources) if sources is not None else [None] * len(faces)
-    photo_fills = list(photo_fills) if photo_fills is not None else [None] * len(faces)
-    frames: list[list[np.ndarray]] = [[] for _ in range(len(faces) * variants)]
+    faces, masks = np.stack([r.face for r in requests]), [r.mask for r in requests]
+    frames: list[list[np.ndarray]] = [[] for _ in requests]
 
     def record(iteration: int, loss: np.ndarray, preview: np.ndarray) -> bool | None:
         for kept, image in zip(frames, to_uint8(preview)):
@@ -148,36 +158,24 @@ def complete_faces(
             return False
         return deadline is None or time.perf_counter() < deadline
 
-    completion = completer.complete(faces, mask, config, record, variants)
-    results = []
-    for i in range(len(frames)):
-        face, source = faces[i // variants], sources[i // variants]
-        generated = to_uint8(completion.generated[i])
-        pasted = None
-        if source is not None:
-            photo, alignment = source
-            pasted = paste_back(photo, alignment, (completion.generated[i] + 1) * 127.5, mask, config,
-                                fill=photo_fills[i // variants])
-        results.append(FaceResult(masked_preview(face, mask), generated, completion.blended[i],
-                                  float(completion.loss[i]), completion.iterations, pasted, frames[i]))
+    first = completer.complete(faces, masks, config, record, keep_tuned=fills > 1)
+    results = [[face_result(request, first, i, config, frames[i])] for i, request in enumerate(requests)]
+    if fills > 1:
+        if on_first is not None:
+            on_first([face[0] for face in results])
+        others = completer.other_fills(faces, masks, first, fills - 1, config)
+        for i, request in enumerate(requests):
+            results[i] += [face_result(request, others, row, config) for row in range((fills - 1) * i, (fills - 1) * (i + 1))]
     return results
 
 
-def complete_variants(
-    completer: Completer,
-    faces: Sequence[np.ndarray],
-    mask: Mask,
-    count: int,
-    config: CompletionConfig | None = None,
-    sources: Sequence[tuple[np.ndarray, Alignment] | None] | None = None,
-    progress: ProgressCallback | None = None,
-    seconds: float | None = None,
-    photo_fills: Sequence[np.ndarray | None] | None = None,
-) -> list[list[FaceResult]]:
-    """count fills of each face to choose from, each one sharp face (no average): the first by the single fill's
-    method, the others from other random z, without the encoder's guess, so they end elsewhere (Completer.complete's
-    variants). All are searched in one batch and share one fine-tuned G; each is blended and pasted back."""
-    if not 1 <= count <= MAX_VARIANTS:
-        raise ValueError(f"variants must be from 1 to {MAX_VARIANTS}, got {count}")
-    results = complete_faces(completer, faces, mask, config, sources, progress, seconds, count, photo_fills)
-    return [results[i : i + count] for i in range(0, len(results), count)]
+def face_result(request: FillRequest, completion: Completion, row: int, config: CompletionConfig,
+                frames: list[np.ndarray] | None = None) -> FaceResult:
+    """What is shown or saved of one fill: completion's row, a fill of request's face, pasted back into its photo."""
+    pasted = None
+    if request.photo is not None:
+        pasted = paste_back(request.photo, request.alignment, (completion.generated[row] + 1) * 127.5, request.mask,
+                            config, fill=request.photo_fill)
+    return FaceResult(masked_preview(request.face, request.mask), to_uint8(completion.generated[row]),
+                      completion.blended[row], float(completion.loss[row]), completion.iterations, pasted,
+                      frames or [])

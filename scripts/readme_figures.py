@@ -32,7 +32,7 @@ from core.edit import apply_edit, project_face  # noqa: E402
 from core.images import image_grid, read_image, save_png, to_uint8  # noqa: E402
 from core.masks import center_mask, masked_preview, stroke_mask  # noqa: E402
 from core.model import sample_z  # noqa: E402
-from core.pipeline import complete_faces, paste_back, photo_fill  # noqa: E402
+from core.pipeline import FillRequest, complete_faces, paste_back, photo_fill  # noqa: E402
 from core.weights import load_model  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,7 +49,7 @@ def centre_filled(completer: Completer, photo: np.ndarray, configs: list[Complet
     with FaceAligner() as aligner:
         alignment = aligner.align(photo, completer.size)
     mask = center_mask(completer.size)
-    return [complete_faces(completer, [alignment.face], mask, config, [(photo, alignment)])[0].pasted
+    return [complete_faces(completer, [FillRequest(alignment.face, mask, photo, alignment)], config)[0][0].pasted
             for config in configs]
 
 
@@ -77,7 +77,7 @@ def main() -> None:
 
     face_rows, photo_rows, grain_row = [], [], []
     for mask in (center_mask(size), stroke_mask(size, seed=3)):
-        (done,) = complete_faces(completer, [face], mask, config, [(photo, alignment)])
+        ((done,),) = complete_faces(completer, [FillRequest(face, mask, photo, alignment)], config)
         telea = cv2.inpaint(masked_preview(face, mask), mask.fill.astype(np.uint8) * 255, 3, cv2.INPAINT_TELEA)
         face_rows += [enlarge(image) for image in (face, done.masked, telea, done.completed)]
         holed = photo.copy()

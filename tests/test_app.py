@@ -429,3 +429,26 @@ def test_a_run_stopped_before_its_first_checkpoint_offers_to_start_again(app, tm
     assert not app.exception
     assert "Start again" in buttons(app)
     assert any("stopped on request · no checkpoint yet" in m.value for m in app.markdown)
+
+
+def test_the_fills_to_pick_from_follow_the_first(app, monkeypatch):
+    """The first fill is shown (and kept) as soon as it is made, before the others; then all four to pick from."""
+    import core.pipeline
+
+    shown_before_the_others = []
+    other_fills = core.pipeline.Completer.other_fills
+
+    def others_after_a_look(self, *args, **kwargs):
+        shown_before_the_others.append([fill.completed for fill in st.session_state.result["fills"]])
+        return other_fills(self, *args, **kwargs)
+
+    monkeypatch.setattr(core.pipeline.Completer, "other_fills", others_after_a_look)
+    page(app, "pages/inpaint.py")
+    app.segmented_control(key="source").set_value("Random face").run()
+    app.segmented_control(key="mask_kind").set_value("center").run()
+    app.button[-1].click().run()  # Fill the hole
+    assert not app.exception
+    (first,) = shown_before_the_others[0]
+    fills = app.session_state["result"]["fills"]
+    assert len(fills) == 4 and (fills[0].completed == first).all()
+    assert app.segmented_control(key="pick").options == [f"Fill {i}" for i in range(1, 5)]

@@ -12,7 +12,7 @@ from core.config import STEP_SIZES, CompletionConfig
 from core.images import to_uint8
 from core.masks import Mask, MaskError, center_mask, full_mask, lowres_mask
 from core.model import sample_z
-from core.pipeline import complete_variants
+from core.pipeline import FillRequest, complete_faces
 from core.weights import save_model
 
 FAST = CompletionConfig(iterations=60, learning_rate=0.05, report_every=20, blend=False, init_pool=0)
@@ -198,9 +198,9 @@ def test_warm_up_traces_what_a_users_first_fill_runs(tiny_model):
     names = ("_iterate", "_fit_only", "_tune", "_draw", "_evaluate")
     traced = {name: getattr(completer, name).experimental_get_tracing_count() for name in names}
     face = (np.random.default_rng(0).random((16, 16, 3)) * 255).astype(np.uint8)
-    for variants in (1, 4):  # the page's single fill and its four fills to choose from, with previews
-        completer.complete(face, center_mask(16), CompletionConfig(iterations=20, report_every=10),
-                           lambda *report: None, variants)
+    for fills in (1, 4):  # the page's single fill and its four fills to choose from, with previews
+        complete_faces(completer, [FillRequest(face, center_mask(16))], CompletionConfig(iterations=20, report_every=10),
+                       fills, lambda *report: None)
     assert {name: getattr(completer, name).experimental_get_tracing_count() for name in traced} == traced
 
 
@@ -262,7 +262,7 @@ def test_complete_cli_takes_its_defaults_from_the_models_card(tmp_path, tiny_mod
     face = to_uint8(tiny_model.generator(sample_z(1, tiny_model.config.z_dim, seed=4)).numpy()[0])
     Image.fromarray(face).save(tmp_path / "face.png")
     used = []
-    monkeypatch.setattr(complete_cli, "complete_variants", lambda *args: used.append(args[4]) or [])
+    monkeypatch.setattr(complete_cli, "complete_faces", lambda *args: used.append(args[2]) or [])
     common = [str(tmp_path / "face.png"), "--weights", str(tmp_path / "w"), "--out", str(tmp_path / "out")]
     complete_cli.main(common)
     complete_cli.main([*common, "--tune-steps", "9"])
@@ -270,8 +270,8 @@ def test_complete_cli_takes_its_defaults_from_the_models_card(tmp_path, tiny_mod
 
 
 def test_a_fill_without_settings_takes_the_models_own_defaults(tiny_model, own_samples):
-    own = replace(tiny_model, card={"completion": {"iterations": 3, "init_pool": 4, "tune_steps": 1}})
+    own = replace(tiny_model, card={"completion": {"iterations": 3, "variant_iterations": 2, "init_pool": 4, "tune_steps": 1}})
     assert Completer(own).complete(own_samples[:1], center_mask(16)).iterations == 3
-    (fills,) = complete_variants(Completer(own), own_samples[:1], center_mask(16), 2)
-    assert [fill.iterations for fill in fills] == [3, 3]
+    (fills,) = complete_faces(Completer(own), [FillRequest(own_samples[0], center_mask(16))], fills=2)
+    assert [fill.iterations for fill in fills] == [3, 2]
 

@@ -270,10 +270,16 @@ def test_variants_are_measured_against_the_single_fill(monkeypatch):
         def __init__(self, model):
             pass
 
-        def complete(self, images, masks, config, variants=1):
-            fills = np.repeat(images, variants, axis=0)
+        def complete(self, images, masks, config, keep_tuned=False):
+            fills = images.copy()
+            for fill, mask in zip(fills, masks):
+                fill[mask.fill] += 10
+            return SimpleNamespace(blended=fills)
+
+        def other_fills(self, images, masks, first, count, config):
+            fills = np.repeat(images, count, axis=0)
             for row, fill in enumerate(fills):
-                fill[masks[0].fill] += 10 * (row % variants + 1)
+                fill[masks[0].fill] += 10 * (row % count + 2)
             return SimpleNamespace(blended=fills)
 
     monkeypatch.setattr(evaluate, "Completer", KnownFills)

@@ -13,7 +13,7 @@ from core.config import CompletionConfig
 from core.masks import center_mask
 from core.model import sample_z
 from core.images import to_uint8
-from core.pipeline import complete_faces, paste_back, photo_fill
+from core.pipeline import MAX_VARIANTS, FillRequest, complete_faces, paste_back, photo_fill
 
 FAST = CompletionConfig(iterations=10, report_every=5, init_pool=16, tune_steps=2)
 
@@ -43,10 +43,10 @@ def test_complete_faces_returns_what_the_page_and_cli_show(tiny_model, astronaut
     face = to_uint8(tiny_model.generator(sample_z(1, tiny_model.config.z_dim, seed=3)).numpy()[0])
     small = alignment.__class__(face, alignment.matrix / 4, alignment.landmarks)
     seen = []
-    results = complete_faces(completer, [face, face], center_mask(16), FAST, [None, (astronaut, small)],
-                             lambda i, loss, preview: seen.append(i))
-    assert seen == [5, 10] and len(results) == 2
-    first, second = results
+    requests = [FillRequest(face, center_mask(16)), FillRequest(face, center_mask(16), astronaut, small)]
+    results = complete_faces(completer, requests, FAST, progress=lambda i, loss, preview: seen.append(i))
+    assert seen == [5, 10] and [len(fills) for fills in results] == [1, 1]
+    (first,), (second,) = results
     assert first.pasted is None and second.pasted.shape == astronaut.shape
     assert first.completed.dtype == np.uint8 and first.completed.shape == (16, 16, 3)
     assert len(first.frames) == 2
@@ -86,10 +86,11 @@ def test_a_huge_hole_is_solved_at_a_reduced_scale_and_keeps_known_pixels(astrona
 def test_a_time_budget_stops_the_search_and_still_returns_a_blended_face(tiny_model):
     face = to_uint8(tiny_model.generator(sample_z(1, tiny_model.config.z_dim, seed=3)).numpy()[0])
     config = CompletionConfig(iterations=400, report_every=5, init_pool=16, tune_steps=2)
-    (done,) = complete_faces(Completer(tiny_model), [face], center_mask(16), config, seconds=0.0)
+    request = FillRequest(face, center_mask(16))
+    ((done,),) = complete_faces(Completer(tiny_model), [request], config, seconds=0.0)
     assert done.iterations == 5  # stopped at the first report
     assert done.completed.shape == (16, 16, 3) and len(done.frames) == 1
-    (full,) = complete_faces(Completer(tiny_model), [face], center_mask(16), replace(config, iterations=10))
+    ((full,),) = complete_faces(Completer(tiny_model), [request], replace(config, iterations=10))
     assert full.iterations == 10
 
 
@@ -115,25 +116,34 @@ def test_fine_tuning_is_safe_when_completions_run_at_once(tiny_model):
         np.testing.assert_allclose(a, b, atol=1e-5)
 
 
-def test_variants_are_other_fills_of_the_same_face(tiny_model, astronaut, alignment):
-    from core.pipeline import MAX_VARIANTS, complete_variants
-
+def test_fills_to_choose_from_are_other_faces_pasted_into_the_same_hole(tiny_model, astronaut, alignment):
     completer = Completer(tiny_model)
     face = to_uint8(tiny_model.generator(sample_z(1, tiny_model.config.z_dim, seed=3)).numpy()[0])
     small = alignment.__class__(face, alignment.matrix / 4, alignment.landmarks)
     mask = center_mask(16)
-    (fills,) = complete_variants(completer, [face], mask, 3, FAST, [(astronaut, small)])
-    assert len(fills) == 3
+    shown_first = []
+    (fills,) = complete_faces(completer, [FillRequest(face, mask, astronaut, small)], FAST, 3,
+                              on_first=shown_first.append)
+    assert len(fills) == 3 and shown_first == [[fills[0]]]  # the first is shown before the others are made
     hole = photo_fill(astronaut.shape, small, mask)
     for fill in fills:
         np.testing.assert_array_equal(fill.pasted[~hole], astronaut[~hole])
     in_hole = [f.generated[mask.fill].astype(float) for f in fills]  # each its own face, not copies of one
     assert min(np.abs(a - b).mean() for i, a in enumerate(in_hole) for b in in_hole[i + 1:]) > 0.25
-    with pytest.raises(ValueError, match="variants"):
-        complete_variants(completer, [face], mask, MAX_VARIANTS + 1, FAST)
+    with pytest.raises(ValueError, match="fills must be"):
+        complete_faces(completer, [FillRequest(face, mask)], FAST, MAX_VARIANTS + 1)
 
 
-def test_only_the_first_variant_may_start_at_the_encoders_guess(tiny_model):
+def test_the_first_fill_offered_is_the_single_fill(tiny_model):
+    completer = Completer(tiny_model)
+    face = to_uint8(tiny_model.generator(sample_z(1, tiny_model.config.z_dim, seed=3)).numpy()[0])
+    request = FillRequest(face, center_mask(16))
+    ((single,),) = complete_faces(completer, [request], FAST)
+    (fills,) = complete_faces(completer, [request], FAST, 4)
+    np.testing.assert_array_equal(fills[0].completed, single.completed)
+
+
+def test_the_other_fills_never_start_at_the_encoders_guess(tiny_model):
     import tensorflow as tf
 
     from core.weights import TrainedModel
@@ -146,52 +156,61 @@ def test_only_the_first_variant_may_start_at_the_encoders_guess(tiny_model):
 
     model = TrainedModel(tiny_model.config, tiny_model.generator, tiny_model.discriminator, {}, encoder)
     completer = Completer(model)
-    y = tf.constant(np.repeat(face, 3, axis=0))  # one face's three variants
     mask = center_mask(16)
-    known = tf.constant(np.repeat(mask.known[None, ..., None], 3, axis=0).astype(np.float32))
-    w = tf.ones_like(y[..., :1]) * known
+    known = tf.constant(mask.known[None, ..., None].astype(np.float32))
     completer._networks(FAST.precision)  # as complete() does first
-    starts = completer._initial_z(y, known, w, FAST, 1, group=3).numpy()
-    np.testing.assert_allclose(starts[0], z0.numpy()[0])
-    assert np.abs(starts[1:] - z0.numpy()[0]).max(axis=1).min() > 0.1
-    # The others take the next-best z of the same pool, not copies of one: one pool per face, scored once.
-    assert np.abs(starts[1] - starts[2]).max() > 0.1
-    pool = sample_z(FAST.init_pool, tiny_model.config.z_dim, FAST.seed * 7919).numpy()
-    assert all(np.abs(pool - start).max(axis=1).min() < 1e-6 for start in starts[1:])
+    ((pool, guess),) = completer._ranked_pool(tf.constant(face), known, known, FAST, 1, 3)
+    assert guess == 0 and np.abs(pool[0] - z0[0]).max() < 1e-6
+    starts = Completer._other_starts(pool, guess, taken=1, count=2).numpy()
+    assert np.abs(starts - z0.numpy()).max(axis=1).min() > 0.1  # not the guess, and not one z twice
+    assert np.abs(starts[0] - starts[1]).max() > 0.1
+    random = sample_z(FAST.init_pool, tiny_model.config.z_dim, FAST.seed * 7919).numpy()
+    assert all(np.abs(random - start).max(axis=1).min() < 1e-6 for start in starts)  # from the same pool
+    # A guess that ranks below the first fill's starts is skipped too.
+    np.testing.assert_array_equal(Completer._other_starts(pool, 2, taken=1, count=2).numpy(), pool.numpy()[[1, 3]])
 
 
-def test_variants_after_the_first_stop_searching_early(tiny_model):
-    """Fills to choose from: each face's first fill searches as long as the single fill and ends where it does; the
-    others stop after variant_iterations steps, where a search of that length ends."""
+def test_the_other_fills_search_their_own_steps_and_are_drawn_by_the_first_fills_g(tiny_model):
     completer = Completer(tiny_model)
     faces = tiny_model.generator(sample_z(2, tiny_model.config.z_dim, seed=5)).numpy()
-    config = replace(FAST, iterations=12, variant_iterations=4, restarts=2, tune_steps=0, blend=False)
-    reports = []
-    both = completer.complete(faces, center_mask(16), config, lambda i, *rest: reports.append(i), variants=3)
-    single = completer.complete(faces, center_mask(16), config)
-    short = completer.complete(faces, center_mask(16), replace(config, iterations=4), variants=3)
-    np.testing.assert_allclose(both.z[::3], single.z, atol=1e-4)
-    others = np.arange(6) % 3 > 0
-    np.testing.assert_allclose(both.z[others], short.z[others], atol=1e-4)
-    assert reports == [4, 9, 12] and both.iterations == 12
-    assert not np.allclose(both.z[::3], short.z[::3], atol=1e-3)  # the first fills did search on
+    config = replace(FAST, iterations=12, variant_iterations=4, tune_steps=5, tune_learning_rate=1e-2, blend=False)
+    first = completer.complete(faces, center_mask(16), config, keep_tuned=True)
+    others = completer.other_fills(faces, center_mask(16), first, 3, config)
+    assert others.iterations == 4 and others.z.shape == (6, tiny_model.config.z_dim)
+    for face in range(2):  # each face's own G', not G, and not the other face's G'
+        rows = slice(3 * face, 3 * face + 3)
+        drawn = completer.generate_with(first.tuned[face], others.z[rows])
+        np.testing.assert_allclose(others.generated[rows], drawn, atol=1e-5)
+        assert np.abs(others.generated[rows] - completer.generator(others.z[rows]).numpy()).max() > 1e-3
+    with pytest.raises(ValueError, match="keep_tuned"):
+        completer.other_fills(faces, center_mask(16), completer.complete(faces, center_mask(16), config), 3, config)
 
 
-def test_the_first_fill_offered_is_the_single_fill_and_the_others_keep_their_own_faces(tiny_model):
-    """With tune_first_variant, G' is fitted to the first fill alone: the first of four is the single fill, and the
-    others are drawn from their own z by that G' (fitted to all four at once, G' draws nearly one face from every z)."""
+def test_diversity_pushes_the_other_fills_apart_in_the_hole(tiny_model):
+    completer = Completer(tiny_model)
     face = to_uint8(tiny_model.generator(sample_z(1, tiny_model.config.z_dim, seed=3)).numpy())
     mask = center_mask(16)
-    config = replace(FAST, tune_steps=30, blend=False)
-    single = Completer(tiny_model).complete(face, mask, config).generated[0]
+    config = replace(FAST, variant_iterations=30, tune_steps=0, blend=False)
+    first = completer.complete(face, mask, config)
 
-    def spread(tune_first_variant: bool) -> tuple[np.ndarray, float]:
-        fills = Completer(tiny_model).complete(face, mask, replace(config, tune_first_variant=tune_first_variant),
-                                               variants=4).generated
-        holes = fills[:, mask.fill]
-        return fills[0], float(np.mean([np.abs(holes[a] - holes[b]).mean() for a in range(4) for b in range(a + 1, 4)]))
+    def spread(diversity: float) -> float:
+        holes = completer.other_fills(face, mask, first, 3, replace(config, diversity=diversity)).generated[:, mask.fill]
+        compared = [first.generated[0][mask.fill], *holes]
+        return float(np.mean([np.abs(a - b).mean() for i, a in enumerate(compared) for b in compared[i + 1:]]))
 
-    first, apart = spread(True)
-    _, together = spread(False)
-    np.testing.assert_allclose(first, single, atol=1e-4)
-    assert apart > 1.1 * together
+    assert spread(5.0) > 1.2 * spread(0.0)
+
+
+def test_how_far_apart_fills_are_counts_the_hole_only_and_caps_each_difference():
+    import tensorflow as tf
+
+    from core.completer import APART_CAP, Repulsion
+
+    hole = np.zeros((1, 4, 4, 1), np.float32)
+    hole[0, :2, :2] = 1  # 4 pixels, 12 values
+    first = np.zeros((1, 4, 4, 3), np.float32)
+    others = np.stack([np.full((4, 4, 3), 0.1), np.full((4, 4, 3), 0.1 + 2 * APART_CAP)]).astype(np.float32)
+    others[:, 3, 3] = 9.0  # outside the hole: never counted
+    apart = Completer._apart(tf.constant(others), Repulsion(tf.constant(first), tf.constant(hole))).numpy()
+    # Each against the first fill and the other, averaged over the two: the larger differences capped.
+    np.testing.assert_allclose(apart, [12 * (0.1 + APART_CAP) / 2, 12 * (APART_CAP + APART_CAP) / 2], rtol=1e-5)
