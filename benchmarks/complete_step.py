@@ -21,7 +21,8 @@ import numpy as np
 import tensorflow as tf
 
 from core.cli import argument_parser
-from core.completer import Completer, contextual_weights
+from core.completer import Completer
+from core.search import ZSearch, contextual_weights, hyperparameters
 from core.config import COMPLETION_PRESETS, CompletionConfig, ModelConfig, completion_preset
 from core.images import to_uint8
 from core.masks import center_mask
@@ -39,10 +40,11 @@ def step_timer(completer: Completer, batch: int, eager: bool = False, precision:
     z = sample_z(batch, completer.z_dim, 0)
     y = completer.generator(sample_z(batch, completer.z_dim, 1), training=False)
     w = tf.constant(np.repeat(contextual_weights(center_mask(size))[None], batch, 0))
-    hp = Completer.hyperparameters(CompletionConfig())
+    hp = hyperparameters(CompletionConfig())
     zeros, inf = tf.zeros_like(z), tf.fill([batch], np.float32(np.inf))
-    iterate = Completer._iterate.python_function.__get__(completer) if eager else completer._iterate
-    completer._networks(precision)
+    search = completer.search
+    iterate = ZSearch.iterate.python_function.__get__(search) if eager else search.iterate
+    search.networks(precision)
     args = (z, zeros, zeros, tf.constant(0.0), z, inf, y, w, tf.constant(STEPS), hp, "adam", 1, precision, None)
     return lambda: iterate(*args)[0].numpy()
 

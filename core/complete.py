@@ -65,8 +65,10 @@ def main(argv: list[str] | None = None) -> None:
                         help="search steps of the fills after the first (with --variants)")
     parser.add_argument("--diversity", type=float, default=defaults.diversity,
                         help="how strongly the fills after the first are pushed apart in the hole (with --variants)")
-    parser.add_argument("--grain", action=argparse.BooleanOptionalAction, default=defaults.grain,
-                        help="give the hole the photo's own fine detail, copied from where the photo looks like the fill")
+    parser.add_argument("--photo-detail", "--grain", dest="photo_detail", action=argparse.BooleanOptionalAction,
+                        default=defaults.photo_detail,
+                        help="give the hole the photo's own fine detail, copied from where the photo looks like the fill "
+                             "(--grain, the old name, still works)")
     parser.add_argument("--precision", choices=("auto", *PRECISIONS), default="auto",
                         help="what G and D compute the search in (auto: bfloat16 where this CPU computes it natively)")
     args = parser.parse_args(argv)
@@ -77,7 +79,7 @@ def main(argv: list[str] | None = None) -> None:
         base = SEED_COMPLETION if args.seed_settings else replace(
             defaults, lam=args.lam, iterations=args.iters, optimizer=args.optimizer, learning_rate=args.lr,
             restarts=args.restarts, init_pool=args.init_pool, tune_steps=args.tune_steps, weighted=args.weighted,
-            blend=args.blend, guidance=args.guidance, grain=args.grain, variant_iterations=args.variant_iters,
+            blend=args.blend, guidance=args.guidance, photo_detail=args.photo_detail, variant_iterations=args.variant_iters,
             diversity=args.diversity,
             precision=args.precision,
         )

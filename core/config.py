@@ -165,8 +165,8 @@ class CompletionConfig:
     # strokes, 0.7 for the centre by 0.17 dB but with a seam too smooth by 1.8 grey levels.
     guidance: float = 0.9
     # In a photo, replace the fill's finest band with the photo's own, copied where the photo looks like the fill
-    # (core.grain): G's face is smooth next to the photo's skin, grain and edges.
-    grain: bool = True
+    # (core.detail): G's face is smooth next to the photo's skin, grain and edges.
+    photo_detail: bool = True
     report_every: int = 50
     hmc_leapfrog: int = 5
     seed: int = 0
@@ -223,6 +223,6 @@ def completion_preset(name: str, defaults: CompletionConfig | None = None) -> Co
 
 SEED_COMPLETION = CompletionConfig(
     iterations=1000, learning_rate=0.01, restarts=1, init_pool=0, tune_steps=0, blend=False, colour_fit=False,
-    grain=False, precision="float32",
+    photo_detail=False, precision="float32",
 )
 """The seed's exact settings: lambda 0.1, Adam lr 0.01, 1000 iterations, 1 start, no fine-tuning, no blending."""

@@ -34,10 +34,10 @@ from core.blend import blend_fill, neighbour_slices
 from core.cli import argument_parser
 from core.completer import Completer
 from core.config import COMPLETION_PRESETS, SEED_COMPLETION, CompletionConfig, completion_preset
-from core.grain import detail_in_place, detail_ratio
+from core.detail import detail_in_place, detail_ratio
 from core.images import image_grid, save_png, to_uint8
 from core.masks import PRESETS, Mask, masked_preview, preset_mask
-from core.pipeline import paste_back, photo_fill
+from core.pipeline import FillRequest, complete_faces, paste_back, photo_fill
 from core.realism import faces_found, swd
 from core.weights import TrainedModel, WeightsError, load_models
 
@@ -75,7 +75,7 @@ def quality(truth: np.ndarray, result: np.ndarray, masks: Mask | list[Mask]) -> 
     """Per-image figures (uint8 inputs, N x H x W x 3) of result against truth.
 
     psnr_hole: over the hole's pixels; ssim_hole: over the hole's bounding box (SSIM needs
-    windows); detail: the hole's high-frequency energy over the truth's (core.grain.detail_ratio);
+    windows); detail: the hole's high-frequency energy over the truth's (core.detail.detail_ratio);
     seam: the jump across the hole's border minus the true image's jump there;
     psnr_full, ssim_full: the whole image.
     """
@@ -134,6 +134,14 @@ def biharmonic_inpaint(faces: np.ndarray, masks: list[Mask]) -> np.ndarray:
     return np.stack([to_uint8(inpaint_biharmonic(f / 127.5 - 1, m.fill, channel_axis=-1)) for f, m in zip(faces, masks)])
 
 
+def filled_faces(completer: Completer, faces: np.ndarray, masks: list[Mask], config: CompletionConfig,
+                 fills: int = 1) -> np.ndarray:
+    """fills fills of each aligned face (uint8), blended into it as the app blends them (core.pipeline.complete_faces),
+    (N, fills, S, S, 3)."""
+    requests = [FillRequest(face, mask) for face, mask in zip(faces, masks)]
+    return np.array([[fill.completed for fill in face] for face in complete_faces(completer, requests, config, fills)])
+
+
 def gan_method(model: TrainedModel, config: CompletionConfig) -> Method:
     """The model's fills; faces larger than the model are shrunk to it, and its fill (G'(z^)) is enlarged back and
     blended at the faces' size against their true known pixels, as the app pastes a fill into a larger photo
@@ -144,7 +152,7 @@ def gan_method(model: TrainedModel, config: CompletionConfig) -> Method:
     def run(faces: np.ndarray, masks: list[Mask]) -> np.ndarray:
         size = faces.shape[1]
         if size == own:
-            return completer.complete(faces, masks, config).blended
+            return filled_faces(completer, faces, masks, config)[:, 0]
         small_faces = np.stack([cv2.resize(face, (own, own), interpolation=cv2.INTER_AREA) for face in faces])
         small_masks = [Mask((cv2.resize(mask.fill.astype(np.float32), (own, own), interpolation=cv2.INTER_AREA) == 0)
                             .astype(np.float32)) for mask in masks]  # a model pixel with any of the hole is filled
@@ -190,15 +198,15 @@ def evaluate(
 
 def photo_figures(truth: np.ndarray, result: np.ndarray, fill: np.ndarray) -> dict[str, float]:
     """A filled photo against the true one at the photo's resolution, over the photo's hole (fill): PSNR, the
-    detail ratio (core.grain.detail_ratio, 1.0 = as detailed as the truth), how much of that detail is the truth's in
-    its place (core.grain.detail_in_place) and the seam excess."""
+    detail ratio (core.detail.detail_ratio, 1.0 = as detailed as the truth), how much of that detail is the truth's in
+    its place (core.detail.detail_in_place) and the seam excess."""
     return {"psnr_hole": hole_psnr(truth, result, fill), "detail": detail_ratio(result, truth, fill),
             "in_place": detail_in_place(result, truth, fill), "seam": seam_excess(truth, result, fill)}
 
 
 def evaluate_photos(model: TrainedModel, faces: np.ndarray, sources: list, masks: list[Mask],
                     config: CompletionConfig) -> dict[str, dict[str, float]]:
-    """The fills pasted back into their photos, with and without the photo's own fine detail (core.grain), and OpenCV's
+    """The fills pasted back into their photos, with and without the photo's own fine detail (core.detail), and OpenCV's
     Telea run on the photo itself: mean figures at the photo's resolution (photo_figures)."""
     completion = Completer(model).complete(faces, masks, config)
     figures: dict[str, list[dict[str, float]]] = {"OpenCV Telea": [], "ours, no photo detail": [], "ours (defaults)": []}
@@ -209,8 +217,8 @@ def evaluate_photos(model: TrainedModel, faces: np.ndarray, sources: list, masks
         telea = cv2.inpaint(photo, fill.astype(np.uint8) * 255, 3, cv2.INPAINT_TELEA)
         figures["OpenCV Telea"].append(photo_figures(photo, telea, fill))
         generated = (completion.generated[i] + 1) * 127.5
-        for name, grain in (("ours, no photo detail", False), ("ours (defaults)", True)):
-            pasted = paste_back(photo, alignment, generated, mask, replace(config, grain=grain))
+        for name, detail in (("ours, no photo detail", False), ("ours (defaults)", True)):
+            pasted = paste_back(photo, alignment, generated, mask, replace(config, photo_detail=detail))
             figures[name].append(photo_figures(photo, pasted, fill))
     summary = {}
     for name, rows in figures.items():
@@ -235,25 +243,20 @@ def hole_crops(images: np.ndarray, masks: list[Mask], side: int = 32) -> np.ndar
 
 def evaluate_variants(model: TrainedModel, faces: np.ndarray, masks: list[Mask], config: CompletionConfig,
                       count: int, aligner: FaceAligner | None = None) -> dict[str, float]:
-    """count fills per face to choose from (the first by Completer.complete, the others by Completer.other_fills, as
-    core.pipeline.complete_faces makes them) against the single fill, on the same faces and masks: how different
+    """count fills per face to choose from (core.pipeline.complete_faces: the first by Completer.complete, the others
+    by Completer.other_fills) against the single fill, on the same faces and masks: how different
     they are in the hole (mean absolute difference of each pair, grey levels), the best and the mean fill's hole
     PSNR, their realism (SWD x 1e3 of the holes' patches to the true holes', core.realism, and, with an aligner, how
     often a face is found in the completed face), and what the fills cost in time over the single fill."""
     completer = Completer(model)
-
-    def fills_of(images: np.ndarray, shapes: list[Mask]) -> np.ndarray:  # (N, count, S, S, 3)
-        first = completer.complete(images, shapes, config, keep_tuned=True)
-        others = completer.other_fills(images, shapes, first, count - 1, config).blended
-        return np.concatenate([first.blended[:, None], others.reshape(len(images), count - 1, *images.shape[1:])], 1)
-
-    completer.complete(faces[:1], masks[:1], config)  # trace first, so neither timing pays for it
+    filled_faces(completer, faces[:1], masks[:1], config)  # trace first, so neither timing pays for it
     start = time.perf_counter()
-    single = completer.complete(faces, masks, config).blended
+    single = filled_faces(completer, faces, masks, config)[:, 0]
     single_seconds = time.perf_counter() - start
-    fills_of(faces[:1], masks[:1])
+    filled_faces(completer, faces[:1], masks[:1], config, count)
     start = time.perf_counter()
-    fills = np.concatenate([fills_of(faces[i : i + 8], masks[i : i + 8]) for i in range(0, len(faces), 8)])
+    fills = np.concatenate([filled_faces(completer, faces[i : i + 8], masks[i : i + 8], config, count)
+                            for i in range(0, len(faces), 8)])
     variant_seconds = time.perf_counter() - start
     psnr = np.stack([quality(faces, fills[:, k], masks)["psnr_hole"] for k in range(count)], axis=1)
     pairs = [np.abs(fills[i, a][m.fill].astype(float) - fills[i, b][m.fill]).mean()

@@ -1,4 +1,5 @@
-"""One photo through the whole method: complete the aligned faces, blend, paste back, make a GIF.
+"""One photo through the whole method: fill the aligned faces (core.completer), blend each fill into its face and
+paste it back into its photo with the photo's own fine detail, make a GIF.
 
 The Inpaint page and `python -m core.complete` both call `complete_faces` with one FillRequest per face and show
 or save what it returns, so the two always agree.
@@ -21,7 +22,7 @@ from core.align import Alignment
 from core.blend import blend_fill
 from core.completer import Completer, Completion, ProgressCallback
 from core.config import CompletionConfig
-from core.grain import add_grain
+from core.detail import add_photo_detail
 from core.images import save_gif, to_uint8
 from core.masks import Mask, masked_preview
 
@@ -96,20 +97,20 @@ def paste_back(photo: np.ndarray, alignment: Alignment, generated: np.ndarray, m
         else:
             solved = blend_fill(region, face, hole, config)
         out[top:bottom, left:right][hole] = solved[hole]
-    return with_grain(out, fill, config) if config.grain and not add_to_photo else out
+    return with_photo_detail(out, fill, config) if config.photo_detail and not add_to_photo else out
 
 
-def with_grain(filled: np.ndarray, fill: np.ndarray, config: CompletionConfig) -> np.ndarray:
-    """filled with the photo's own fine detail in the hole (core.grain), copied from a window round the hole half
+def with_photo_detail(filled: np.ndarray, fill: np.ndarray, config: CompletionConfig) -> np.ndarray:
+    """filled with the photo's own fine detail in the hole (core.detail), copied from a window round the hole half
     its size wider on every side; pixels outside the hole are returned unchanged."""
     rows, cols = np.where(fill)
     margin = max(8, (max(np.ptp(rows), np.ptp(cols)) + 1) // 2)
     h, w = fill.shape
     window = (slice(max(rows.min() - margin, 0), min(rows.max() + margin + 1, h)),
               slice(max(cols.min() - margin, 0), min(cols.max() + margin + 1, w)))
-    grained = add_grain(filled[window], fill[window], config.seed)
+    detailed = add_photo_detail(filled[window], fill[window], config.seed)
     out = filled.copy()
-    out[window][fill[window]] = np.clip(np.round(grained[fill[window]]), 0, 255)
+    out[window][fill[window]] = np.clip(np.round(detailed[fill[window]]), 0, 255)
     return out
 
 
@@ -165,17 +166,29 @@ def complete_faces(
             on_first([face[0] for face in results])
         others = completer.other_fills(faces, masks, first, fills - 1, config)
         for i, request in enumerate(requests):
-            results[i] += [face_result(request, others, row, config) for row in range((fills - 1) * i, (fills - 1) * (i + 1))]
+            rows = range((fills - 1) * i, (fills - 1) * (i + 1))
+            results[i] += [face_result(request, others, row, config) for row in rows]
     return results
 
 
 def face_result(request: FillRequest, completion: Completion, row: int, config: CompletionConfig,
                 frames: list[np.ndarray] | None = None) -> FaceResult:
-    """What is shown or saved of one fill: completion's row, a fill of request's face, pasted back into its photo."""
+    """What is shown or saved of one fill: completion's row, a fill of request's face, blended into the aligned face
+    and pasted back into its photo."""
+    generated = completion.generated[row]
     pasted = None
     if request.photo is not None:
-        pasted = paste_back(request.photo, request.alignment, (completion.generated[row] + 1) * 127.5, request.mask,
-                            config, fill=request.photo_fill)
-    return FaceResult(masked_preview(request.face, request.mask), to_uint8(completion.generated[row]),
-                      completion.blended[row], float(completion.loss[row]), completion.iterations, pasted,
-                      frames or [])
+        pasted = paste_back(request.photo, request.alignment, (generated + 1) * 127.5, request.mask, config,
+                            fill=request.photo_fill)
+    return FaceResult(masked_preview(request.face, request.mask), to_uint8(generated),
+                      blend_in(request.face, generated, request.mask, config), float(completion.loss[row]),
+                      completion.iterations, pasted, frames or [])
+
+
+def blend_in(face: np.ndarray, generated: np.ndarray, mask: Mask, config: CompletionConfig) -> np.ndarray:
+    """The aligned face (uint8) with mask's hole filled by generated (in [-1, 1]), Poisson-blended (core.blend) unless
+    config.blend is off or the mask is a low-resolution one (which keeps no pixel as it was)."""
+    face = np.asarray(face)
+    if not (config.blend and mask.lowres_factor == 1):
+        return np.where(mask.fill[..., None], to_uint8(generated), face)
+    return blend_fill(face, to_uint8(generated), mask.fill, config)

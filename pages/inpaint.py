@@ -60,15 +60,16 @@ def completion_settings(defaults: CompletionConfig) -> tuple[CompletionConfig, i
         fills = st.slider("Fills to choose from", 1, MAX_VARIANTS, FILLS_OFFERED, key="variants",
                           help="The first is the single best-measured fill, on screen as soon as it is ready; the "
                                "others are other faces that fit the same pixels.")
-        grain = st.checkbox("The photo's own fine detail in the hole", defaults.grain,
-                            help="The fill's finest detail is copied from where the photo looks like it: its skin, "
-                                 "grain and edges.")
+        photo_detail = st.checkbox("The photo's own fine detail in the hole", defaults.photo_detail,
+                                   help="The fill's finest detail is copied from where the photo looks like it: its "
+                                        "skin, grain and edges.")
         blend = st.checkbox("Poisson blending", defaults.blend)
         guidance = st.slider("Blend: weight of G's detail", 0.0, 1.0, defaults.guidance, 0.05, disabled=not blend)
     try:
         return replace(
             defaults, lam=lam, iterations=iterations, learning_rate=learning_rate, optimizer=optimizer,
-            restarts=restarts, init_pool=init_pool, tune_steps=tune_steps, blend=blend, guidance=guidance, grain=grain,
+            restarts=restarts, init_pool=init_pool, tune_steps=tune_steps, blend=blend, guidance=guidance,
+            photo_detail=photo_detail,
             report_every=max(5, iterations // 30),
         ), fills
     except ValueError as err:

@@ -5,7 +5,7 @@
 example_faces.png: the aligned face for the centre and a stroke mask: truth, masked, OpenCV Telea, FaceFill.
 example_photo.png: the photo round the face: with the hole, G's face pasted without blending, and
 FaceFill's Poisson paste-back at the photo's resolution.
-example_grain.png: the photo round the face at 100% and its centre filled: before 2026-12-02 (the 64 px model, the
+example_detail.png: the photo round the face at 100% and its centre filled: before 2026-12-02 (the 64 px model, the
 'thorough' settings, without the photo's grain), by the 64 px model with today's defaults, and by the shipped model
 with 25 fine-tuning steps (its defaults until 3 December 2026) and with its defaults.
 example_edits.png: each shipped direction at -2, -1, 0, +1, +2 units, on the example face (projected, the
@@ -75,7 +75,7 @@ def main() -> None:
     (x0, y0), (x1, y1) = corners.min(axis=0).astype(int), corners.max(axis=0).astype(int)
     crop = (slice(max(y0, 0), y1), slice(max(x0, 0), x1))
 
-    face_rows, photo_rows, grain_row = [], [], []
+    face_rows, photo_rows, detail_row = [], [], []
     for mask in (center_mask(size), stroke_mask(size, seed=3)):
         ((done,),) = complete_faces(completer, [FillRequest(face, mask, photo, alignment)], config)
         telea = cv2.inpaint(masked_preview(face, mask), mask.fill.astype(np.uint8) * 255, 3, cv2.INPAINT_TELEA)
@@ -84,19 +84,19 @@ def main() -> None:
         holed[photo_fill(photo.shape, alignment, mask)] = 128
         unblended = paste_back(photo, alignment, done.generated, mask, replace(config, blend=False))
         photo_rows += [image[crop] for image in (holed, unblended, done.pasted)]
-        if not grain_row:  # the centre mask at 100%: the photo, the fills before, the fill today
-            before = replace(completion_preset("thorough"), grain=False)
+        if not detail_row:  # the centre mask at 100%: the photo, the fills before, the fill today
+            before = replace(completion_preset("thorough"), photo_detail=False)
             smaller = load_model(args.before)
             earlier = centre_filled(Completer(smaller), photo, [before, smaller.completion])
             shorter = centre_filled(completer, photo, [completion_preset("short-tuning", config)])
-            grain_row = [image[crop] for image in (photo, *earlier, *shorter, done.pasted)]
+            detail_row = [image[crop] for image in (photo, *earlier, *shorter, done.pasted)]
     save_png(args.out / "example_faces.png", image_grid(np.stack(face_rows), columns=4))
     height = 240  # the face is ~100 px wide in the photo: enlarged for the page
     photo_rows = [cv2.resize(image, (image.shape[1] * height // image.shape[0], height), interpolation=cv2.INTER_CUBIC)
                   for image in photo_rows]
     save_png(args.out / "example_photo.png", image_grid(np.stack(photo_rows), columns=3))
-    save_png(args.out / "example_grain.png", image_grid(np.stack(grain_row), columns=len(grain_row)))
-    print(f"wrote {args.out / 'example_faces.png'}, {args.out / 'example_photo.png'} and {args.out / 'example_grain.png'}")
+    save_png(args.out / "example_detail.png", image_grid(np.stack(detail_row), columns=len(detail_row)))
+    print(f"wrote {args.out / 'example_faces.png'}, {args.out / 'example_photo.png'} and {args.out / 'example_detail.png'}")
 
     directions = load_directions(args.weights, completer.z_dim)
     if directions is not None:

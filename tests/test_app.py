@@ -410,7 +410,7 @@ def test_pages_compile_without_python_ast_objects(app, monkeypatch):
 
 def test_inpaint_settings_start_at_the_models_own_defaults(app, monkeypatch, tmp_path, tiny_model):
     save_model(tmp_path / "w", tiny_model.config, tiny_model.generator, tiny_model.discriminator,
-               card={"completion": {"tune_steps": 35, "grain": False}})
+               card={"completion": {"tune_steps": 35, "photo_detail": False}})
     monkeypatch.setenv("FACEFILL_WEIGHTS", str(tmp_path / "w"))
     page(app, "pages/inpaint.py")
     assert not app.exception

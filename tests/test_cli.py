@@ -113,3 +113,11 @@ def test_the_pilot_script_stops_on_a_misspelt_pilot_before_any_training(tmp_path
     assert run.returncode == 0, run.stderr
     assert "--data UTK --out" in (log := (tmp_path / "runs" / "batch-32.log").read_text())
     assert "--steps 600" in log and "--batch-size 32" in log  # as many faces as the others at batch 64
+
+
+@pytest.mark.parametrize(("flag", "photo_detail"), [("--no-photo-detail", False), ("--no-grain", False),
+                                                      ("--grain", True), ("--photo-detail", True)])
+def test_the_photo_detail_option_answers_to_its_old_name_too(flag, photo_detail, monkeypatch):
+    parser = parser_of("core.complete", monkeypatch)
+    monkeypatch.undo()
+    assert parser.parse_args(["face.png", flag]).photo_detail is photo_detail

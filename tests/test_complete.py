@@ -7,7 +7,8 @@ import pytest
 from PIL import Image
 
 from core import complete as complete_cli
-from core.completer import Completer, contextual_weights
+from core.completer import Completer
+from core.search import contextual_weights
 from core.config import STEP_SIZES, CompletionConfig
 from core.images import to_uint8
 from core.masks import Mask, MaskError, center_mask, full_mask, lowres_mask
@@ -45,12 +46,14 @@ def test_optimiser_lowers_the_loss_and_recovers_g_samples(completer, own_samples
     assert np.abs(result.z).max() <= 1.0
 
 
-def test_completion_keeps_known_pixels(completer, own_samples):
-    mask = center_mask(16)
-    result = completer.complete(own_samples, mask, FAST)
-    known = mask.known[..., None].astype(bool)
-    np.testing.assert_allclose(np.where(known, result.filled, 0), np.where(known, own_samples, 0), atol=1e-6)
-    assert result.blended.dtype == np.uint8 and result.blended.shape == (3, 16, 16, 3)
+@pytest.mark.parametrize("blend", [True, False])
+def test_a_fill_keeps_the_known_pixels(completer, own_samples, blend):
+    mask, faces = center_mask(16), to_uint8(own_samples)
+    results = complete_faces(completer, [FillRequest(face, mask) for face in faces], replace(FAST, blend=blend))
+    for (result,), face in zip(results, faces):
+        assert result.completed.dtype == np.uint8
+        np.testing.assert_array_equal(result.completed[mask.known > 0], face[mask.known > 0])
+        assert (result.completed[mask.fill] != face[mask.fill]).any()
 
 
 def test_restarts_pick_the_lowest_loss(completer, own_samples):
@@ -92,8 +95,10 @@ def test_lowres_and_full_masks_give_finite_results(completer, own_samples):
 
 
 def test_all_known_mask_returns_the_input(completer, own_samples):
-    result = completer.complete(own_samples, Mask(np.ones((16, 16), np.float32)), CompletionConfig(**{**FAST.__dict__, "blend": True}))
-    np.testing.assert_array_equal(result.blended, to_uint8(own_samples))
+    faces = to_uint8(own_samples)
+    requests = [FillRequest(face, Mask(np.ones((16, 16), np.float32))) for face in faces]
+    results = complete_faces(completer, requests, replace(FAST, blend=True))
+    np.testing.assert_array_equal([result.completed for (result,) in results], faces)
 
 
 def test_wrong_inputs_are_refused(completer, own_samples):
@@ -124,12 +129,12 @@ def test_the_search_in_bfloat16_uses_the_models_weights_and_fits_as_float32_does
     mask = center_mask(16)
     fills = {precision: completer.complete(own_samples, mask, replace(FAST, precision=precision, tune_steps=5))
              for precision in ("float32", "mixed_bfloat16")}
-    for copy, own in zip(completer._networks("mixed_bfloat16"), (tiny_model.generator, tiny_model.discriminator)):
+    for copy, own in zip(completer.search.networks("mixed_bfloat16"), (tiny_model.generator, tiny_model.discriminator)):
         assert {layer.dtype_policy.name for layer in copy.layers if layer.weights} == {"mixed_bfloat16"}
         assert all(np.array_equal(a, b) for a, b in zip(copy.get_weights(), own.get_weights()))
-    assert completer._networks("float32") == (tiny_model.generator, tiny_model.discriminator)
+    assert completer.search.networks("float32") == (tiny_model.generator, tiny_model.discriminator)
     # Fine-tuning G stays in float32: its small steps would be lost in bfloat16's 8-bit mantissa.
-    assert {layer.dtype_policy.name for layer in completer._tuned.layers if layer.weights} == {"float32"}
+    assert {layer.dtype_policy.name for layer in completer.tuner.copy().layers if layer.weights} == {"float32"}
     ours, theirs = fills["mixed_bfloat16"], fills["float32"]
     assert ours.generated.dtype == np.float32 and ours.loss.dtype == np.float32
     np.testing.assert_allclose(ours.loss, theirs.loss, rtol=0.15)
@@ -195,13 +200,14 @@ def test_complete_cli_refuses_missing_weights(tmp_path):
 def test_warm_up_traces_what_a_users_first_fill_runs(tiny_model):
     completer = Completer(tiny_model)
     completer.warm_up()
-    names = ("_iterate", "_fit_only", "_tune", "_draw", "_evaluate")
-    traced = {name: getattr(completer, name).experimental_get_tracing_count() for name in names}
+    compiled = {"iterate": completer.search.iterate, "fit_only": completer.search.fit_only, "draw": completer.search.draw,
+                "evaluate": completer.search.evaluate, "tune": completer.tuner.steps}
+    traced = {name: function.experimental_get_tracing_count() for name, function in compiled.items()}
     face = (np.random.default_rng(0).random((16, 16, 3)) * 255).astype(np.uint8)
     for fills in (1, 4):  # the page's single fill and its four fills to choose from, with previews
         complete_faces(completer, [FillRequest(face, center_mask(16))], CompletionConfig(iterations=20, report_every=10),
                        fills, lambda *report: None)
-    assert {name: getattr(completer, name).experimental_get_tracing_count() for name in traced} == traced
+    assert {name: function.experimental_get_tracing_count() for name, function in compiled.items()} == traced
 
 
 def test_a_fill_during_the_warm_up_waits_for_it(tiny_model, monkeypatch):
@@ -210,7 +216,7 @@ def test_a_fill_during_the_warm_up_waits_for_it(tiny_model, monkeypatch):
     import threading
 
     completer = Completer(tiny_model)
-    networks, release, blocked, callers = completer._networks, threading.Event(), threading.Event(), []
+    networks, release, blocked, callers = completer.search.networks, threading.Event(), threading.Event(), []
 
     def networks_held_in_the_warm_up(precision):
         callers.append(threading.current_thread().name)
@@ -219,7 +225,7 @@ def test_a_fill_during_the_warm_up_waits_for_it(tiny_model, monkeypatch):
             release.wait(60)
         return networks(precision)
 
-    monkeypatch.setattr(completer, "_networks", networks_held_in_the_warm_up)
+    monkeypatch.setattr(completer.search, "networks", networks_held_in_the_warm_up)
     warm_up = threading.Thread(target=completer.warm_up, name="warm-up")
     face = (np.random.default_rng(0).random((16, 16, 3)) * 255).astype(np.uint8)
     fill = threading.Thread(target=completer.complete, name="fill",

@@ -169,7 +169,7 @@ def test_a_tuned_generator_is_kept_in_half_the_memory_and_draws_the_same_face(ti
     completer = Completer(tiny_model)
     z = projected_photo.z[None]
     offsets = completer.tuned_weights(projected_photo.z, projected_photo.face, PIVOT_TUNING)
-    exact = completer._tuned_copy()(z, training=False).numpy()  # the float32 tuned G, still in the copy
+    exact = completer.tuner.copy()(z, training=False).numpy()  # the float32 tuned G, still in the copy
     assert sum(o.nbytes for o in offsets) <= sum(np.array(w).nbytes for w in tiny_model.generator.weights) / 2
     np.testing.assert_allclose(completer.generate_with(offsets, z), exact, atol=2e-3)
 

@@ -270,21 +270,25 @@ def test_variants_are_measured_against_the_single_fill(monkeypatch):
         def __init__(self, model):
             pass
 
-        def complete(self, images, masks, config, keep_tuned=False):
+        def complete(self, images, masks, config, callback=None, keep_tuned=False):
             fills = images.copy()
             for fill, mask in zip(fills, masks):
                 fill[mask.fill] += 10
-            return SimpleNamespace(blended=fills)
+            return self.completion(fills)
 
         def other_fills(self, images, masks, first, count, config):
             fills = np.repeat(images, count, axis=0)
             for row, fill in enumerate(fills):
                 fill[masks[0].fill] += 10 * (row % count + 2)
-            return SimpleNamespace(blended=fills)
+            return self.completion(fills)
+
+        @staticmethod
+        def completion(fills):
+            return SimpleNamespace(blended=fills, generated=fills / 127.5 - 1, loss=np.zeros(len(fills)), iterations=1)
 
     monkeypatch.setattr(evaluate, "Completer", KnownFills)
     faces = np.random.default_rng(0).integers(50, 150, (2, 16, 16, 3)).astype(np.uint8)
-    summary = evaluate.evaluate_variants(None, faces, [center_mask(16)] * 2, CompletionConfig(), 3)
+    summary = evaluate.evaluate_variants(None, faces, [center_mask(16)] * 2, CompletionConfig(blend=False), 3)
 
     def psnr(error: float) -> float:
         return 10 * np.log10(255**2 / error**2)

@@ -69,7 +69,7 @@ def test_a_thin_stroke_stays_thin_in_the_photo(astronaut, alignment, view):
     warped_back = photo_fill(astronaut.shape, alignment, hole.mask)
     assert warped_back.sum() > 1.1 * hole.photo_fill.sum()  # whole model pixels are wider (1.7 photo px here)
     brighter = alignment.face.astype(np.float32) + 60
-    pasted = paste_back(astronaut, alignment, brighter, hole.mask, CompletionConfig(blend=False, grain=False),
+    pasted = paste_back(astronaut, alignment, brighter, hole.mask, CompletionConfig(blend=False, photo_detail=False),
                         fill=hole.photo_fill)
     changed = np.any(pasted != astronaut, axis=2)
     assert changed.any() and not changed[~hole.photo_fill].any()

@@ -7,6 +7,7 @@ from PIL import Image
 
 from core.align import FaceAligner
 from core.completer import Completer
+from core.search import other_starts, pool_seed
 from dataclasses import replace
 
 from core.config import CompletionConfig
@@ -158,16 +159,45 @@ def test_the_other_fills_never_start_at_the_encoders_guess(tiny_model):
     completer = Completer(model)
     mask = center_mask(16)
     known = tf.constant(mask.known[None, ..., None].astype(np.float32))
-    completer._networks(FAST.precision)  # as complete() does first
-    ((pool, guess),) = completer._ranked_pool(tf.constant(face), known, known, FAST, 1, 3)
+    completer.search.networks(FAST.precision)  # as complete() does first
+    ((pool, guess),) = completer.search.ranked_pool(tf.constant(face), known, known, FAST, 1, 3)
     assert guess == 0 and np.abs(pool[0] - z0[0]).max() < 1e-6
-    starts = Completer._other_starts(pool, guess, taken=1, count=2).numpy()
+    starts = other_starts(pool, guess, taken=1, count=2)
     assert np.abs(starts - z0.numpy()).max(axis=1).min() > 0.1  # not the guess, and not one z twice
     assert np.abs(starts[0] - starts[1]).max() > 0.1
-    random = sample_z(FAST.init_pool, tiny_model.config.z_dim, FAST.seed * 7919).numpy()
+    random = sample_z(FAST.init_pool, tiny_model.config.z_dim, pool_seed(face[0], known[0], FAST.seed)).numpy()
     assert all(np.abs(random - start).max(axis=1).min() < 1e-6 for start in starts)  # from the same pool
     # A guess that ranks below the first fill's starts is skipped too.
-    np.testing.assert_array_equal(Completer._other_starts(pool, 2, taken=1, count=2).numpy(), pool.numpy()[[1, 3]])
+    np.testing.assert_array_equal(other_starts(pool, 2, taken=1, count=2), pool[[1, 3]])
+
+
+def test_a_faces_pool_of_starts_is_the_same_alone_or_in_a_batch(tiny_model):
+    completer = Completer(tiny_model)
+    faces = to_uint8(tiny_model.generator(sample_z(2, tiny_model.config.z_dim, seed=8)).numpy())
+    config = replace(FAST, iterations=1, tune_steps=0, blend=False)
+    alone = completer.complete(faces[1:], center_mask(16), config).pools
+    batch = completer.complete(faces, center_mask(16), config).pools
+    np.testing.assert_allclose(batch[1][0], alone[0][0])
+    assert np.abs(batch[0][0] - batch[1][0]).max() > 0.1  # two faces, two pools
+
+
+def test_the_other_fills_start_from_the_first_fills_pool_without_scoring_it_again(tiny_model, monkeypatch):
+    completer = Completer(tiny_model)
+    faces = to_uint8(tiny_model.generator(sample_z(2, tiny_model.config.z_dim, seed=9)).numpy())
+    first = completer.complete(faces, center_mask(16), FAST, keep_tuned=True)
+    scored, starts = [], []
+    monkeypatch.setattr(completer.search, "fit_only", lambda *args: scored.append(args))
+    search = completer.search.iterate
+
+    def recorded(z, *args):
+        starts.append(z.numpy())
+        return search(z, *args)
+
+    monkeypatch.setattr(completer.search, "iterate", recorded)
+    completer.other_fills(faces, center_mask(16), first, 3, FAST)
+    assert not scored
+    for face, (pool, guess) in enumerate(first.pools):
+        np.testing.assert_array_equal(starts[0][3 * face : 3 * face + 3], other_starts(pool, guess, 1, 3))
 
 
 def test_the_other_fills_search_their_own_steps_and_are_drawn_by_the_first_fills_g(tiny_model):
@@ -204,13 +234,13 @@ def test_diversity_pushes_the_other_fills_apart_in_the_hole(tiny_model):
 def test_how_far_apart_fills_are_counts_the_hole_only_and_caps_each_difference():
     import tensorflow as tf
 
-    from core.completer import APART_CAP, Repulsion
+    from core.search import APART_CAP, Repulsion, apart
 
     hole = np.zeros((1, 4, 4, 1), np.float32)
     hole[0, :2, :2] = 1  # 4 pixels, 12 values
     first = np.zeros((1, 4, 4, 3), np.float32)
     others = np.stack([np.full((4, 4, 3), 0.1), np.full((4, 4, 3), 0.1 + 2 * APART_CAP)]).astype(np.float32)
     others[:, 3, 3] = 9.0  # outside the hole: never counted
-    apart = Completer._apart(tf.constant(others), Repulsion(tf.constant(first), tf.constant(hole))).numpy()
+    summed = apart(tf.constant(others), Repulsion(tf.constant(first), tf.constant(hole))).numpy()
     # Each against the first fill and the other, averaged over the two: the larger differences capped.
-    np.testing.assert_allclose(apart, [12 * (0.1 + APART_CAP) / 2, 12 * (APART_CAP + APART_CAP) / 2], rtol=1e-5)
+    np.testing.assert_allclose(summed, [12 * (0.1 + APART_CAP) / 2, 12 * (APART_CAP + APART_CAP) / 2], rtol=1e-5)

@@ -1,19 +1,19 @@
 """Where the true photo's fine detail sits in a filled hole, and what each way of adding detail costs (issue 20).
 
-    python scripts/grain_tradeoff.py ../shared/data/lfw-dev [--weights weights] [--limit 48]
+    python scripts/detail_tradeoff.py ../shared/data/lfw-dev [--weights weights] [--limit 48]
 
-For the centre and stroke masks, at each photo's own resolution: the share of the truth's high-band energy (core.grain)
+For the centre and stroke masks, at each photo's own resolution: the share of the truth's high-band energy (core.detail)
 held by the hole's top 10% of pixels (edges: eyelids, brows, lips), and each way's detail ratio on the truth's edges
 (the hole's top 10% of pixels by the gradient of the truth blurred at 2 px) and elsewhere, and its detail in place
-(core.grain.detail_in_place: the truth's detail where the truth has it, which no copied texture raises); how right
+(core.detail.detail_in_place: the truth's detail where the truth has it, which no copied texture raises); how right
 G's own fine band is by distance from the hole's border (its least-squares weight on the truth less the blurred fill:
 1 = right, 0 = no better than none); then hole PSNR, detail ratio and seam excess of the fill without the photo's
-detail, with it (the default: core.grain), with all of G's gradients kept in the blend (guidance 1), with G's face
-sharpened before the paste-back (unsharp mask, sigma 1 px), and with core.grain's choices undone one at a time: the
+detail, with it (the default: core.detail), with all of G's gradients kept in the blend (guidance 1), with G's face
+sharpened before the paste-back (unsharp mask, sigma 1 px), and with core.detail's choices undone one at a time: the
 fill's own fine band dropped or kept whole (OWN_BAND 0 or 1), the border mixed as the interior (BORDER_OWN OWN_BAND,
 BORDER_COPY 1), the match on shape alone (COLOUR 0). Last, the least PSNR any detail that is uncorrelated with the
 truth (noise) must cost to bring the detail ratio to 0.8: it adds its energy to the error; and how much more of the
-truth's fine band a fill would have to draw in place (core.grain.detail_in_place) to reach 0.8 within 0.2 dB, from the
+truth's fine band a fill would have to draw in place (core.detail.detail_in_place) to reach 0.8 within 0.2 dB, from the
 band's share of the error: E (d - 2p + 1) for the truth's band energy E, detail ratio d and detail in place p. With
 --crops OUT.png, the first 8 holes at 100%: truth, no detail, the default, the default with the fill's own band dropped.
 """
@@ -34,7 +34,7 @@ from core.align import FaceAligner, find_images, load_faces  # noqa: E402
 from core.cli import argument_parser  # noqa: E402
 from core.completer import Completer  # noqa: E402
 from core.evaluate import eval_masks, hole_psnr, seam_excess  # noqa: E402
-from core.grain import BAND, OWN_BAND, SIGMA, detail_in_place, detail_ratio, high_band  # noqa: E402
+from core.detail import BAND, OWN_BAND, SIGMA, detail_in_place, detail_ratio, high_band  # noqa: E402
 from core.images import save_png  # noqa: E402
 from core.pipeline import paste_back, photo_fill  # noqa: E402
 from core.weights import load_model  # noqa: E402
@@ -76,13 +76,13 @@ def main() -> None:
     kept = [i for i, source in enumerate(sources) if source is not None][: args.limit]
     faces, sources = np.stack([faces[i] for i in kept]), [sources[i] for i in kept]
     config = model.completion
-    no_grain, guided = replace(config, grain=False), replace(config, guidance=1.0)
-    ways = {  # name -> (sharpening of G's face, paste-back settings, core.grain's settings changed)
-        "no detail": (0.0, no_grain, {}),
+    no_detail, guided = replace(config, photo_detail=False), replace(config, guidance=1.0)
+    ways = {  # name -> (sharpening of G's face, paste-back settings, core.detail's settings changed)
+        "no detail": (0.0, no_detail, {}),
         "the photo's detail (default)": (0.0, config, {}),
-        "guidance 1, no detail": (0.0, replace(guided, grain=False), {}),
+        "guidance 1, no detail": (0.0, replace(guided, photo_detail=False), {}),
         "guidance 1, detail": (0.0, guided, {}),
-        "sharpened x1, guidance 1": (1.0, replace(guided, grain=False), {}),
+        "sharpened x1, guidance 1": (1.0, replace(guided, photo_detail=False), {}),
         "detail, own band dropped": (0.0, config, {"OWN_BAND": 0.0}),
         "detail, own band kept whole": (0.0, config, {"OWN_BAND": 1.0}),
         "detail, border as the interior": (0.0, config, {"BORDER_OWN": OWN_BAND, "BORDER_COPY": 1.0}),
@@ -105,7 +105,7 @@ def main() -> None:
             edges = fill & (gradient >= np.quantile(gradient[fill], 0.9))
             results = {}
             for name, (amount, settings, changes) in ways.items():
-                with mock.patch.multiple("core.grain", **changes) if changes else contextlib.nullcontext():
+                with mock.patch.multiple("core.detail", **changes) if changes else contextlib.nullcontext():
                     result = results[name] = paste_back(photo, alignment, sharpened(face, amount), mask, settings)
                 rows[name].append((hole_psnr(photo, result, fill), detail_ratio(result, photo, fill),
                                    seam_excess(photo, result, fill), detail_ratio(result, photo, edges),

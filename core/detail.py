@@ -35,7 +35,7 @@ OWN_BAND = 0.5
 # At the hole's border (1 px in) the blend pins the fill to the photo, and its fine band is right (weight 1.2-1.3 on
 # lfw-dev): there the fill keeps BORDER_OWN of its own band with BORDER_COPY of the copied one, ramping to OWN_BAND
 # and the whole copied band at RAMP px in. On lfw-dev's strokes (half their pixels are within 2 px of the border)
-# this nearly halved what the detail costs in PSNR (scripts/grain_tradeoff.py).
+# this nearly halved what the detail costs in PSNR (scripts/detail_tradeoff.py).
 BORDER_OWN = 1.25
 BORDER_COPY = 0.5
 RAMP = 3.0
@@ -99,7 +99,7 @@ def near_match(queries: np.ndarray, examples: np.ndarray, rng: np.random.Generat
     return np.concatenate(picks)
 
 
-def add_grain(filled: np.ndarray, hole: np.ndarray, seed: int = 0) -> np.ndarray:
+def add_photo_detail(filled: np.ndarray, hole: np.ndarray, seed: int = 0) -> np.ndarray:
     """filled (float H x W x 3, a window of the photo with its hole filled) with the photo's own band finer than
     BAND in the hole, copied from the known pixels whose blurred neighbourhoods match the fill's, and OWN_BAND of
     the fill's own; at the hole's border BORDER_COPY of the copied band and BORDER_OWN of its own, ramping over RAMP px.

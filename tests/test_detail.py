@@ -1,9 +1,9 @@
-"""The photo's own fine detail in a filled hole (core.grain), on synthetic photos of known grain and edges."""
+"""The photo's own fine detail in a filled hole (core.detail), on synthetic photos of known grain and edges."""
 import cv2
 import numpy as np
 import pytest
 
-from core.grain import MAX_MATCHES, TOLERANCE, add_grain, detail_in_place, detail_ratio, near_match
+from core.detail import MAX_MATCHES, TOLERANCE, add_photo_detail, detail_in_place, detail_ratio, near_match
 
 
 def grainy_photo(sigma: float = 6.0, size: int = 120, seed: int = 0) -> np.ndarray:
@@ -64,12 +64,12 @@ def test_a_match_is_one_of_the_near_examples_at_random():
 def test_a_smooth_fill_gets_the_photos_grain_and_nothing_else_changes():
     photo, hole = grainy_photo(), centre_hole()
     filled = soft_fill(photo, hole, 3)
-    grained = add_grain(filled, hole, seed=1)
+    grained = add_photo_detail(filled, hole, seed=1)
     assert detail_ratio(filled, photo, hole) < 0.05
     assert 0.7 < detail_ratio(grained, photo, hole) < 1.3
     assert np.array_equal(grained[~hole], filled[~hole])
     assert abs(float((grained[hole] - filled[hole]).mean())) < 1.0  # grain, not a shift in colour
-    assert np.array_equal(add_grain(filled, hole, seed=1), grained)  # reproducible
+    assert np.array_equal(add_photo_detail(filled, hole, seed=1), grained)  # reproducible
 
 
 def striped_photo(size: int = 120, seed: int = 0) -> np.ndarray:
@@ -84,7 +84,7 @@ def test_the_detail_sharpens_the_fills_edges_where_they_are():
     """Noise of the photo's spectrum (the method before this one) would move the fill away from the truth."""
     photo, hole = striped_photo(), centre_hole()
     filled = soft_fill(photo, hole, 1.0)
-    sharpened = add_grain(filled, hole)
+    sharpened = add_photo_detail(filled, hole)
     assert detail_ratio(filled, photo, hole) < 0.2 < 0.5 < detail_ratio(sharpened, photo, hole)
     assert hole_error(sharpened, photo, hole) < 0.9 * hole_error(filled, photo, hole)
 
@@ -93,7 +93,7 @@ def test_a_fill_as_grainy_as_the_photo_stays_as_grainy():
     photo, hole = grainy_photo(), centre_hole()
     filled = photo.copy()
     filled[hole] = grainy_photo(seed=5)[hole]  # another draw of the same grain
-    assert 0.8 < detail_ratio(add_grain(filled, hole), photo, hole) < 1.2
+    assert 0.8 < detail_ratio(add_photo_detail(filled, hole), photo, hole) < 1.2
 
 
 @pytest.mark.parametrize("seed", [0, 1])
@@ -103,7 +103,7 @@ def test_a_thin_stroke_keeps_most_of_a_right_fills_own_detail(seed):
     photo = grainy_photo(seed=seed)
     stroke = np.zeros(photo.shape[:2], bool)
     stroke[60:63, 20:100] = True
-    grained = add_grain(photo, stroke, seed)
+    grained = add_photo_detail(photo, stroke, seed)
     assert hole_error(grained, photo, stroke) < 0.5 * 6.0**2
     assert detail_ratio(grained, photo, stroke) > 0.8
 
@@ -111,12 +111,12 @@ def test_a_thin_stroke_keeps_most_of_a_right_fills_own_detail(seed):
 def test_a_smooth_photo_gives_a_smooth_fill():
     photo, hole = grainy_photo(sigma=0.0), centre_hole()
     filled = soft_fill(photo, hole, 3)
-    np.testing.assert_allclose(add_grain(filled, hole), filled, atol=0.5)
+    np.testing.assert_allclose(add_photo_detail(filled, hole), filled, atol=0.5)
 
 
 @pytest.mark.parametrize("side", [20, int(np.sqrt(MAX_MATCHES)) + 60])
 def test_a_hole_larger_than_the_matches_copies_blocks_and_keeps_the_grain(side):
     size = side + 80
     photo, hole = grainy_photo(size=size), centre_hole(size, side)
-    grained = add_grain(soft_fill(photo, hole, 3), hole)
+    grained = add_photo_detail(soft_fill(photo, hole, 3), hole)
     assert 0.7 < detail_ratio(grained, photo, hole) < 1.3

@@ -1,0 +1,94 @@
+"""Fine-tuning G on one face: G' fits the face's known pixels more closely than any G(z) can.
+
+After the search finds z^, a few Adam steps on a copy of G's weights (batch norm in inference mode) fit the known
+pixels from z^, and G'(z^) fills the hole. Pivotal tuning (Roich et al. 2022) is the same step on a whole face: G'
+keeps the person's likeness at z and, close to z, still moves along G's directions, so an edited z' gives this person
+edited, not a stranger. A tuned G' is kept as float16 offsets from G's weights: small, and cheap to hold per user.
+
+There is one copy of G to tune; completions running at once take turns on it (GTuner.lock).
+"""
+from __future__ import annotations
+
+import threading
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from core.config import CompletionConfig
+from core.search import contextual_loss
+from core.weights import TrainedModel
+
+Offsets = list[np.ndarray]  # a tuned G's weights minus G's own, float16, in G's weights' order
+
+
+class GTuner:
+    """Fine-tunes a copy of one model's G to one face at a time, and draws with a tuned G'."""
+
+    def __init__(self, model: TrainedModel):
+        self.generator = model.generator
+        self._copy: keras.Model | None = None
+        self._optimizer: keras.optimizers.Optimizer | None = None
+        self.lock = threading.Lock()  # held while the copy is reset, tuned or drawn with
+
+    def copy(self) -> keras.Model:
+        """The one copy of G that tuning may change, made on first use."""
+        if self._copy is None:
+            self._copy = keras.models.clone_model(self.generator)
+        return self._copy
+
+    def optimizer(self, learning_rate: float) -> keras.optimizers.Optimizer:
+        """The tuning optimiser, built for the copy of G on first use, at this learning rate."""
+        if self._optimizer is None:
+            self._optimizer = keras.optimizers.Adam(learning_rate)
+            self._optimizer.build(self.copy().trainable_variables)
+        self._optimizer.learning_rate.assign(learning_rate)
+        return self._optimizer
+
+    @tf.function(reduce_retracing=True)
+    def steps(self, z, y, w, n, factor: int):
+        """n Adam steps on the copy's weights to fit y's known pixels (w) from z; returns the copy's G'(z)."""
+        variables = self._copy.trainable_variables
+        for _ in tf.range(n):
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_sum(contextual_loss(self._copy(z, training=False), y, w, factor))
+            self._optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        return self._copy(z, training=False)
+
+    def fit(self, z: tf.Tensor, y: tf.Tensor, w: tf.Tensor, config: CompletionConfig, factor: int) -> tf.Tensor:
+        """Reset the copy to G and tune it on one image (config.tune_steps steps); returns G'(z). Hold the lock."""
+        tuned = self.copy()
+        optimizer = self.optimizer(config.tune_learning_rate)
+        for copy, original in zip(tuned.weights, self.generator.weights):
+            copy.assign(original)
+        for slot in optimizer.variables:
+            if slot is not optimizer.learning_rate:
+                slot.assign(tf.zeros_like(slot))
+        return self.steps(z, y, w, tf.constant(config.tune_steps), factor)
+
+    def offsets(self) -> Offsets:
+        """The copy's weights as float16 offsets from G's own. Hold the lock."""
+        return [(np.array(tuned) - np.array(own)).astype(np.float16)
+                for tuned, own in zip(self.copy().weights, self.generator.weights)]
+
+    def tuned_generate(self, z: tf.Tensor, y: tf.Tensor, w: tf.Tensor, config: CompletionConfig, factor: int,
+                       keep: bool = False) -> tuple[np.ndarray, list[Offsets] | None]:
+        """G'(z) per image, where G' is G tuned on that image alone, and with keep, each image's G' as offsets."""
+        drawn, offsets = [], []
+        with self.lock:
+            for i in range(len(z)):
+                drawn.append(self.fit(z[i : i + 1], y[i : i + 1], w[i : i + 1], config, factor).numpy())
+                if keep:
+                    offsets.append(self.offsets())
+        return np.concatenate(drawn, axis=0), offsets if keep else None
+
+    def generate_with(self, offsets: Offsets | None, z: np.ndarray) -> np.ndarray:
+        """G(z) in [-1, 1] drawn with G's weights plus these offsets, or by G itself when None."""
+        z = tf.constant(np.asarray(z, np.float32))
+        if offsets is None:
+            return self.generator(z, training=False).numpy()
+        with self.lock:
+            tuned = self.copy()
+            for variable, own, offset in zip(tuned.weights, self.generator.weights, offsets):
+                variable.assign(own + offset.astype(np.float32))
+            return tuned(z, training=False).numpy()
