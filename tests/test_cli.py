@@ -19,6 +19,7 @@ TOOLS = [
     "core.evaluate", "core.jobs", "core.project", "core.realism", "core.sitting", "core.train", "core.train_jax",
     "core.weights",
     "benchmarks.click_to_result", "benchmarks.complete_step", "benchmarks.concurrent_users", "benchmarks.distributed_step",
+    "benchmarks.fill_profile",
     "benchmarks.edit_photo", "benchmarks.train_step", "scripts/readme_figures.py", "scripts/gpu_sitting.py",
 ]
 
