@@ -13,7 +13,6 @@ copies of their weights. core.completer composes this search with the tuning of 
 from __future__ import annotations
 
 import threading
-import zlib
 from typing import NamedTuple
 
 import cv2
@@ -73,13 +72,6 @@ def hyperparameters(config: CompletionConfig) -> tf.Tensor:
          config.diversity],
         tf.float32,
     )
-
-
-def pool_seed(face: np.ndarray | tf.Tensor, known: np.ndarray | tf.Tensor, seed: int) -> int:
-    """The seed of a face's pool of random starts: from the seed and what the face (in [-1, 1]) shows round its hole
-    (known: 1 where shown), so a face draws the same pool alone or in a batch."""
-    shown = np.where(np.asarray(known) > 0, np.asarray(face), 0).astype(np.float32)
-    return (seed * 7919 + zlib.crc32(shown.tobytes())) % 2**31
 
 
 def other_starts(pool: np.ndarray, guess: int | None, taken: int, count: int) -> np.ndarray:
@@ -212,14 +204,16 @@ class ZSearch:
 
     def ranked_pool(self, y, known, w, config: CompletionConfig, factor: int,
                     size: int) -> list[tuple[np.ndarray, int | None]]:
-        """Per face, a pool of max(config.init_pool, size) random z (pool_seed) and the encoder's guess where there is
-        one, ordered by how well G(z) fits the face's known pixels (forward passes only), and where the guess ranks."""
+        """Per face, a pool of max(config.init_pool, size) random z and the encoder's guess where there is one, ordered
+        by how well G(z) fits the face's known pixels (forward passes only), and where the guess ranks. Every face
+        ranks the same random z, so a face fills the same alone or beside others in a batch."""
         guesses = None
         if config.use_encoder and self.model.encoder is not None and factor == 1:
             guesses = self.model.encoder(encoder_input(y, known), training=False)
+        random = sample_z(max(config.init_pool, size), self.z_dim, config.seed * 7919)  # a lone face's pool, as ever
         pools = []
         for face in range(len(y)):
-            z = sample_z(max(config.init_pool, size), self.z_dim, pool_seed(y[face], known[face], config.seed))
+            z = random
             if guesses is not None:
                 z = tf.concat([guesses[face : face + 1], z], axis=0)
             pool = z.shape[0]

