@@ -5,7 +5,8 @@ pixels from z^, and G'(z^) fills the hole. Pivotal tuning (Roich et al. 2022) is
 keeps the person's likeness at z and, close to z, still moves along G's directions, so an edited z' gives this person
 edited, not a stranger. A tuned G' is kept as float16 offsets from G's weights: small, and cheap to hold per user.
 
-There is one copy of G to tune; completions running at once take turns on it (GTuner.lock).
+Tuning stays in float32 even where the search runs in bfloat16: its small steps would be lost in bfloat16's
+8-bit mantissa. There is one copy of G to tune; completions running at once take turns on it (GTuner.lock).
 """
 from __future__ import annotations
 
