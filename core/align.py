@@ -54,6 +54,7 @@ class Alignment:
     face: np.ndarray
     matrix: np.ndarray
     landmarks: np.ndarray  # the three anchor points in photo pixels
+    mesh: np.ndarray | None = None  # all the face's landmarks (478, 2), in the aligned face's pixels
 
     @property
     def photo_per_model(self) -> float:
@@ -212,7 +213,7 @@ def align_landmarks(image: np.ndarray, landmarks: np.ndarray, size: int) -> Alig
         raise AlignmentError("profile", "The face is turned sideways; use a photo facing the camera.")
     matrix = cv2.getAffineTransform(anchors, TEMPLATE * size)
     face = cv2.warpAffine(image, matrix, (size, size), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE)
-    return Alignment(face, matrix, anchors)
+    return Alignment(face, matrix, anchors, cv2.transform(landmarks[None], matrix)[0])
 
 
 def find_images(root: Path) -> list[Path]:

@@ -114,3 +114,22 @@ def blend_fill(image: np.ndarray, generated: np.ndarray, fill: np.ndarray, confi
     if config.colour_fit:
         generated = match_colours(generated, image, fill)
     return poisson_blend(image, generated, fill, config.guidance)
+
+
+def colour_range(image: np.ndarray, where: np.ndarray, margin: float = 4.0) -> tuple[np.ndarray, np.ndarray]:
+    """The range of an RGB uint8 image's colours (CIELAB a*, b*, as OpenCV scales them) over where: the 1st to 99th
+    percentile, widened by margin."""
+    chroma = cv2.cvtColor(image, cv2.COLOR_RGB2LAB)[..., 1:][where].astype(np.float32)
+    low, high = np.percentile(chroma, [1, 99], axis=0)
+    return low - margin, high + margin
+
+
+def keep_colours(image: np.ndarray, original: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """An edited RGB image (float in [0, 255]) with each pixel's colour (a*, b*) brought into [low, high] or as far
+    as its original colour (uint8 RGB) went, its lightness kept: an edit may darken lips or redden cheeks, not paint
+    them magenta, and a pixel it did not change keeps its colour."""
+    lab = cv2.cvtColor(np.clip(image, 0, 255).astype(np.float32) / 255, cv2.COLOR_RGB2LAB)
+    own = cv2.cvtColor(original, cv2.COLOR_RGB2LAB)[..., 1:].astype(np.float32)
+    # float Lab has a* and b* as they are; uint8 Lab (colour_range, own) adds 128
+    lab[..., 1:] = np.clip(lab[..., 1:], np.minimum(low, own) - 128, np.maximum(high, own) - 128)
+    return cv2.cvtColor(lab, cv2.COLOR_LAB2RGB) * 255

@@ -22,7 +22,7 @@ import argparse
 import io
 import time
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -78,6 +78,9 @@ class Directions:
     vectors: np.ndarray  # (k, z_dim), unit length
     bank_z: np.ndarray  # (n, z_dim) z of G's samples
     bank_scores: np.ndarray  # (n, len(ATTRIBUTES)) their measured attributes (NaN: not measured)
+    # By direction, the direction it is most tangled with, which its edit holds unless told otherwise: the model
+    # card's conditional edit (report[name]["holding"], add_conditional_edits).
+    tangled: dict[str, str] = field(default_factory=dict)
 
     def vector(self, name: str, hold: Sequence[str] = ()) -> np.ndarray:
         """The unit direction of name, with the directions of the held attributes projected out."""
@@ -90,12 +93,14 @@ class Directions:
             direction = direction - basis @ (basis.T @ direction)
         return (direction / np.linalg.norm(direction)).astype(np.float32)
 
-    def edit(self, z: np.ndarray, amounts: Mapping[str, float], hold: Sequence[str] = ()) -> np.ndarray:
-        """z (z_dim,) or (n, z_dim) moved by amounts[name] units along each direction, holding hold fixed."""
+    def edit(self, z: np.ndarray, amounts: Mapping[str, float], hold: Sequence[str] | None = None) -> np.ndarray:
+        """z (z_dim,) or (n, z_dim) moved by amounts[name] units along each direction, holding hold fixed; hold None:
+        each direction holds the one it is most tangled with (self.tangled), () holds nothing."""
         edited = np.array(z, np.float32, copy=True)
         for name, amount in amounts.items():
             if amount:
-                edited = edited + amount * self.vector(name, hold)
+                held = [self.tangled[name]] if hold is None and name in self.tangled else hold or ()
+                edited = edited + amount * self.vector(name, held)
         return edited
 
     def concept(self, traits: Sequence[str], count: int = 3) -> np.ndarray:
@@ -149,7 +154,11 @@ def load_directions(folder: str | Path, z_dim: int) -> Directions | None:
         raise WeightsError(f"{path} is not a readable directions file: {err}") from err
     if vectors.shape != (len(names), z_dim) or bank_z.shape[1:] != (z_dim,) or attributes != ATTRIBUTES:
         raise WeightsError(f"{path} does not fit this model (z of {z_dim}) or this version's attributes.")
-    return Directions(names, vectors, bank_z, bank_scores)
+    card = read_model_json(folder).get("card", {}) if (Path(folder) / MODEL_JSON).is_file() else {}
+    report = card.get("directions", {}).get("report", {})
+    tangled = {name: report[name]["holding"]["hold"] for name in names
+               if report.get(name, {}).get("holding", {}).get("hold") in names}
+    return Directions(names, vectors, bank_z, bank_scores, tangled)
 
 
 def classes(labels: np.ndarray, share: float) -> tuple[np.ndarray, np.ndarray]:
@@ -309,20 +318,41 @@ def remeasure(model: TrainedModel, meter: FaceMeter, directions: Directions, rep
     return measured, new_report, refitted
 
 
-def photo_edit_effects(completer, meter: FaceMeter, directions: Directions, faces: np.ndarray, amount: float,
-                       tuning) -> dict:
-    """The shipped directions on real aligned faces, projected and edited as the app does (core.edit):
-    for each direction, the share of faces whose attribute rises at +amount and falls at -amount, and how
-    close the face drawn at z (by G, or by G tuned to the face) comes to the photo's face (PSNR)."""
-    from core.edit import apply_edit, project_face
+def photo_edit_effects(completer, meter: FaceMeter, directions: Directions, projected: Sequence, amount: float,
+                       local: bool = True, hold: Sequence[str] | None = None, identity=None) -> dict:
+    """The directions on real faces (core.edit.ProjectedFace), edited as the app does (core.edit.edit_face; local and
+    hold as there): for each direction, the share of faces whose attribute rises at +amount and falls at -amount;
+    the share of changed pixels in colours the face did not have (core.identity.new_colour_share); and with an
+    identity meter (core.identity.IdentityMeter), the share of edits, at either end, still the same person."""
+    from core.edit import edit_face
+    from core.identity import SAME_PERSON, new_colour_share
+    from core.masks import face_mask
+    from core.pipeline import photo_fill
 
-    projected = [project_face(completer, face, tuning=tuning) for face in faces]
+    def before_and_face(p) -> tuple[np.ndarray, np.ndarray]:
+        """The photo (or aligned face) an edit is seen in, and where its face is."""
+        if p.source is None:
+            return p.face, face_mask(len(p.face)).fill
+        photo, alignment = p.source
+        return photo, photo_fill(photo.shape, alignment, face_mask(len(p.face)))
+
     base = meter.measure(np.stack([p.face for p in projected]))
     report: dict = {"psnr": round(float(np.mean([p.psnr for p in projected])), 2)}
     for name in directions.names:
-        plus, minus = (meter.measure(np.stack([apply_edit(completer, p, directions.edit(p.z, {name: sign * amount})).face
-                                               for p in projected])) for sign in (1, -1))
-        report[name] = rises_and_falls(base, plus, minus, name)
+        ends = [[edit_face(completer, directions, p, {name: sign * amount}, hold, local=local) for p in projected]
+                for sign in (1, -1)]
+        plus, minus = (meter.measure(np.stack([e.face for e in edits])) for edits in ends)
+        report[name] = entry = rises_and_falls(base, plus, minus, name)
+        colours, distances = [], []
+        for p, edits in zip(projected, zip(*ends)):
+            before, face = before_and_face(p)
+            after = [e.face if e.pasted is None else e.pasted for e in edits]
+            colours += [new_colour_share(before, image, face) for image in after]
+            if identity is not None:
+                distances += list(identity.distances(before, after))
+        entry["new_colour"] = round(float(np.mean(colours)), 4)
+        if distances and not np.isnan(distances).all():
+            entry["same_person"] = float(np.mean(np.array(distances)[~np.isnan(distances)] < SAME_PERSON))
     return report
 
 
@@ -364,7 +394,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--edit-amount", type=float, default=defaults.edit_amount,
                         help="units of z moved along a direction to measure it")
     parser.add_argument("--photos", type=Path, help="measure the shipped directions on these real photos instead "
-                        "(projected and edited as the app does, without and with pivotal tuning)")
+                        "(projected and edited as the app does: identity, attribute and new colours at both ends)")
     parser.add_argument("--limit", type=int, default=40, help="with --photos: how many faces")
     args = parser.parse_args(argv)
     if args.photos:
@@ -394,32 +424,44 @@ def main(argv: list[str] | None = None) -> None:
     print(f"shipped {len(directions.names)} of {fitted} directions -> {args.weights / DIRECTIONS_FILE}")
 
 
+PHOTO_SETTINGS = {  # what measure_photos compares: the edits before local regions and holds, and the app's defaults
+    "whole face, nothing held": {"local": False, "hold": ()},
+    "local, tangled held (the app)": {"local": True, "hold": None},
+}
+
+
 def measure_photos(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
-    """--photos: print how often each shipped direction moves its attribute on real faces, with and without pivotal tuning."""
-    from core.align import find_images
-    from core.align import load_faces
+    """--photos: each shipped direction on real photos, projected, G tuned to each and edited at both ends as the app
+    does: how often the attribute moves the right way, the edit is still the same person (core.identity), and it
+    brings colours the face did not have; for the whole-face edits with nothing held, and for the app's defaults."""
+    from core.align import find_images, load_faces
     from core.completer import Completer
-    from core.edit import PIVOT_TUNING
+    from core.edit import project_face
+    from core.identity import IdentityMeter
 
     try:
         model = load_model(args.weights)
         directions = load_directions(args.weights, model.config.z_dim)
         age_gender = load_age_gender(args.weights, model.config.image_size)
-    except WeightsError as err:
+        identity = IdentityMeter()
+    except (WeightsError, RuntimeError) as err:
         parser.exit(2, f"error: {err}\n")
     if directions is None:
         parser.exit(2, f"error: {args.weights} has no {DIRECTIONS_FILE}\n")
-    faces, _, _ = load_faces(find_images(args.photos)[: args.limit * 2], model.config.image_size)
-    faces = np.stack(faces[: args.limit])
+    faces, sources, _ = load_faces(find_images(args.photos)[: args.limit * 2], model.config.image_size)
     completer = Completer(model)
+    projected = [project_face(completer, face, source) for face, source in list(zip(faces, sources))[: args.limit]]
     with FaceMeter(age_gender) as meter:
-        results = {label: photo_edit_effects(completer, meter, directions, faces, args.edit_amount, tuning)
-                   for label, tuning in (("G", None), (f"G tuned ({PIVOT_TUNING.tune_steps} steps)", PIVOT_TUNING))}
-    print(f"{len(faces)} faces of {args.photos}; rises at +{args.edit_amount:g} / falls at -{args.edit_amount:g}")
+        results = {label: photo_edit_effects(completer, meter, directions, projected, args.edit_amount,
+                                             identity=identity, **setting)
+                   for label, setting in PHOTO_SETTINGS.items()}
+    print(f"{len(projected)} photos of {args.photos}, G tuned to each ({results[next(iter(results))]['psnr']:.2f} dB); "
+          f"edits at +-{args.edit_amount:g}: rises / falls, still the same person (dlib), changed pixels in new colours")
     print("| direction | " + " | ".join(results) + " |\n" + "| --- " * (len(results) + 1) + "|")
     for name in directions.names:
-        print(f"| {name} | " + " | ".join(f"{r[name]['up']:.0%} / {r[name]['down']:.0%}" for r in results.values()) + " |")
-    print("| PSNR of the face at z (dB) | " + " | ".join(f"{r['psnr']:.2f}" for r in results.values()) + " |")
+        print(f"| {name} | " + " | ".join(
+            f"{r[name]['up']:.0%} / {r[name]['down']:.0%}, {r[name].get('same_person', float('nan')):.0%} same, "
+            f"{r[name]['new_colour']:.1%} new colour" for r in results.values()) + " |")
 
 
 if __name__ == "__main__":

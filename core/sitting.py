@@ -33,7 +33,7 @@ from core.cli import argument_parser
 from core.config import TrainConfig
 from core.completer import Completer
 from core.directions import DirectionConfig, load_directions, photo_edit_effects, remeasure, save_directions
-from core.edit import PIVOT_TUNING
+from core.edit import PIVOT_TUNING, project_face
 from core.encoder import fit_encoder
 from core.evaluate import eval_masks, evaluate, gan_method, paired_differences
 from core.realism import faces_found, generate, real_faces, swd
@@ -179,8 +179,9 @@ def publish_sitting(run_model: Path, weights: Path, photos: np.ndarray, config: 
         start = time.perf_counter()
         with FaceMeter(load_age_gender(staging, model.config.image_size)) as meter:
             directions, report, refitted = remeasure(model, meter, directions, section.get("report", {}), d_config)
-            on_photos = photo_edit_effects(Completer(model), meter, directions, photos[: config.edit_photos],
-                                           d_config.edit_amount, PIVOT_TUNING)
+            completer = Completer(model)
+            projected = [project_face(completer, face, tuning=PIVOT_TUNING) for face in photos[: config.edit_photos]]
+            on_photos = photo_edit_effects(completer, meter, directions, projected, d_config.edit_amount)
         save_directions(staging, directions)
         card["directions"] = {**section, "config": asdict(d_config), "report": report, "photos": on_photos,
                               "computed": date.today().isoformat(), "wall_seconds": round(time.perf_counter() - start),

@@ -10,13 +10,13 @@ import streamlit as st
 
 from core.align import AlignmentError
 from core.directions import LABELS, Directions
-from core.edit import ProjectedFace, apply_edit, project_face
+from core.edit import ProjectedFace, edit_face, generated_face, project_face
 from core.project import PROJECTION
 from core.images import ImageError, image_grid, to_uint8
 from core.latent import face_algebra, interpolate, project_2d
 from core.model import sample_z
 from pages.common import (
-    choose_face, download_button, enlarge, find_faces, model_and_completer, model_directions, png_bytes,
+    aligner, choose_face, download_button, enlarge, find_faces, model_and_completer, model_directions, png_bytes,
     through_app_navigation, turn_in_line, uploaded_photo,
 )
 
@@ -160,6 +160,25 @@ def projected_photo() -> ProjectedFace | None:
     return kept[1]
 
 
+@st.cache_data(max_entries=64)
+def grid_face(z: np.ndarray, folder_key: int) -> ProjectedFace:
+    """A face of the grid, with its landmarks, ready to edit."""
+    return generated_face(completer, z, aligner())
+
+
+def held(directions: Directions) -> list[str] | None:
+    """What every edit holds fixed: None (each direction holds what it is most tangled with) unless the user picks."""
+    if directions.tangled:
+        tangled = ", ".join(f"{LABELS.get(d, d)} holds {LABELS.get(h, h).lower()}" for d, h in directions.tangled.items())
+        if st.toggle("Hold what each direction is tangled with", True, key="edit_disentangle",
+                     help=f"InterFaceGAN's conditional edit, measured in the model card: {tangled}. Turn it off to "
+                          "pick what to hold, or to hold nothing."):
+            return None
+    return st.multiselect("Hold fixed while editing", directions.names, format_func=lambda d: LABELS.get(d, d),
+                          max_selections=2, key="edit_hold",
+                          help="Their directions are projected out of every edit (InterFaceGAN's conditional edit).")
+
+
 @st.fragment
 def edit_section(directions: Directions) -> None:
     """Sliders along each direction, on a face of the grid or a projected photo; only this part reruns on a move."""
@@ -170,29 +189,28 @@ def edit_section(directions: Directions) -> None:
         projected = projected_photo()
         if projected is None:
             return
-        base = projected.z
     else:
-        base = z[st.selectbox("Face", labels, 0, format_func=name, key="edit_face")]
+        projected = grid_face(z[st.selectbox("Face", labels, 0, format_func=name, key="edit_face")], key)
     sliders, side = st.columns([2, 3])
     with sliders:
         if st.button("Reset sliders", icon=":material/restart_alt:"):
             for direction in directions.names:
                 st.session_state[f"direction-{direction}"] = 0.0
         amounts = {d: st.slider(LABELS.get(d, d), -3.0, 3.0, 0.0, 0.25, key=f"direction-{d}") for d in directions.names}
-        hold = st.multiselect("Hold fixed while editing", directions.names, format_func=lambda d: LABELS.get(d, d),
-                              max_selections=2, key="edit_hold",
-                              help="Their directions are projected out of every edit (InterFaceGAN's conditional edit).")
+        hold = held(directions)
+        local = st.toggle("Change only the part of the face an edit is about", True, key="edit_local",
+                          help="A smile changes the mouth and cheeks, eyes closed the eyes, brows raised the brows and "
+                               "forehead; turn, age and gender change the whole face.")
         detail = 1.0
-        if projected is not None:
+        if projected.source is not None:
             detail = st.slider("Keep the photo's own detail", 0.0, 1.0, 1.0, 0.1, key="edit_detail",
                                help="1: add G's change to the photo's face; 0: show G's face outright.")
-    edited_z = directions.edit(base, amounts, hold)
+    edited = edit_face(completer, directions, projected, amounts, hold, detail, local)
     with side:
-        if projected is None:
-            before, after = decode(np.stack([base, edited_z]), key)
-            st.image(enlarge(image_grid(np.stack([before, after]), columns=2), 3), caption="Before, after")
+        if projected.source is None:
+            st.image(enlarge(image_grid(np.stack([projected.face, edited.face]), columns=2), 3),
+                     caption="Before, after")
             return
-        edited = apply_edit(completer, projected, edited_z, detail)
         st.image(enlarge(image_grid(np.stack([projected.face, projected.rebuilt, edited.face]), columns=3), 3),
                  caption=f"Your face, G tuned to it ({projected.psnr:.1f} dB), edited")
         st.image(edited.pasted, caption="The edit pasted back into the photo", width=min(640, edited.pasted.shape[1]))

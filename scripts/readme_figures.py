@@ -9,7 +9,9 @@ example_detail.png: the photo round the face at 100% and its centre filled: befo
 'thorough' settings, without the photo's grain), by the 64 px model with today's defaults, and by the shipped model
 with 25 fine-tuning steps (its defaults until 3 December 2026) and with its defaults.
 example_edits.png: each shipped direction at -2, -1, 0, +1, +2 units, on the example face (projected, the
-change blended in) and on one of G's own samples.
+change blended in) and on one of G's own samples, edited as the Explore page does.
+example_local_edits.png: the photo round the face and, for each local direction at -3 and at +3 (the sliders' ends),
+the whole face changed with nothing held (as before 2026-12-05, but with colours bounded) and the page's edit now.
 Only the example photo (public domain) is used: the data sets' faces must not be committed.
 """
 from __future__ import annotations
@@ -28,11 +30,13 @@ from core.cli import argument_parser  # noqa: E402
 from core.completer import Completer  # noqa: E402
 from core.config import CompletionConfig, completion_preset  # noqa: E402
 from core.directions import load_directions  # noqa: E402
-from core.edit import apply_edit, project_face  # noqa: E402
-from core.images import image_grid, read_image, save_png, to_uint8  # noqa: E402
+from core.edit import edit_face, generated_face, project_face  # noqa: E402
+from core.images import image_grid, read_image, save_png  # noqa: E402
 from core.masks import center_mask, masked_preview, stroke_mask  # noqa: E402
 from core.model import sample_z  # noqa: E402
+from core.photo_mask import face_view, zoomed  # noqa: E402
 from core.pipeline import FillRequest, complete_faces, paste_back, photo_fill  # noqa: E402
+from core.regions import LOCAL_PARTS  # noqa: E402
 from core.weights import load_model  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -101,16 +105,24 @@ def main() -> None:
     directions = load_directions(args.weights, completer.z_dim)
     if directions is not None:
         projected = project_face(completer, face, (photo, alignment))
-        sample = sample_z(1, completer.z_dim, seed=7).numpy()[0]
+        with FaceAligner() as aligner:
+            sample = generated_face(completer, sample_z(1, completer.z_dim, seed=7).numpy()[0], aligner)
         rows = []
         for name in directions.names:
-            steps = [directions.edit(projected.z, {name: a}) for a in AMOUNTS]
-            rows += [apply_edit(completer, projected, z).face for z in steps]
-            rows += list(to_uint8(completer.generator(np.stack([directions.edit(sample, {name: a}) for a in AMOUNTS]),
-                                                      training=False).numpy()))
+            rows += [edit_face(completer, directions, projected, {name: a}).face for a in AMOUNTS]
+            rows += [edit_face(completer, directions, sample, {name: a}).face for a in AMOUNTS]
         save_png(args.out / "example_edits.png", enlarge(image_grid(np.stack(rows), columns=2 * len(AMOUNTS)), 2))
-        print(f"wrote {args.out / 'example_edits.png'}: {', '.join(directions.names)}")
-
+        view = face_view(photo.shape, alignment, completer.size, 256, max_shown_height=256)
+        local = []
+        for name in [d for d in directions.names if d in LOCAL_PARTS]:
+            local.append(zoomed(photo, view))
+            for amount in (-3, 3):
+                for setting in ({"hold": (), "local": False}, {}):
+                    local.append(zoomed(edit_face(completer, directions, projected, {name: amount}, **setting).pasted,
+                                        view))
+        save_png(args.out / "example_local_edits.png", image_grid(np.stack(local), columns=5))
+        print(f"wrote {args.out / 'example_edits.png'} and {args.out / 'example_local_edits.png'}: "
+              f"{', '.join(directions.names)}")
 
 if __name__ == "__main__":
     main()

@@ -277,6 +277,30 @@ def test_explore_sliders_edit_a_random_face(app, with_directions):
     assert images(app)[-1] == before[-1]
 
 
+def test_explore_edits_hold_what_each_direction_is_tangled_with_until_released(app, with_directions):
+    import json
+
+    import numpy as np
+
+    from core.directions import load_directions, save_directions
+
+    directions = load_directions(with_directions, 8)
+    directions.vectors[0] = np.array([1, 1, 0, 0, 0, 0, 0, 0]) / np.sqrt(2)  # smile tangled with age
+    save_directions(with_directions, directions)
+    meta = json.loads((with_directions / "model.json").read_text())
+    meta["card"]["directions"] = {"report": {"smile": {"holding": {"hold": "age"}}}}
+    (with_directions / "model.json").write_text(json.dumps(meta))
+    page(app, "pages/explore.py")
+    assert app.toggle(key="edit_disentangle").value and not [m for m in app.multiselect if m.key == "edit_hold"]
+    app.slider(key="direction-smile").set_value(2.0).run()
+    held = images(app)[-1]
+    app.toggle(key="edit_disentangle").set_value(False).run()
+    assert not app.exception
+    assert images(app)[-1] != held  # released: smile moves age too (z's second axis)
+    app.multiselect(key="edit_hold").set_value(["age"]).run()
+    assert images(app)[-1] == held
+
+
 def test_explore_edits_the_example_photo(app, with_directions):
     page(app, "pages/explore.py")
     app.segmented_control(key="edit_target").set_value("Your photo").run()

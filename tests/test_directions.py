@@ -239,11 +239,14 @@ def test_photo_edit_effects_measure_the_app_s_edits_on_real_faces(tiny_model):
     samples = tiny_model.generator(sample_z(3, tiny_model.config.z_dim, seed=21)).numpy()
     faces = to_uint8(np.clip(samples[:, ::-1] * 0.5 + 0.3, -1, 1))  # faces G cannot draw exactly
     directions = directions_for(np.eye(tiny_model.config.z_dim)[:2])
-    plain = photo_edit_effects(completer, BrightnessMeter(), directions, faces, 2.0, None)
-    tuned = photo_edit_effects(completer, BrightnessMeter(), directions, faces, 2.0,
-                               CompletionConfig(tune_steps=50, tune_learning_rate=3e-3))
+    quick = replace(PROJECTION, iterations=5, report_every=5, init_pool=4)
+    plain, tuned = ([project_face(completer, face, config=quick, tuning=tuning) for face in faces]
+                    for tuning in (None, CompletionConfig(tune_steps=50, tune_learning_rate=3e-3)))
+    plain = photo_edit_effects(completer, BrightnessMeter(), directions, plain, 2.0)
+    tuned = photo_edit_effects(completer, BrightnessMeter(), directions, tuned, 2.0)
     assert tuned["psnr"] > plain["psnr"]
-    assert set(plain["smile"]) == {"up", "down"} and 0 <= plain["smile"]["up"] <= 1
+    assert set(plain["smile"]) == {"up", "down", "new_colour"} and 0 <= plain["smile"]["up"] <= 1
+    assert 0 <= plain["smile"]["new_colour"] <= 1
 
 
 def test_project_cli_writes_z_and_reports_its_own_time(tmp_path, tiny_weights, tiny_model, faces_drawn_by_g):

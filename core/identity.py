@@ -1,0 +1,60 @@
+"""Is an edited face still the same person, and did the edit bring colours the photo never had?
+
+Identity is read by dlib's ResNet face embedding (the face_recognition_models package), a meter no FaceFill network
+was trained against: it tells LFW's pairs apart 99.38% of the time, and two faces closer than SAME_PERSON are the
+same person. It is a development dependency (requirements-dev.txt); the app never loads it.
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from core.blend import colour_range
+
+SAME_PERSON = 0.6  # dlib's threshold on the embeddings' Euclidean distance
+
+
+class IdentityMeter:
+    """Face embeddings of photos, each read where the unedited photo's face was found, so an edit that the detector
+    would miss is still compared."""
+
+    def __init__(self):
+        try:
+            import dlib
+            import face_recognition_models as models
+        except ImportError as err:
+            raise RuntimeError("The identity meter needs dlib and face_recognition_models: "
+                               "pip install -r requirements-dev.txt") from err
+        self._detector = dlib.get_frontal_face_detector()
+        self._shape = dlib.shape_predictor(models.pose_predictor_five_point_model_location())
+        self._net = dlib.face_recognition_model_v1(models.face_recognition_model_location())
+
+    def face_box(self, image: np.ndarray):
+        """The largest face's box in an RGB uint8 image (dlib.rectangle), or None."""
+        boxes = self._detector(np.ascontiguousarray(image), 1)
+        return max(boxes, key=lambda b: b.area()) if len(boxes) else None
+
+    def embedding(self, image: np.ndarray, box) -> np.ndarray:
+        """The 128-D embedding of the face in box."""
+        image = np.ascontiguousarray(image)
+        return np.array(self._net.compute_face_descriptor(image, self._shape(image, box)))
+
+    def distances(self, original: np.ndarray, edited: list[np.ndarray]) -> np.ndarray:
+        """Embedding distances from the original photo's face to each edited one's (NaN: no face in the original)."""
+        box = self.face_box(original)
+        if box is None:
+            return np.full(len(edited), np.nan)
+        own = self.embedding(original, box)
+        return np.array([np.linalg.norm(self.embedding(image, box) - own) for image in edited])
+
+
+def new_colour_share(before: np.ndarray, after: np.ndarray, face: np.ndarray) -> float:
+    """The share of the pixels an edit changed (by more than 8 grey levels) whose colour lies outside the face's own
+    (core.blend.colour_range over face): magenta lips, cyan rims round the eyes."""
+    changed = np.abs(after.astype(int) - before).max(axis=-1) > 8
+    if not changed.any():
+        return 0.0
+    low, high = colour_range(before, face)
+    chroma = cv2.cvtColor(after, cv2.COLOR_RGB2LAB)[..., 1:].astype(np.float32)
+    outside = ((chroma < low) | (chroma > high)).any(axis=-1)
+    return float(outside[changed].mean())

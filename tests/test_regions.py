@@ -1,0 +1,150 @@
+"""Local, disentangled edits: each direction changes only its part of the face (core.regions), holds what it is
+most tangled with unless told otherwise, and the command line edits photos as the Explore page does."""
+from __future__ import annotations
+
+import shutil
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from core.align import FaceAligner
+from core.attributes import ATTRIBUTES
+from core.completer import Completer
+from core.directions import Directions, load_directions, save_directions
+from core.edit import edit_face, generated_face, main, project_face
+from core.images import read_image, save_png
+from core.masks import face_mask
+from core.pipeline import photo_fill
+from core.project import PROJECTION
+from core.regions import LOCAL_PARTS, edit_region, face_landmarks
+from core.weights import read_model_json, write_json
+
+SIZE = 128
+MOUTH, RIGHT_EYE, LEFT_EYE, BROW = 13, 159, 386, 52  # mesh points: upper lip, the eyes' upper lids, a brow
+
+
+@pytest.fixture(scope="module")
+def landmarks(astronaut) -> np.ndarray:
+    """The astronaut's face aligned at 128 px, and its landmarks found on the aligned face itself."""
+    with FaceAligner() as aligner:
+        face = aligner.align(astronaut, SIZE).face
+        return face_landmarks(aligner, face)
+
+
+def inside(region: np.ndarray, point: np.ndarray) -> bool:
+    x, y = np.round(point).astype(int)
+    return bool(region[y, x])
+
+
+def test_each_local_direction_changes_its_own_part_of_the_face(landmarks):
+    whole = face_mask(SIZE).fill
+    regions = {name: edit_region(landmarks, {name: 1.0}, SIZE).fill for name in LOCAL_PARTS}
+    for name in ("smile", "mouth_open"):
+        assert inside(regions[name], landmarks[MOUTH])
+        assert not inside(regions[name], landmarks[RIGHT_EYE]) and not inside(regions[name], landmarks[LEFT_EYE])
+    assert inside(regions["eyes_closed"], landmarks[RIGHT_EYE]) and inside(regions["eyes_closed"], landmarks[LEFT_EYE])
+    assert not inside(regions["eyes_closed"], landmarks[MOUTH]) and not inside(regions["eyes_closed"], landmarks[BROW])
+    assert inside(regions["brows_raised"], landmarks[BROW]) and regions["brows_raised"][0].any()  # up the forehead
+    assert not inside(regions["brows_raised"], landmarks[MOUTH])
+    for region in regions.values():
+        assert region.any() and region.mean() < 0.5 * whole.mean()
+    both = edit_region(landmarks, {"smile": 1.0, "eyes_closed": -2.0}, SIZE).fill
+    np.testing.assert_array_equal(both, regions["smile"] | regions["eyes_closed"])
+
+
+@pytest.mark.parametrize("amounts", [{"age": 1.0}, {"smile": 1.0, "yaw": 0.5}, {}])
+def test_a_whole_face_direction_or_no_edit_changes_the_whole_face(landmarks, amounts):
+    np.testing.assert_array_equal(edit_region(landmarks, amounts, SIZE).known, face_mask(SIZE).known)
+
+
+def test_without_landmarks_an_edit_changes_the_whole_face():
+    np.testing.assert_array_equal(edit_region(None, {"smile": 1.0}, SIZE).known, face_mask(SIZE).known)
+
+
+def test_a_small_face_s_landmarks_are_found_enlarged(astronaut, landmarks):
+    with FaceAligner() as aligner:
+        small = aligner.align(astronaut, 32).face
+        found = face_landmarks(aligner, small)
+    assert found is not None
+    assert np.abs(found * SIZE / 32 - landmarks).mean() < 3  # the same points, in the small face's pixels
+
+
+def directions_for(z_dim: int, tangled: dict[str, str] | None = None) -> Directions:
+    """smile along z's first axis tilted towards its second, female along the second: tangled, as on a real G."""
+    vectors = np.zeros((2, z_dim), np.float32)
+    vectors[0, :2] = [1, 1]
+    vectors[0] /= np.linalg.norm(vectors[0])
+    vectors[1, 1] = 1
+    bank = np.random.default_rng(0).uniform(-1, 1, (20, z_dim)).astype(np.float32)
+    return Directions(["smile", "female"], vectors, bank, np.full((20, len(ATTRIBUTES)), np.nan), tangled or {})
+
+
+def test_each_direction_holds_what_it_is_most_tangled_with_unless_released():
+    directions = directions_for(3, {"smile": "female"})
+    z = np.zeros(3, np.float32)
+    np.testing.assert_allclose(directions.edit(z, {"smile": 2.0}), [2, 0, 0], atol=1e-6)  # female held
+    np.testing.assert_allclose(directions.edit(z, {"smile": 2.0}, hold=()), [np.sqrt(2), np.sqrt(2), 0], atol=1e-6)
+    np.testing.assert_allclose(directions.edit(z, {"female": 1.0}), [0, 1, 0], atol=1e-6)  # holds nothing
+
+
+def test_the_tangled_directions_come_from_the_model_card(tmp_path, tiny_weights):
+    folder = tmp_path / "weights"
+    shutil.copytree(tiny_weights, folder)
+    meta = read_model_json(folder)
+    write_json(folder / "model.json", {"config": meta["config"].to_dict(), "dtype": meta.get("dtype", "float32"),
+                                       "card": {**meta["card"], "directions": {"report": {
+                                           "smile": {"holding": {"hold": "female"}},
+                                           "female": {"holding": {"hold": "no such direction"}}}}}})
+    save_directions(folder, directions_for(meta["config"].z_dim))
+    assert load_directions(folder, meta["config"].z_dim).tangled == {"smile": "female"}
+
+
+@pytest.fixture(scope="module")
+def projected(tiny_model, astronaut):
+    """The astronaut projected into the tiny model as the page does it, with its landmarks."""
+    with FaceAligner() as aligner:
+        alignment = aligner.align(astronaut, tiny_model.config.image_size)
+        quick = replace(PROJECTION, iterations=5, report_every=5, init_pool=4)
+        return project_face(Completer(tiny_model), alignment.face, (astronaut, alignment), quick, aligner=aligner)
+
+
+def test_a_local_edit_keeps_every_photo_pixel_outside_its_region(tiny_model, projected):
+    completer, size = Completer(tiny_model), tiny_model.config.image_size
+    directions = directions_for(tiny_model.config.z_dim)
+    photo, alignment = projected.source
+    assert projected.landmarks is not None
+    region = photo_fill(photo.shape, alignment, edit_region(projected.landmarks, {"smile": 1.0}, size))
+    face = photo_fill(photo.shape, alignment, face_mask(size))
+    local = edit_face(completer, directions, projected, {"smile": 3.0})
+    np.testing.assert_array_equal(local.pasted[~region], photo[~region])
+    assert np.abs(local.pasted[region].astype(int) - photo[region]).mean() > 1
+    whole = edit_face(completer, directions, projected, {"smile": 3.0}, local=False)
+    elsewhere = face & ~region
+    assert np.abs(whole.pasted[elsewhere].astype(int) - photo[elsewhere]).mean() > 1  # the whole face moved
+    with pytest.raises(ValueError, match="No direction"):
+        edit_face(completer, directions, projected, {"grin": 1.0})
+
+
+def test_a_face_of_the_grid_is_edited_like_a_photo(tiny_model):
+    completer = Completer(tiny_model)
+    with FaceAligner() as aligner:
+        drawn = generated_face(completer, np.zeros(tiny_model.config.z_dim, np.float32), aligner)
+    unedited = edit_face(completer, directions_for(tiny_model.config.z_dim), drawn, {"smile": 0.0})
+    np.testing.assert_array_equal(unedited.face, drawn.face)
+    assert unedited.pasted is None
+
+
+def test_the_command_line_edits_photos_at_their_own_resolution(tmp_path, tiny_weights, astronaut, capsys):
+    folder = tmp_path / "weights"
+    shutil.copytree(tiny_weights, folder)
+    z_dim = read_model_json(folder)["config"].z_dim
+    save_directions(folder, directions_for(z_dim))
+    save_png(tmp_path / "astronaut.png", astronaut)
+    main([str(tmp_path / "astronaut.png"), "--edit", "smile=3", "--weights", str(folder), "--out", str(tmp_path / "out")])
+    edited = read_image(tmp_path / "out" / "astronaut_edited.png")
+    assert edited.shape == astronaut.shape and not np.array_equal(edited, astronaut)
+    assert "astronaut_edited.png" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exit_:
+        main([str(tmp_path / "astronaut.png"), "--edit", "grin=1", "--weights", str(folder)])
+    assert exit_.value.code == 2 and "No direction 'grin'" in capsys.readouterr().err
