@@ -18,7 +18,6 @@ CLI: python -m core.directions --weights weights --projections utkface_z.npz
 """
 from __future__ import annotations
 
-import argparse
 import io
 import time
 import warnings
@@ -318,44 +317,6 @@ def remeasure(model: TrainedModel, meter: FaceMeter, directions: Directions, rep
     return measured, new_report, refitted
 
 
-def photo_edit_effects(completer, meter: FaceMeter, directions: Directions, projected: Sequence, amount: float,
-                       local: bool = True, hold: Sequence[str] | None = None, identity=None) -> dict:
-    """The directions on real faces (core.edit.ProjectedFace), edited as the app does (core.edit.edit_face; local and
-    hold as there): for each direction, the share of faces whose attribute rises at +amount and falls at -amount;
-    the share of changed pixels in colours the face did not have (core.identity.new_colour_share); and with an
-    identity meter (core.identity.IdentityMeter), the share of edits, at either end, still the same person."""
-    from core.edit import edit_face
-    from core.identity import SAME_PERSON, new_colour_share
-    from core.masks import face_mask
-    from core.pipeline import photo_fill
-
-    def before_and_face(p) -> tuple[np.ndarray, np.ndarray]:
-        """The photo (or aligned face) an edit is seen in, and where its face is."""
-        if p.source is None:
-            return p.face, face_mask(len(p.face)).fill
-        photo, alignment = p.source
-        return photo, photo_fill(photo.shape, alignment, face_mask(len(p.face)))
-
-    base = meter.measure(np.stack([p.face for p in projected]))
-    report: dict = {"psnr": round(float(np.mean([p.psnr for p in projected])), 2)}
-    for name in directions.names:
-        ends = [[edit_face(completer, directions, p, {name: sign * amount}, hold, local=local) for p in projected]
-                for sign in (1, -1)]
-        plus, minus = (meter.measure(np.stack([e.face for e in edits])) for edits in ends)
-        report[name] = entry = rises_and_falls(base, plus, minus, name)
-        colours, distances = [], []
-        for p, edits in zip(projected, zip(*ends)):
-            before, face = before_and_face(p)
-            after = [e.face if e.pasted is None else e.pasted for e in edits]
-            colours += [new_colour_share(before, image, face) for image in after]
-            if identity is not None:
-                distances += list(identity.distances(before, after))
-        entry["new_colour"] = round(float(np.mean(colours)), 4)
-        if distances and not np.isnan(distances).all():
-            entry["same_person"] = float(np.mean(np.array(distances)[~np.isnan(distances)] < SAME_PERSON))
-    return report
-
-
 def card_table(report: dict, config: DirectionConfig) -> str:
     """The model card's table of directions, in Markdown; a conditional edit gets a row of its own."""
     amount = f"{config.edit_amount:g}"
@@ -393,13 +354,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=defaults.seed, help="seed of the samples and the fits")
     parser.add_argument("--edit-amount", type=float, default=defaults.edit_amount,
                         help="units of z moved along a direction to measure it")
-    parser.add_argument("--photos", type=Path, help="measure the shipped directions on these real photos instead "
-                        "(projected and edited as the app does: identity, attribute and new colours at both ends)")
-    parser.add_argument("--limit", type=int, default=40, help="with --photos: how many faces")
     args = parser.parse_args(argv)
-    if args.photos:
-        measure_photos(parser, args)
-        return
     try:
         config = DirectionConfig(samples=args.samples, edit_faces=args.edit_faces, seed=args.seed,
                                  edit_amount=args.edit_amount)
@@ -422,46 +377,6 @@ def main(argv: list[str] | None = None) -> None:
     print(card_table(report, config))
     fitted = sum("accuracy" in r for r in report.values())
     print(f"shipped {len(directions.names)} of {fitted} directions -> {args.weights / DIRECTIONS_FILE}")
-
-
-PHOTO_SETTINGS = {  # what measure_photos compares: the edits before local regions and holds, and the app's defaults
-    "whole face, nothing held": {"local": False, "hold": ()},
-    "local, tangled held (the app)": {"local": True, "hold": None},
-}
-
-
-def measure_photos(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
-    """--photos: each shipped direction on real photos, projected, G tuned to each and edited at both ends as the app
-    does: how often the attribute moves the right way, the edit is still the same person (core.identity), and it
-    brings colours the face did not have; for the whole-face edits with nothing held, and for the app's defaults."""
-    from core.align import find_images, load_faces
-    from core.completer import Completer
-    from core.edit import project_face
-    from core.identity import IdentityMeter
-
-    try:
-        model = load_model(args.weights)
-        directions = load_directions(args.weights, model.config.z_dim)
-        age_gender = load_age_gender(args.weights, model.config.image_size)
-        identity = IdentityMeter()
-    except (WeightsError, RuntimeError) as err:
-        parser.exit(2, f"error: {err}\n")
-    if directions is None:
-        parser.exit(2, f"error: {args.weights} has no {DIRECTIONS_FILE}\n")
-    faces, sources, _ = load_faces(find_images(args.photos)[: args.limit * 2], model.config.image_size)
-    completer = Completer(model)
-    projected = [project_face(completer, face, source) for face, source in list(zip(faces, sources))[: args.limit]]
-    with FaceMeter(age_gender) as meter:
-        results = {label: photo_edit_effects(completer, meter, directions, projected, args.edit_amount,
-                                             identity=identity, **setting)
-                   for label, setting in PHOTO_SETTINGS.items()}
-    print(f"{len(projected)} photos of {args.photos}, G tuned to each ({results[next(iter(results))]['psnr']:.2f} dB); "
-          f"edits at +-{args.edit_amount:g}: rises / falls, still the same person (dlib), changed pixels in new colours")
-    print("| direction | " + " | ".join(results) + " |\n" + "| --- " * (len(results) + 1) + "|")
-    for name in directions.names:
-        print(f"| {name} | " + " | ".join(
-            f"{r[name]['up']:.0%} / {r[name]['down']:.0%}, {r[name].get('same_person', float('nan')):.0%} same, "
-            f"{r[name]['new_colour']:.1%} new colour" for r in results.values()) + " |")
 
 
 if __name__ == "__main__":

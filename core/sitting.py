@@ -32,7 +32,8 @@ from core.attributes import FaceMeter, load_age_gender
 from core.cli import argument_parser
 from core.config import TrainConfig
 from core.completer import Completer
-from core.directions import DirectionConfig, load_directions, photo_edit_effects, remeasure, save_directions
+from core.directions import DirectionConfig, load_directions, remeasure, save_directions
+from core.edit_report import photo_edit_effects
 from core.edit import PIVOT_TUNING, project_face
 from core.encoder import fit_encoder
 from core.evaluate import eval_masks, evaluate, gan_method, paired_differences

@@ -16,7 +16,7 @@ from core.quiet import is_noise
 ROOT = Path(__file__).resolve().parent.parent
 TOOLS = [
     "core.align", "core.attributes", "core.complete", "core.curves", "core.directions", "core.encoder",
-    "core.edit", "core.evaluate", "core.jobs", "core.project", "core.realism", "core.sitting", "core.train", "core.train_jax",
+    "core.edit", "core.edit_report", "core.evaluate", "core.jobs", "core.project", "core.realism", "core.sitting", "core.train", "core.train_jax",
     "core.weights",
     "benchmarks.click_to_result", "benchmarks.complete_step", "benchmarks.concurrent_users", "benchmarks.distributed_step",
     "benchmarks.fill_profile",

@@ -233,7 +233,7 @@ def test_fit_all_ships_directions_that_move_what_they_measure(tiny_config):
 
 
 def test_photo_edit_effects_measure_the_app_s_edits_on_real_faces(tiny_model):
-    from core.directions import photo_edit_effects
+    from core.edit_report import photo_edit_effects
 
     completer = Completer(tiny_model)
     samples = tiny_model.generator(sample_z(3, tiny_model.config.z_dim, seed=21)).numpy()
