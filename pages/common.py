@@ -66,7 +66,8 @@ def _load(folder: str, stamp: float) -> tuple[TrainedModel, Completer]:
     model = load_model(folder)
     completer = Completer(model)
     # Trace the completion loops now, beside the page, so the first fill is as fast as later ones.
-    threading.Thread(target=completer.warm_up, name="warm-up", daemon=True).start()
+    # Not a daemon: a process that ends while it runs waits for it (a daemon thread aborts in TensorFlow's native code).
+    threading.Thread(target=completer.warm_up, name="warm-up").start()
     return model, completer
 
 

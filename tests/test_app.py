@@ -179,6 +179,18 @@ def test_a_new_checkpoint_replaces_the_model_in_memory(tiny_weights):
     st.cache_resource.clear()
 
 
+def test_a_server_stopped_while_the_model_warms_up_exits_cleanly():
+    """The warm-up ran in a daemon thread: a process that ended while it traced (a stopped server, a short test run)
+    aborted in TensorFlow's native code ("terminate called without an active exception", exit 134)."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).parents[1]  # the shipped model: the tiny one's warm-up is over before it could abort
+    script = f"import time; from pages.common import _load; _load({str(root / 'weights')!r}, 1.0); time.sleep(8)"
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, cwd=root)
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
 def test_a_run_of_a_page_leaves_the_garbage_to_pythons_own_collector(app):
     """Streamlit collected every generation of garbage after each run of a page, itself (runner.postScriptGC) and in
     keras.backend.clear_session, which it calls: 0.3-0.65 s with TensorFlow and a model loaded, in which the result of
