@@ -40,6 +40,7 @@ LABELS = {  # what each direction is called in the app
     "smile": "Smile", "mouth_open": "Mouth open", "eyes_closed": "Eyes closed", "brows_raised": "Brows raised",
     "yaw": "Turn (yaw)", "age": "Age", "female": "Gender (female)",
 }
+SLIDER_END = 3.0  # how far an edit may move along a direction whose card gives no shorter range
 TRAITS = {  # words for labelled face algebra: (attribute, +1 high / -1 low)
     "smiling": ("smile", 1), "not smiling": ("smile", -1), "woman": ("female", 1), "man": ("female", -1),
     "old": ("age", 1), "young": ("age", -1), "mouth open": ("mouth_open", 1), "mouth closed": ("mouth_open", -1),
@@ -80,6 +81,13 @@ class Directions:
     # By direction, the direction it is most tangled with, which its edit holds unless told otherwise: the model
     # card's conditional edit (report[name]["holding"], add_conditional_edits).
     tangled: dict[str, str] = field(default_factory=dict)
+    # By direction, how far an edit may go each way: where, measured on real photos, the face stays the same person
+    # and the attribute moves the right way (the card's directions.sliders, core.edit_report); SLIDER_END if absent.
+    limits: dict[str, float] = field(default_factory=dict)
+
+    def limit(self, name: str) -> float:
+        """How far an edit along name may go, either way."""
+        return self.limits.get(name, SLIDER_END)
 
     def vector(self, name: str, hold: Sequence[str] = ()) -> np.ndarray:
         """The unit direction of name, with the directions of the held attributes projected out."""
@@ -154,10 +162,12 @@ def load_directions(folder: str | Path, z_dim: int) -> Directions | None:
     if vectors.shape != (len(names), z_dim) or bank_z.shape[1:] != (z_dim,) or attributes != ATTRIBUTES:
         raise WeightsError(f"{path} does not fit this model (z of {z_dim}) or this version's attributes.")
     card = read_model_json(folder).get("card", {}) if (Path(folder) / MODEL_JSON).is_file() else {}
-    report = card.get("directions", {}).get("report", {})
+    section = card.get("directions", {})
+    report = section.get("report", {})
     tangled = {name: report[name]["holding"]["hold"] for name in names
                if report.get(name, {}).get("holding", {}).get("hold") in names}
-    return Directions(names, vectors, bank_z, bank_scores, tangled)
+    limits = {name: float(limit) for name, limit in section.get("sliders", {}).get("limits", {}).items() if name in names}
+    return Directions(names, vectors, bank_z, bank_scores, tangled, limits)
 
 
 def classes(labels: np.ndarray, share: float) -> tuple[np.ndarray, np.ndarray]:

@@ -160,6 +160,11 @@ def main(argv: list[str] | None = None) -> None:
         for name in [*amounts, *(args.hold or [])]:
             if name not in directions.names:
                 raise ValueError(f"No direction {name!r}; there are {', '.join(directions.names)}.")
+        for name, amount in amounts.items():
+            if abs(amount) > directions.limit(name):
+                raise ValueError(f"{name}={amount:g} is past its range, +-{directions.limit(name):g}: farther, the "
+                                 "edited photo is too often someone else or the attribute stops moving the right way "
+                                 "(the model card's slider ranges).")
         if not 0 <= args.detail <= 1:
             raise ValueError(f"--detail must be from 0 to 1, got {args.detail}")
     except (ValueError, WeightsError) as err:

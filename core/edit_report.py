@@ -1,13 +1,20 @@
 """The page's edits measured on real photos, at both ends of each direction: does the attribute move the right way,
 is the face still the same person (core.identity, dlib's face embedding), and does the edit bring colours the face
-did not have? Compares the whole-face edits with nothing held and the page's defaults (PHOTO_SETTINGS).
+did not have? Compares the whole-face edits with nothing held and the page's defaults (PHOTO_SETTINGS), and finds
+each slider's range: the farthest amount at which the app's edit still holds the bars (SliderBar).
 
 python -m core.edit_report ../shared/data/lfw-dev --limit 24 --amount 3
+python -m core.edit_report ../shared/data/lfw-dev --limit 24 --amount 1 1.5 2 2.5 3 --app-only --write-limits
+(LIMITS_COMMAND: what writes the slider ranges the app reads)
 """
 from __future__ import annotations
 
+import shlex
+import sys
+from dataclasses import asdict, dataclass
+from datetime import date
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -15,12 +22,12 @@ from core.align import find_images, load_faces
 from core.attributes import FaceMeter, load_age_gender
 from core.cli import argument_parser
 from core.completer import Completer
-from core.directions import DIRECTIONS_FILE, Directions, load_directions, rises_and_falls
+from core.directions import DIRECTIONS_FILE, LABELS, Directions, load_directions, rises_and_falls
 from core.edit import edit_face, project_face
 from core.identity import SAME_PERSON, IdentityMeter, new_colour_share
 from core.masks import face_mask
 from core.pipeline import photo_fill
-from core.weights import WeightsError, load_model
+from core.weights import MODEL_JSON, WeightsError, load_model, read_model_json, write_json
 
 
 def photo_edit_effects(completer, meter: FaceMeter, directions: Directions, projected: Sequence, amount: float,
@@ -60,6 +67,58 @@ PHOTO_SETTINGS = {  # what main compares: the edits before local regions and hol
     "whole face, nothing held": {"local": False, "hold": ()},
     "local, tangled held (the app)": {"local": True, "hold": None},
 }
+APP = "local, tangled held (the app)"
+LIMITS_COMMAND = ("python -m core.edit_report ../shared/data/lfw-dev --limit 24 --amount 1 1.5 2 2.5 3 --app-only "
+                  "--write-limits")
+
+
+@dataclass(frozen=True)
+class SliderBar:
+    """What an edit at a slider's end must keep, as shares of real photos (issue 35): the attribute rises at +amount
+    and falls at -amount, and the face is still the same person (dlib) at both ends."""
+
+    moves: float = 0.9
+    same_person: float = 0.9
+
+    def __post_init__(self) -> None:
+        if not (0 < self.moves <= 1 and 0 < self.same_person <= 1):
+            raise ValueError("the bars are shares of photos, in (0, 1]")
+
+    def keeps_person(self, entry: Mapping) -> bool:
+        """Whether one direction's figures at one amount (photo_edit_effects) keep the person often enough (a face
+        the identity meter lost counts as not kept)."""
+        return entry.get("same_person", float("nan")) >= self.same_person
+
+    def holds(self, entry: Mapping) -> bool:
+        """Whether they also move the attribute the right way both ways often enough."""
+        return min(entry["up"], entry["down"]) >= self.moves and self.keeps_person(entry)
+
+
+def slider_limits(by_amount: Mapping[float, Mapping], names: Sequence[str], bar: SliderBar = SliderBar()) -> dict:
+    """Each direction's range: the largest measured amount at which the edit holds the bar, the person kept at every
+    smaller one too. A direction that moves its attribute both ways often enough at no amount gets the largest amount
+    that keeps the person (a shorter slider would not make it move); the smallest measured where none does."""
+    amounts = sorted(by_amount)
+    limits = {}
+    for name in names:
+        kept = [a for a in amounts if all(bar.keeps_person(by_amount[b][name]) for b in amounts if b <= a)]
+        holding = [a for a in kept if bar.holds(by_amount[a][name])]
+        limits[name] = max(holding or kept or amounts[:1])
+    return limits
+
+
+def write_limits(weights: Path, by_amount: Mapping[float, Mapping], limits: Mapping[str, float], bar: SliderBar,
+                 photos: str, command: str) -> None:
+    """Store the slider ranges in the weights' card (directions.sliders), where core.directions.load_directions and
+    so the Explore page and core.edit read them."""
+    meta = read_model_json(weights)
+    section = meta["card"].setdefault("directions", {})
+    section["sliders"] = {"limits": dict(limits), "bar": asdict(bar), "photos": photos, "command": command,
+                          "computed": date.today().isoformat(),
+                          "measured": {f"{a:g}": {n: {k: v for k, v in r[n].items() if k in ("up", "down", "same_person",
+                                                                                           "new_colour")}
+                                                  for n in limits} for a, r in sorted(by_amount.items())}}
+    write_json(weights / MODEL_JSON, {**meta, "config": meta["config"].to_dict()})
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -70,8 +129,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("photos", type=Path, help="a folder of face photos (aligned on the fly; never trained on)")
     parser.add_argument("--weights", type=Path, default=Path("weights"), help="model folder with directions.npz")
     parser.add_argument("--limit", type=int, default=24, help="how many faces")
-    parser.add_argument("--amount", type=float, default=3.0, help="units moved along each direction, both ways")
+    parser.add_argument("--amount", type=float, nargs="+", default=[3.0],
+                        help="units moved along each direction, both ways (several: one table each)")
+    parser.add_argument("--app-only", action="store_true", help="measure only the app's edits (local, tangled held)")
+    parser.add_argument("--write-limits", action="store_true",
+                        help="store each slider's range (the farthest --amount holding the bars) in the weights' card")
     args = parser.parse_args(argv)
+    if args.write_limits and not args.app_only:
+        parser.error("--write-limits measures the app's edits: add --app-only")
     try:
         model = load_model(args.weights)
         directions = load_directions(args.weights, model.config.z_dim)
@@ -84,17 +149,29 @@ def main(argv: list[str] | None = None) -> None:
     faces, sources, _ = load_faces(find_images(args.photos)[: args.limit * 2], model.config.image_size)
     completer = Completer(model)
     projected = [project_face(completer, face, source) for face, source in list(zip(faces, sources))[: args.limit]]
+    settings = {APP: PHOTO_SETTINGS[APP]} if args.app_only else PHOTO_SETTINGS
+    app_results = {}
     with FaceMeter(age_gender) as meter:
-        results = {label: photo_edit_effects(completer, meter, directions, projected, args.amount,
-                                             identity=identity, **setting)
-                   for label, setting in PHOTO_SETTINGS.items()}
-    print(f"{len(projected)} photos of {args.photos}, G tuned to each ({results[next(iter(results))]['psnr']:.2f} dB); "
-          f"edits at +-{args.amount:g}: rises / falls, still the same person (dlib), changed pixels in new colours")
-    print("| direction | " + " | ".join(results) + " |\n" + "| --- " * (len(results) + 1) + "|")
-    for name in directions.names:
-        print(f"| {name} | " + " | ".join(
-            f"{r[name]['up']:.0%} / {r[name]['down']:.0%}, {r[name].get('same_person', float('nan')):.0%} same, "
-            f"{r[name]['new_colour']:.1%} new colour" for r in results.values()) + " |")
+        for amount in args.amount:
+            results = {label: photo_edit_effects(completer, meter, directions, projected, amount, identity=identity,
+                                                 **setting) for label, setting in settings.items()}
+            app_results[amount] = results[APP]
+            print(f"{len(projected)} photos of {args.photos}, G tuned to each ({results[APP]['psnr']:.2f} dB); edits "
+                  f"at +-{amount:g}: rises / falls, still the same person (dlib), changed pixels in new colours")
+            print("| direction | " + " | ".join(results) + " |\n" + "| --- " * (len(results) + 1) + "|")
+            for name in directions.names:
+                print(f"| {name} | " + " | ".join(
+                    f"{r[name]['up']:.0%} / {r[name]['down']:.0%}, {r[name].get('same_person', float('nan')):.0%} "
+                    f"same, {r[name]['new_colour']:.1%} new colour" for r in results.values()) + " |", flush=True)
+    bar = SliderBar()
+    limits = slider_limits(app_results, directions.names, bar)
+    print("slider ranges (the farthest amount at which the app's edit moves the attribute both ways and keeps the "
+          f"person on {bar.moves:.0%} / {bar.same_person:.0%} of the photos): "
+          + ", ".join(f"{LABELS.get(n, n)} +-{limit:g}" for n, limit in limits.items()))
+    if args.write_limits:
+        command = "python -m core.edit_report " + shlex.join(sys.argv[1:] if argv is None else argv)
+        write_limits(args.weights, app_results, limits, bar, f"{len(projected)} of {args.photos.name}", command)
+        print(f"written to {args.weights / MODEL_JSON} (directions.sliders)")
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core.align import AlignmentError
-from core.directions import LABELS, Directions
+from core.directions import LABELS, SLIDER_END, Directions
 from core.edit import ProjectedFace, edit_face, generated_face, project_face
 from core.project import PROJECTION
 from core.images import ImageError, image_grid, to_uint8
@@ -179,6 +179,15 @@ def held(directions: Directions) -> list[str] | None:
                           help="Their directions are projected out of every edit (InterFaceGAN's conditional edit).")
 
 
+def direction_slider(directions: Directions, name: str) -> float:
+    """One direction's slider, as long as the model card's range for it (Directions.limit)."""
+    limit = directions.limit(name)
+    shortened = limit < SLIDER_END
+    return st.slider(LABELS.get(name, name), -limit, limit, 0.0, 0.25, key=f"direction-{name}",
+                     help=f"Shortened to +-{limit:g}: farther, the edited photo is too often someone else or the "
+                          "attribute stops moving the right way (the model card's slider ranges)." if shortened else None)
+
+
 @st.fragment
 def edit_section(directions: Directions) -> None:
     """Sliders along each direction, on a face of the grid or a projected photo; only this part reruns on a move."""
@@ -196,7 +205,7 @@ def edit_section(directions: Directions) -> None:
         if st.button("Reset sliders", icon=":material/restart_alt:"):
             for direction in directions.names:
                 st.session_state[f"direction-{direction}"] = 0.0
-        amounts = {d: st.slider(LABELS.get(d, d), -3.0, 3.0, 0.0, 0.25, key=f"direction-{d}") for d in directions.names}
+        amounts = {d: direction_slider(directions, d) for d in directions.names}
         hold = held(directions)
         local = st.toggle("Change only the part of the face an edit is about", True, key="edit_local",
                           help="A smile changes the mouth and cheeks, eyes closed the eyes, brows raised the brows and "

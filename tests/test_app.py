@@ -289,6 +289,17 @@ def test_explore_sliders_edit_a_random_face(app, with_directions):
     assert images(app)[-1] == before[-1]
 
 
+def test_explore_sliders_are_as_long_as_the_model_card_s_range(app, with_directions):
+    from core.edit_report import SliderBar, write_limits
+
+    write_limits(with_directions, {1.5: {"age": {"up": 1.0, "down": 1.0, "same_person": 1.0}}}, {"age": 1.5}, SliderBar(),
+                 "2 photos", "test")
+    page(app, "pages/explore.py")
+    assert (app.slider(key="direction-age").min, app.slider(key="direction-age").max) == (-1.5, 1.5)
+    assert "Shortened to +-1.5" in app.slider(key="direction-age").help
+    assert app.slider(key="direction-smile").max == 3.0 and not app.slider(key="direction-smile").help
+
+
 def test_explore_edits_hold_what_each_direction_is_tangled_with_until_released(app, with_directions):
     import json
 

@@ -13,6 +13,7 @@ from core.attributes import ATTRIBUTES
 from core.completer import Completer
 from core.directions import Directions, load_directions, save_directions
 from core.edit import edit_face, generated_face, main, project_face
+from core.edit_report import SliderBar, slider_limits, write_limits
 from core.images import read_image, save_png
 from core.masks import face_mask
 from core.pipeline import photo_fill
@@ -148,3 +149,42 @@ def test_the_command_line_edits_photos_at_their_own_resolution(tmp_path, tiny_we
     with pytest.raises(SystemExit) as exit_:
         main([str(tmp_path / "astronaut.png"), "--edit", "grin=1", "--weights", str(folder)])
     assert exit_.value.code == 2 and "No direction 'grin'" in capsys.readouterr().err
+
+
+def figures(up: float, down: float, same: float) -> dict:
+    return {"up": up, "down": down, "same_person": same, "new_colour": 0.01}
+
+
+def test_a_slider_ends_at_the_farthest_amount_that_keeps_the_person_and_moves_the_attribute():
+    measured = {
+        1.0: {"smile": figures(1, 1, 1), "age": figures(1, 0.8, 1), "yaw": figures(1, 1, 1),
+              "mouth": figures(0.5, 1, 1), "brows": figures(0.5, 1, 0.5)},
+        2.0: {"smile": figures(1, 1, 0.95), "age": figures(1, 1, 1), "yaw": figures(1, 1, float("nan")),
+              "mouth": figures(0.6, 1, 1), "brows": figures(0.5, 1, 1)},
+        3.0: {"smile": figures(0.9, 0.9, 0.9), "age": figures(1, 1, 0.5), "yaw": figures(1, 1, 1),
+              "mouth": figures(0.7, 1, 0.8), "brows": figures(0.5, 1, 1)},
+    }
+    limits = slider_limits(measured, ["smile", "age", "yaw", "mouth", "brows"], SliderBar())
+    # smile holds everywhere; age moves too little at 1 but holds at 2 and loses the person at 3; yaw's identity is
+    # lost (NaN) at 2, so 3 does not count; mouth never moves both ways: the farthest that keeps the person; brows
+    # keep the person nowhere from the smallest amount on: the smallest
+    assert limits == {"smile": 3.0, "age": 2.0, "yaw": 1.0, "mouth": 2.0, "brows": 1.0}
+    assert slider_limits(measured, ["smile"], SliderBar(same_person=0.92)) == {"smile": 2.0}
+    with pytest.raises(ValueError):
+        SliderBar(moves=0)
+
+
+def test_slider_ranges_are_written_to_the_card_and_bound_the_command_line(tmp_path, tiny_weights, astronaut, capsys):
+    folder = tmp_path / "weights"
+    shutil.copytree(tiny_weights, folder)
+    z_dim = read_model_json(folder)["config"].z_dim
+    save_directions(folder, directions_for(z_dim))
+    measured = {a: {"smile": figures(1, 1, 1), "female": figures(1, 1, 1 if a < 2 else 0.5)} for a in (1.5, 3.0)}
+    write_limits(folder, measured, slider_limits(measured, ["smile", "female"]), SliderBar(), "2 photos", "test")
+    directions = load_directions(folder, z_dim)
+    assert directions.limit("smile") == 3.0 and directions.limit("female") == 1.5
+    assert read_model_json(folder)["card"]["directions"]["sliders"]["measured"]["1.5"]["female"]["same_person"] == 1
+    save_png(tmp_path / "astronaut.png", astronaut)
+    with pytest.raises(SystemExit) as exit_:
+        main([str(tmp_path / "astronaut.png"), "--edit", "female=-2", "--weights", str(folder)])
+    assert exit_.value.code == 2 and "female=-2 is past its range, +-1.5" in capsys.readouterr().err

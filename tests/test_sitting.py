@@ -91,7 +91,8 @@ def test_a_sitting_that_wins_replaces_the_weights_whole_with_the_encoder_trained
     save_directions(weights, Directions(["smile"], vector / np.linalg.norm(vector), rng.uniform(-1, 1, (20, 8)),
                                         np.zeros((20, 7))))
     meta = json.loads((weights / MODEL_JSON).read_text())
-    meta["card"]["directions"] = {"config": {"samples": 20, "edit_faces": 4}, "report": {"smile": {"up": 1, "down": 1}}}
+    meta["card"]["directions"] = {"config": {"samples": 20, "edit_faces": 4}, "report": {"smile": {"up": 1, "down": 1}},
+                                  "sliders": {"limits": {"smile": 2.0}}}
     write_json(weights / MODEL_JSON, meta)
     old_encoder = load_model(weights).encoder.get_weights()
     published, reasons = close(run, weights, faces, faces, CHEAP, ANYTHING_WINS)
@@ -106,6 +107,7 @@ def test_a_sitting_that_wins_replaces_the_weights_whole_with_the_encoder_trained
     assert new.card["directions"]["report"]["smile"]["shipped"] is False and "psnr" in new.card["directions"]["photos"]
     assert sorted(p.name for p in weights.parent.iterdir()) == ["faces", "runs", "weights"]  # no staging left
     assert "| published |" in (weights / "MODEL_CARD.md").read_text()
+    assert "core.edit_report" in json.loads((run / REPORT).read_text())["refitted"]["slider ranges"]  # says what to do
 
 
 def test_a_publish_killed_half_way_leaves_the_shipped_weights_as_they_were(sitting, monkeypatch):
