@@ -27,7 +27,7 @@ from core.config import COMPLETION_PRESETS, CompletionConfig, ModelConfig, compl
 from core.images import to_uint8
 from core.masks import center_mask
 from core.model import build_discriminator, build_generator, sample_z
-from core.pipeline import FillRequest, complete_faces
+from core.inpaint import FillRequest, complete_faces
 from core.weights import TrainedModel, WeightsError, load_model
 
 STEPS = 20

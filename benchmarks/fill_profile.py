@@ -3,7 +3,7 @@
 python -m benchmarks.fill_profile [--weights weights] [--fills 4] [--runs 2]
 
 Fills the astronaut's face (scikit-image's photo, the centre hole) as the Inpaint page does with its defaults
-(core.pipeline.complete_faces), after a warm-up, and times the named stages: the start pool, the search on z, G's
+(core.inpaint.complete_faces), after a warm-up, and times the named stages: the start pool, the search on z, G's
 tuning, the other fills' search, and the blend, paste-back and photo detail. Stages nest (the search is inside the
 first fill), so shares do not add up to 100%. Run it alone: a busy machine stretches some stages more than others.
 """
@@ -15,12 +15,12 @@ import time
 from pathlib import Path
 
 import core  # noqa: F401  (sets TF_ENABLE_ONEDNN_OPTS before TensorFlow loads)
-from core import pipeline
+from core import inpaint
 from core.align import FaceAligner
 from core.cli import argument_parser
 from core.completer import Completer
 from core.masks import center_mask
-from core.pipeline import FillRequest, complete_faces
+from core.inpaint import FillRequest, complete_faces
 from core.search import ZSearch
 from core.tuning import GTuner
 from core.weights import load_model
@@ -33,9 +33,9 @@ STAGES = [
     (Completer, "other_fills", "other fills (search, drawn by G')"),
     (ZSearch, "iterate", "search steps, first and other fills"),
     (GTuner, "generate_with", "  other fills drawn by G'"),
-    (pipeline, "blend_in", "blend into the aligned face"),
-    (pipeline, "paste_back", "paste-back into the photo"),
-    (pipeline, "with_photo_detail", "  the photo's own detail"),
+    (inpaint, "blend_in", "blend into the aligned face"),
+    (inpaint, "paste_back", "paste-back into the photo"),
+    (inpaint, "with_photo_detail", "  the photo's own detail"),
 ]
 
 

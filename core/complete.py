@@ -1,4 +1,4 @@
-"""Fill holes in face photos from the command line: a thin wrapper over core.pipeline, as the Inpaint page is.
+"""Fill holes in face photos from the command line: a thin wrapper over core.inpaint, as the Inpaint page is.
 
 python -m core.complete IMG... --weights weights/ --out OUT --mask center
 """
@@ -16,7 +16,7 @@ from core.completer import Completer
 from core.config import PRECISIONS, SEED_COMPLETION, STEP_SIZES, CompletionConfig
 from core.images import save_png
 from core.masks import PRESETS, preset_mask, read_mask
-from core.pipeline import MAX_VARIANTS, FaceResult, FillRequest, complete_faces
+from core.inpaint import MAX_VARIANTS, FaceResult, FillRequest, complete_faces
 from core.weights import WeightsError, completion_defaults, load_model, read_model_json
 
 WEIGHTS = Path("weights")

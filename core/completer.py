@@ -2,12 +2,12 @@
 
     z^ = argmin_z  ||W * (G(z) - y)||_1  +  lam * log(1 - D(G(z)))      (z clipped to [-1, 1])
     G' = G fine-tuned for a few steps on the known pixels of this image, from z^
-    fill = G'(z^), which core.pipeline blends into the hole and pastes back into the photo
+    fill = G'(z^), which core.inpaint blends into the hole and pastes back into the photo
 
 Fills to choose from (other_fills) start at other z of the first fill's pool, search a few steps with a reward for
 lying apart in the hole from the first fill and from each other, and are drawn by the first fill's G'.
 
-The command-line tool is core.complete; the Inpaint page and the tool share core.pipeline.
+The command-line tool is core.complete; the Inpaint page and the tool share core.inpaint.
 """
 from __future__ import annotations
 

@@ -31,7 +31,7 @@ from core.config import CompletionConfig
 from core.directions import LABELS, Directions, load_directions
 from core.masks import Mask, face_mask
 from core.regions import edit_region, face_landmarks
-from core.pipeline import paste_back, photo_fill
+from core.inpaint import paste_back, photo_fill
 from core.images import save_png, to_uint8
 from core.project import PROJECTION, project, psnr
 from core.weights import WeightsError, load_model

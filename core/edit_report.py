@@ -26,7 +26,7 @@ from core.directions import DIRECTIONS_FILE, LABELS, Directions, load_directions
 from core.edit import edit_face, project_face
 from core.identity import SAME_PERSON, IdentityMeter, new_colour_share
 from core.masks import face_mask
-from core.pipeline import photo_fill
+from core.inpaint import photo_fill
 from core.weights import MODEL_JSON, WeightsError, load_model, read_model_json, write_json
 
 

@@ -37,7 +37,7 @@ from core.config import COMPLETION_PRESETS, SEED_COMPLETION, CompletionConfig, c
 from core.detail import detail_in_place, detail_ratio
 from core.images import image_grid, save_png, to_uint8
 from core.masks import PRESETS, Mask, masked_preview, preset_mask
-from core.pipeline import FillRequest, complete_faces, paste_back, photo_fill
+from core.inpaint import FillRequest, complete_faces, paste_back, photo_fill
 from core.realism import faces_found, swd
 from core.weights import TrainedModel, WeightsError, load_models
 
@@ -136,7 +136,7 @@ def biharmonic_inpaint(faces: np.ndarray, masks: list[Mask]) -> np.ndarray:
 
 def filled_faces(completer: Completer, faces: np.ndarray, masks: list[Mask], config: CompletionConfig,
                  fills: int = 1) -> np.ndarray:
-    """fills fills of each aligned face (uint8), blended into it as the app blends them (core.pipeline.complete_faces),
+    """fills fills of each aligned face (uint8), blended into it as the app blends them (core.inpaint.complete_faces),
     (N, fills, S, S, 3)."""
     requests = [FillRequest(face, mask) for face, mask in zip(faces, masks)]
     return np.array([[fill.completed for fill in face] for face in complete_faces(completer, requests, config, fills)])
@@ -243,7 +243,7 @@ def hole_crops(images: np.ndarray, masks: list[Mask], side: int = 32) -> np.ndar
 
 def evaluate_variants(model: TrainedModel, faces: np.ndarray, masks: list[Mask], config: CompletionConfig,
                       count: int, aligner: FaceAligner | None = None) -> dict[str, float]:
-    """count fills per face to choose from (core.pipeline.complete_faces: the first by Completer.complete, the others
+    """count fills per face to choose from (core.inpaint.complete_faces: the first by Completer.complete, the others
     by Completer.other_fills) against the single fill, on the same faces and masks: how different
     they are in the hole (mean absolute difference of each pair, grey levels), the best and the mean fill's hole
     PSNR, their realism (SWD x 1e3 of the holes' patches to the true holes', core.realism, and, with an aligner, how

@@ -15,7 +15,7 @@ from core.images import ImageError, to_uint8
 from core.masks import PRESETS, Mask, MaskError, mask_from_drawing, masked_preview, preset_mask
 from core.model import sample_z
 from core.photo_mask import PhotoHole, face_view, hole_from_drawing, outside_overlay, view_image, zoomed
-from core.pipeline import MAX_VARIANTS, FaceResult, FillRequest, complete_faces
+from core.inpaint import MAX_VARIANTS, FaceResult, FillRequest, complete_faces
 from pages.common import (
     choose_face, download_button, enlarge, find_faces, model_and_completer, png_bytes, settings, through_app_navigation,
     turn_in_line, uploaded_photo,

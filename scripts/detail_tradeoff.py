@@ -36,7 +36,7 @@ from core.completer import Completer  # noqa: E402
 from core.evaluate import eval_masks, hole_psnr, seam_excess  # noqa: E402
 from core.detail import BAND, OWN_BAND, SIGMA, detail_in_place, detail_ratio, high_band  # noqa: E402
 from core.images import save_png  # noqa: E402
-from core.pipeline import paste_back, photo_fill  # noqa: E402
+from core.inpaint import paste_back, photo_fill  # noqa: E402
 from core.weights import load_model  # noqa: E402
 
 TARGET = 0.8  # issue 20's detail ratio

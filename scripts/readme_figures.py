@@ -35,7 +35,7 @@ from core.images import image_grid, read_image, save_png  # noqa: E402
 from core.masks import center_mask, masked_preview, stroke_mask  # noqa: E402
 from core.model import sample_z  # noqa: E402
 from core.photo_mask import face_view, zoomed  # noqa: E402
-from core.pipeline import FillRequest, complete_faces, paste_back, photo_fill  # noqa: E402
+from core.inpaint import FillRequest, complete_faces, paste_back, photo_fill  # noqa: E402
 from core.regions import LOCAL_PARTS  # noqa: E402
 from core.weights import load_model  # noqa: E402
 

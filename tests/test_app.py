@@ -480,16 +480,16 @@ def test_a_run_stopped_before_its_first_checkpoint_offers_to_start_again(app, tm
 
 def test_the_fills_to_pick_from_follow_the_first(app, monkeypatch):
     """The first fill is shown (and kept) as soon as it is made, before the others; then all four to pick from."""
-    import core.pipeline
+    import core.inpaint
 
     shown_before_the_others = []
-    other_fills = core.pipeline.Completer.other_fills
+    other_fills = core.inpaint.Completer.other_fills
 
     def others_after_a_look(self, *args, **kwargs):
         shown_before_the_others.append([fill.completed for fill in st.session_state.result["fills"]])
         return other_fills(self, *args, **kwargs)
 
-    monkeypatch.setattr(core.pipeline.Completer, "other_fills", others_after_a_look)
+    monkeypatch.setattr(core.inpaint.Completer, "other_fills", others_after_a_look)
     page(app, "pages/inpaint.py")
     app.segmented_control(key="source").set_value("Random face").run()
     app.segmented_control(key="mask_kind").set_value("center").run()

@@ -17,7 +17,7 @@ from core.config import CompletionConfig
 from core.data import list_images
 from core.images import MAX_SIDE, ImageError, read_image
 from core.masks import mask_from_canvas
-from core.pipeline import FillRequest, complete_faces
+from core.inpaint import FillRequest, complete_faces
 from core.settings import Settings, SettingsError
 from core.train import train
 from core.weights import DISCRIMINATOR_FILE, GENERATOR_FILE, MODEL_JSON, WeightsError, load_model, save_model

@@ -13,7 +13,7 @@ from core.config import STEP_SIZES, CompletionConfig
 from core.images import to_uint8
 from core.masks import Mask, MaskError, center_mask, full_mask, lowres_mask
 from core.model import sample_z
-from core.pipeline import FillRequest, complete_faces
+from core.inpaint import FillRequest, complete_faces
 from core.weights import save_model
 
 FAST = CompletionConfig(iterations=60, learning_rate=0.05, report_every=20, blend=False, init_pool=0)

@@ -14,7 +14,7 @@ from core.edit import PIVOT_TUNING, apply_edit, project_face
 from core.images import to_uint8
 from core.masks import face_mask
 from core.model import sample_z
-from core.pipeline import photo_fill
+from core.inpaint import photo_fill
 from core.project import PROJECTION, project
 from core.weights import WeightsError
 

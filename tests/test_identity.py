@@ -12,7 +12,7 @@ from core.config import CompletionConfig
 from core.identity import SAME_PERSON, IdentityMeter, new_colour_share
 from core.masks import face_mask
 from core.model import sample_z
-from core.pipeline import paste_back, photo_fill
+from core.inpaint import paste_back, photo_fill
 from core.images import to_uint8
 from core.weights import load_model
 

@@ -7,7 +7,7 @@ from core.align import FaceAligner
 from core.config import CompletionConfig
 from core.masks import MaskError, center_mask
 from core.photo_mask import face_view, frame_corners, hole_from_drawing, outside_overlay, view_image, zoomed
-from core.pipeline import paste_back, photo_fill
+from core.inpaint import paste_back, photo_fill
 
 SIZE = 64
 

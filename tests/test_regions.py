@@ -16,7 +16,7 @@ from core.edit import edit_face, generated_face, main, project_face
 from core.edit_report import SliderBar, slider_limits, write_limits
 from core.images import read_image, save_png
 from core.masks import face_mask
-from core.pipeline import photo_fill
+from core.inpaint import photo_fill
 from core.project import PROJECTION
 from core.regions import LOCAL_PARTS, edit_region, face_landmarks
 from core.weights import read_model_json, write_json

@@ -1,4 +1,4 @@
-"""The one photo pipeline the page and the CLI share: complete, blend, paste back at the photo's resolution."""
+"""Inpainting a photo, as the page and the CLI share it: complete, blend, paste back at the photo's resolution."""
 import io
 
 import numpy as np
@@ -14,7 +14,7 @@ from core.config import CompletionConfig
 from core.masks import center_mask
 from core.model import sample_z
 from core.images import to_uint8
-from core.pipeline import MAX_VARIANTS, FillRequest, complete_faces, paste_back, photo_fill
+from core.inpaint import MAX_VARIANTS, FillRequest, complete_faces, paste_back, photo_fill
 
 FAST = CompletionConfig(iterations=10, report_every=5, init_pool=16, tune_steps=2)
 
@@ -72,12 +72,12 @@ def test_tuning_fits_the_known_pixels_and_leaves_g_alone(tiny_model):
 
 
 def test_a_huge_hole_is_solved_at_a_reduced_scale_and_keeps_known_pixels(astronaut, alignment, monkeypatch):
-    import core.pipeline
+    import core.inpaint
 
     mask = center_mask(64)
     brighter = alignment.face.astype(np.float32) + 40
     full = paste_back(astronaut, alignment, brighter, mask, CompletionConfig())
-    monkeypatch.setattr(core.pipeline, "MAX_BLEND_PIXELS", 500)
+    monkeypatch.setattr(core.inpaint, "MAX_BLEND_PIXELS", 500)
     reduced = paste_back(astronaut, alignment, brighter, mask, CompletionConfig())
     hole = photo_fill(astronaut.shape, alignment, mask)
     np.testing.assert_array_equal(reduced[~hole], astronaut[~hole])
