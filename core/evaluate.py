@@ -30,14 +30,14 @@ import numpy as np
 import tensorflow as tf
 
 from core.align import FaceAligner, find_images, load_faces
-from core.blend import blend_fill, neighbour_slices
+from core.blend import neighbour_slices
 from core.cli import argument_parser
 from core.completer import Completer
 from core.config import COMPLETION_PRESETS, SEED_COMPLETION, CompletionConfig, completion_preset
 from core.detail import detail_in_place, detail_ratio
 from core.images import image_grid, save_png, to_uint8
 from core.masks import PRESETS, Mask, masked_preview, preset_mask
-from core.inpaint import FillRequest, complete_faces, paste_back, photo_fill
+from core.inpaint import FillRequest, blend_in, complete_faces, paste_back, photo_fill
 from core.realism import faces_found, swd
 from core.weights import TrainedModel, WeightsError, load_models
 
@@ -157,12 +157,7 @@ def gan_method(model: TrainedModel, config: CompletionConfig) -> Method:
         small_masks = [Mask((cv2.resize(mask.fill.astype(np.float32), (own, own), interpolation=cv2.INTER_AREA) == 0)
                             .astype(np.float32)) for mask in masks]  # a model pixel with any of the hole is filled
         generated = completer.complete(small_faces, small_masks, config).generated
-        filled = []
-        for face, mask, drawn in zip(faces, masks, generated):
-            enlarged = cv2.resize((drawn + 1) * 127.5, (size, size), interpolation=cv2.INTER_CUBIC)
-            solved = blend_fill(face, enlarged, mask.fill, config) if config.blend else np.clip(np.round(enlarged), 0, 255)
-            filled.append(np.where(mask.fill[..., None], solved, face).astype(np.uint8))
-        return np.stack(filled)
+        return np.stack([blend_in(face, drawn, mask, config) for face, mask, drawn in zip(faces, masks, generated)])
 
     return run
 

@@ -14,7 +14,7 @@ from core.config import CompletionConfig
 from core.masks import center_mask
 from core.model import sample_z
 from core.images import to_uint8
-from core.inpaint import MAX_VARIANTS, FillRequest, complete_faces, paste_back, photo_fill
+from core.inpaint import MAX_VARIANTS, FillRequest, blend_in, complete_faces, paste_back, photo_fill
 
 FAST = CompletionConfig(iterations=10, report_every=5, init_pool=16, tune_steps=2)
 
@@ -243,3 +243,17 @@ def test_how_far_apart_fills_are_counts_the_hole_only_and_caps_each_difference()
     summed = apart(tf.constant(others), Repulsion(tf.constant(first), tf.constant(hole))).numpy()
     # Each against the first fill and the other, averaged over the two: the larger differences capped.
     np.testing.assert_allclose(summed, [12 * (0.1 + APART_CAP) / 2, 12 * (APART_CAP + APART_CAP) / 2], rtol=1e-5)
+
+
+@pytest.mark.parametrize("blend", [True, False])
+def test_a_fill_smaller_than_the_face_is_enlarged_into_its_hole(blend):
+    """A 16 px model's fill in a 32 px face (core.evaluate compares models of different sizes this way)."""
+    face = np.random.default_rng(0).integers(0, 256, (32, 32, 3)).astype(np.uint8)
+    generated = np.zeros((16, 16, 3), np.float32)
+    generated[:, 8:] = 1.0  # black left half, white right half
+    mask = center_mask(32)
+    filled = blend_in(face, generated, mask, replace(CompletionConfig(), blend=blend, colour_fit=False))
+    assert filled.shape == face.shape
+    np.testing.assert_array_equal(filled[~mask.fill], face[~mask.fill])
+    rows = filled[10:22].astype(int)  # inside the hole: the fill's step from black to white, at the face's scale
+    assert (rows[:, 17] - rows[:, 14]).mean() > 100 and abs((rows[:, 22] - rows[:, 18]).mean()) < 60
