@@ -23,7 +23,7 @@ from core.encoder import encoder_input
 from core.images import to_model, to_uint8
 from core.masks import Mask, MaskError, center_mask
 from core.model import sample_z
-from core.search import Repulsion, ZSearch, contextual_weights, hyperparameters, other_starts, pick
+from core.search import Repulsion, ZSearch, contextual_weights, hyperparameters, other_starts, pick, spread_starts
 from core.tuning import GTuner, Offsets
 from core.weights import TrainedModel
 
@@ -225,15 +225,23 @@ class Completer:
         if config.tune_steps and first.tuned is None:
             raise ValueError("other_fills draws by the first fill's fine-tuned G: call complete with keep_tuned=True.")
         k, n = config.restarts, len(y) * count
-        if config.init_pool:
-            pools = first.pools
-            if pools is None or min(len(pool) - (guess is not None) for pool, guess in pools) < k + count:
-                pools = self.search.ranked_pool(y, known, w, config, factor, k + count)
-            z = tf.constant(np.concatenate([other_starts(pool, guess, k, count) for pool, guess in pools]))
-        else:
-            z = sample_z(n, self.z_dim, config.seed + 1)
         away = Repulsion(self.search.draw(tf.constant(first.z), config.precision),
                          tf.constant(np.stack([mask.fill for mask in masks])[..., None].astype(np.float32)))
+        if config.init_pool:
+            candidates = max(count, config.start_candidates)
+            pools = first.pools
+            if pools is None or min(len(pool) - (guess is not None) for pool, guess in pools) < k + candidates:
+                pools = self.search.ranked_pool(y, known, w, config, factor, k + candidates)
+            z = np.stack([other_starts(pool, guess, k, candidates) for pool, guess in pools])  # (N, candidates, z)
+            if candidates > count:
+                drawn = self.search.draw(tf.constant(z.reshape(-1, self.z_dim)), config.precision).numpy()
+                drawn = drawn.reshape(len(y), candidates, *drawn.shape[1:])
+                first_drawn = away.first.numpy()
+                z = np.stack([z[i][spread_starts(drawn[i][:, mask.fill > 0], first_drawn[i][mask.fill > 0], count)]
+                              for i, mask in enumerate(masks)])
+            z = tf.constant(z.reshape(n, self.z_dim))
+        else:
+            z = sample_z(n, self.z_dim, config.seed + 1)
         y_c, w_c = tf.repeat(y, count, axis=0), tf.repeat(w, count, axis=0)
         m = v = tf.zeros_like(z)
         _, _, _, _, z_hat, best = self.search.iterate(

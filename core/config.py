@@ -118,7 +118,7 @@ class TrainConfig:
 
 # Upper bounds that keep one request from holding the CPU for hours or exhausting memory.
 LIMITS = {"iterations": 100_000, "variant_iterations": 100_000, "restarts": 256, "init_pool": 4096, "report_every": 100_000, "hmc_leapfrog": 100,
-          "tune_steps": 1000}
+          "tune_steps": 1000, "start_candidates": 4096}
 
 # Each optimiser's own default step size on z (for HMC, the leapfrog step). Adam's steps are
 # normalised; momentum's scale with the gradient of the summed L1, so 0.03 would drive most
@@ -147,6 +147,9 @@ class CompletionConfig:
     # How strongly the other fills' search pushes each apart in the hole from the first fill and from each other
     # (Completer.other_fills): 0 leaves them where their own starts lead.
     diversity: float = 0.6
+    # More than the fills asked for: the other fills start from this many of the pool's best fits, chosen one by one
+    # farthest in the hole from the first fill and from each other (core.search.spread_starts); else the best fits.
+    start_candidates: int = 0
     # >0: start from the best of this many random z (forward passes only); with the encoder's guess in the pool, 64 fill
     # lfw-dev as well as 256 at a quarter of the cost (0.08 s against 0.3 s a face).
     init_pool: int = 64
@@ -197,7 +200,7 @@ class CompletionConfig:
             raise ValueError(f"guidance must be from 0 to 1, got {self.guidance}")
         for name, most in LIMITS.items():
             value = getattr(self, name)
-            least = 0 if name in ("init_pool", "tune_steps") else 1
+            least = 0 if name in ("init_pool", "tune_steps", "start_candidates") else 1
             if not isinstance(value, int) or not least <= value <= most:
                 raise ValueError(f"{name} must be a whole number from {least} to {most}, got {value!r}")
 
@@ -213,6 +216,10 @@ COMPLETION_PRESETS: dict[str, dict[str, Any]] = {
     "thorough": {"iterations": 100, "init_pool": 256, "precision": "float32", "tune_steps": 25},
     # Searching in float32 even where the CPU computes bfloat16 (docs/performance.md).
     "float32": {"precision": "float32"},
+    # Candidates, measured against the default (docs/performance.md): the other fills' starts chosen apart among the
+    # pool's 16 best fits; and fewer search steps for the other fills.
+    "spread-starts": {"start_candidates": 16},
+    "short-variants": {"variant_iterations": 10},
 }
 
 

@@ -80,6 +80,22 @@ def other_starts(pool: np.ndarray, guess: int | None, taken: int, count: int) ->
     return pool[[j for j in range(taken, len(pool)) if j != guess][:count]]
 
 
+def spread_starts(holes: np.ndarray, first: np.ndarray, count: int) -> np.ndarray:
+    """Indices of count candidates, given what each draws in the hole (n, ...) and what the first fill drew there:
+    chosen one at a time, each the farthest (mean absolute difference) from the first fill and from those chosen
+    before it (farthest-point sampling), the better fit (lower index) on a tie."""
+    if not 0 < count <= len(holes):
+        raise ValueError(f"count must be from 1 to the {len(holes)} candidates, got {count}")
+    axes = tuple(range(1, holes.ndim))
+    nearest = np.abs(holes - first).mean(axis=axes)
+    chosen: list[int] = []
+    for _ in range(count):
+        nearest[chosen] = -np.inf
+        chosen.append(int(np.argmax(nearest)))
+        nearest = np.minimum(nearest, np.abs(holes - holes[chosen[-1]]).mean(axis=axes))
+    return np.array(chosen)
+
+
 def pick(best_z: tf.Tensor, per_image_loss: np.ndarray) -> tf.Tensor:
     """The lowest-loss restart of each image: best_z holds N x k rows, per_image_loss is (N, k)."""
     n, k = per_image_loss.shape

@@ -2,12 +2,13 @@
 import io
 
 import numpy as np
+import tensorflow as tf
 import pytest
 from PIL import Image
 
 from core.align import FaceAligner
 from core.completer import Completer
-from core.search import other_starts
+from core.search import other_starts, spread_starts
 from dataclasses import replace
 
 from core.config import CompletionConfig
@@ -197,6 +198,38 @@ def test_the_other_fills_start_from_the_first_fills_pool_without_scoring_it_agai
     assert not scored
     for face, (pool, guess) in enumerate(first.pools):
         np.testing.assert_array_equal(starts[0][3 * face : 3 * face + 3], other_starts(pool, guess, 1, 3))
+
+
+def test_spread_starts_takes_each_candidate_farthest_from_the_first_fill_and_those_taken():
+    holes = np.array([0.1, 5.0, 4.9, -4.0, 0.2, 5.0])[:, None]  # what each candidate draws in a one-pixel hole
+    # 5.0 first (the better fit of the two at 5.0), then -4.0, then 0.2 (4.9 lies 0.1 from the 5.0 taken)
+    np.testing.assert_array_equal(spread_starts(holes, np.zeros(1), 3), [1, 3, 4])
+    with pytest.raises(ValueError):
+        spread_starts(holes, np.zeros(1), 7)
+
+
+def test_the_other_fills_can_start_apart_among_the_pools_best_fits(tiny_model, monkeypatch):
+    completer = Completer(tiny_model)
+    faces = to_uint8(tiny_model.generator(sample_z(2, tiny_model.config.z_dim, seed=9)).numpy())
+    config = replace(FAST, start_candidates=6)
+    first = completer.complete(faces, center_mask(16), config, keep_tuned=True)
+    starts = []
+    search = completer.search.iterate
+
+    def recorded(z, *args):
+        starts.append(z.numpy())
+        return search(z, *args)
+
+    monkeypatch.setattr(completer.search, "iterate", recorded)
+    completer.other_fills(faces, center_mask(16), first, 3, config)
+    hole = center_mask(16).fill
+    first_drawn = completer.search.draw(tf.constant(first.z), config.precision).numpy()
+    for face, (pool, guess) in enumerate(first.pools):
+        candidates = other_starts(pool, guess, 1, 6)
+        drawn = completer.search.draw(tf.constant(candidates), config.precision).numpy()
+        chosen = candidates[spread_starts(drawn[:, hole], first_drawn[face][hole], 3)]
+        np.testing.assert_allclose(starts[0][3 * face : 3 * face + 3], chosen)
+        assert not np.allclose(chosen, candidates[:3])  # not simply the best fits
 
 
 def test_the_other_fills_search_their_own_steps_and_are_drawn_by_the_first_fills_g(tiny_model):
