@@ -18,12 +18,13 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from core.align import find_images, load_faces
+from core.align import FaceAligner, find_images, load_faces
 from core.attributes import FaceMeter, load_age_gender
 from core.cli import argument_parser
 from core.completer import Completer
 from core.directions import DIRECTIONS_FILE, LABELS, Directions, load_directions, rises_and_falls
-from core.edit import edit_face, project_face
+from core.edit import edit_face, generated_face, project_face
+from core.model import sample_z
 from core.identity import SAME_PERSON, IdentityMeter, new_colour_share
 from core.masks import face_mask
 from core.inpaint import photo_fill
@@ -126,7 +127,10 @@ def main(argv: list[str] | None = None) -> None:
     does: how often the attribute moves the right way, the edit is still the same person (core.identity), and it
     brings colours the face did not have; for the whole-face edits with nothing held, and for the app's defaults."""
     parser = argument_parser("The page's edits measured on real photos: attribute, identity and new colours.")
-    parser.add_argument("photos", type=Path, help="a folder of face photos (aligned on the fly; never trained on)")
+    parser.add_argument("photos", type=Path, nargs="?",
+                        help="a folder of face photos (aligned on the fly; never trained on)")
+    parser.add_argument("--random", action="store_true",
+                        help="instead of photos: G's own random faces, as the Explore page's grid edits them")
     parser.add_argument("--weights", type=Path, default=Path("weights"), help="model folder with directions.npz")
     parser.add_argument("--limit", type=int, default=24, help="how many faces")
     parser.add_argument("--amount", type=float, nargs="+", default=[3.0],
@@ -135,8 +139,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--write-limits", action="store_true",
                         help="store each slider's range (the farthest --amount holding the bars) in the weights' card")
     args = parser.parse_args(argv)
-    if args.write_limits and not args.app_only:
-        parser.error("--write-limits measures the app's edits: add --app-only")
+    if (args.photos is None) != args.random:
+        parser.error("give a folder of photos or --random, not both")
+    if args.write_limits and (not args.app_only or args.random):
+        parser.error("--write-limits measures the app's edits on photos: add --app-only, and give photos")
     try:
         model = load_model(args.weights)
         directions = load_directions(args.weights, model.config.z_dim)
@@ -146,9 +152,19 @@ def main(argv: list[str] | None = None) -> None:
         parser.exit(2, f"error: {err}\n")
     if directions is None:
         parser.exit(2, f"error: {args.weights} has no {DIRECTIONS_FILE}\n")
-    faces, sources, _ = load_faces(find_images(args.photos)[: args.limit * 2], model.config.image_size)
     completer = Completer(model)
-    projected = [project_face(completer, face, source) for face, source in list(zip(faces, sources))[: args.limit]]
+    if args.random:
+        with FaceAligner(max_faces=1) as aligner:  # the faces the landmark model finds, as the page's edits need
+            drawn = [generated_face(completer, z, aligner) for z in sample_z(args.limit * 2, model.config.z_dim,
+                                                                             seed=1).numpy()]
+        projected = [face for face in drawn if face.landmarks is not None][: args.limit]
+        if not projected:
+            parser.exit(1, "error: the landmark model found no face among G's samples\n")
+        what = f"{len(projected)} random faces of G"
+    else:
+        faces, sources, _ = load_faces(find_images(args.photos)[: args.limit * 2], model.config.image_size)
+        projected = [project_face(completer, face, source) for face, source in list(zip(faces, sources))[: args.limit]]
+        what = f"{len(projected)} photos of {args.photos}, G tuned to each ({np.mean([p.psnr for p in projected]):.2f} dB)"
     settings = {APP: PHOTO_SETTINGS[APP]} if args.app_only else PHOTO_SETTINGS
     app_results = {}
     with FaceMeter(age_gender) as meter:
@@ -156,8 +172,8 @@ def main(argv: list[str] | None = None) -> None:
             results = {label: photo_edit_effects(completer, meter, directions, projected, amount, identity=identity,
                                                  **setting) for label, setting in settings.items()}
             app_results[amount] = results[APP]
-            print(f"{len(projected)} photos of {args.photos}, G tuned to each ({results[APP]['psnr']:.2f} dB); edits "
-                  f"at +-{amount:g}: rises / falls, still the same person (dlib), changed pixels in new colours")
+            print(f"{what}; edits at +-{amount:g}: rises / falls, still the same person (dlib), changed pixels in "
+                  "new colours")
             print("| direction | " + " | ".join(results) + " |\n" + "| --- " * (len(results) + 1) + "|")
             for name in directions.names:
                 print(f"| {name} | " + " | ".join(

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pytest
 
 from core.align import FaceAligner
 from core.config import CompletionConfig
@@ -83,3 +84,14 @@ def test_an_edit_brings_no_colour_the_face_lacks(tiny_model, astronaut, monkeypa
     face = photo_fill(astronaut.shape, alignment, face_mask(tiny_model.config.image_size))
     assert np.abs(edited.pasted.astype(int) - astronaut).max() > 8  # the edit did change the photo
     assert new_colour_share(astronaut, edited.pasted, face) < 0.05
+
+
+@pytest.mark.parametrize("arguments", [[], ["PHOTOS", "--random"], ["PHOTOS", "--write-limits"],
+                                       ["--random", "--app-only", "--write-limits"]])
+def test_the_edit_report_measures_photos_or_g_s_random_faces_and_writes_ranges_from_photos(arguments, capsys):
+    from core.edit_report import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(arguments)
+    error = capsys.readouterr().err
+    assert exit_.value.code == 2 and ("not both" in error or "--write-limits" in error)
