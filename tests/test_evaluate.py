@@ -144,6 +144,15 @@ def test_evaluate_compares_weights_on_the_same_faces_without_baselines(tmp_path,
     assert f"ours ({other}) - ours ({tiny_weights}): psnr_hole +0.000" in result.stdout
 
 
+def test_variants_of_several_settings_are_refused_not_measured_for_the_first_alone(tiny_weights, faces_drawn_by_g):
+    result = subprocess.run(
+        [sys.executable, "-m", "core.evaluate", str(faces_drawn_by_g(2, seed=5)), "--weights", str(tiny_weights),
+         "--variants", "2", "--configs", "default", "spread-starts", "--no-baselines"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 2 and "give one --configs" in result.stderr
+
+
 def test_models_of_two_sizes_and_named_settings_are_compared_at_the_larger_size(tmp_path, tiny_weights, tiny_config,
                                                                                 tiny_model):
     """A 16 px and a 32 px model, each with the default and the thorough settings, on the same 32 px faces: the
