@@ -141,8 +141,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if (args.photos is None) != args.random:
         parser.error("give a folder of photos or --random, not both")
-    if args.write_limits and (not args.app_only or args.random):
-        parser.error("--write-limits measures the app's edits on photos: add --app-only, and give photos")
+    if args.write_limits and (not args.app_only or args.random or len(args.amount) < 2):
+        parser.error("--write-limits measures the app's edits on photos at several amounts: add --app-only and "
+                     "--amount A B ..., and give photos")
     try:
         model = load_model(args.weights)
         directions = load_directions(args.weights, model.config.z_dim)
@@ -179,6 +180,8 @@ def main(argv: list[str] | None = None) -> None:
                 print(f"| {name} | " + " | ".join(
                     f"{r[name]['up']:.0%} / {r[name]['down']:.0%}, {r[name].get('same_person', float('nan')):.0%} "
                     f"same, {r[name]['new_colour']:.1%} new colour" for r in results.values()) + " |", flush=True)
+    if len(app_results) < 2:  # a range is read off several amounts
+        return
     bar = SliderBar()
     limits = slider_limits(app_results, directions.names, bar)
     print("slider ranges (the farthest amount at which the app's edit moves the attribute both ways and keeps the "
