@@ -181,19 +181,25 @@ def test_a_faces_pool_of_starts_is_the_same_alone_or_in_a_batch(tiny_model):
     np.testing.assert_allclose(batch[1][0], alone[0][0])
 
 
-def test_the_other_fills_start_from_the_first_fills_pool_without_scoring_it_again(tiny_model, monkeypatch):
-    completer = Completer(tiny_model)
-    faces = to_uint8(tiny_model.generator(sample_z(2, tiny_model.config.z_dim, seed=9)).numpy())
-    first = completer.complete(faces, center_mask(16), FAST, keep_tuned=True)
-    scored, starts = [], []
-    monkeypatch.setattr(completer.search, "fit_only", lambda *args: scored.append(args))
-    search = completer.search.iterate
+def recorded_starts(completer: Completer, monkeypatch) -> list[np.ndarray]:
+    """The z each call of completer's search starts from, appended as the calls come."""
+    starts, search = [], completer.search.iterate
 
     def recorded(z, *args):
         starts.append(z.numpy())
         return search(z, *args)
 
     monkeypatch.setattr(completer.search, "iterate", recorded)
+    return starts
+
+
+def test_the_other_fills_start_from_the_first_fills_pool_without_scoring_it_again(tiny_model, monkeypatch):
+    completer = Completer(tiny_model)
+    faces = to_uint8(tiny_model.generator(sample_z(2, tiny_model.config.z_dim, seed=9)).numpy())
+    first = completer.complete(faces, center_mask(16), FAST, keep_tuned=True)
+    scored = []
+    monkeypatch.setattr(completer.search, "fit_only", lambda *args: scored.append(args))
+    starts = recorded_starts(completer, monkeypatch)
     completer.other_fills(faces, center_mask(16), first, 3, FAST)
     assert not scored
     for face, (pool, guess) in enumerate(first.pools):
@@ -213,14 +219,7 @@ def test_the_other_fills_can_start_apart_among_the_pools_best_fits(tiny_model, m
     faces = to_uint8(tiny_model.generator(sample_z(2, tiny_model.config.z_dim, seed=9)).numpy())
     config = replace(FAST, start_candidates=6)
     first = completer.complete(faces, center_mask(16), config, keep_tuned=True)
-    starts = []
-    search = completer.search.iterate
-
-    def recorded(z, *args):
-        starts.append(z.numpy())
-        return search(z, *args)
-
-    monkeypatch.setattr(completer.search, "iterate", recorded)
+    starts = recorded_starts(completer, monkeypatch)
     completer.other_fills(faces, center_mask(16), first, 3, config)
     hole = center_mask(16).fill
     first_drawn = completer.search.draw(tf.constant(first.z), config.precision).numpy()
