@@ -41,6 +41,8 @@ LABELS = {  # what each direction is called in the app
     "yaw": "Turn (yaw)", "age": "Age", "female": "Gender (female)",
 }
 SLIDER_END = 3.0  # how far an edit may move along a direction whose card gives no shorter range
+LIMIT_REASON = ("farther, the edited photo is too often someone else or the attribute stops moving the right way "
+                "(the model card's slider ranges)")  # why a range is shorter, as the page and core.edit say it
 TRAITS = {  # words for labelled face algebra: (attribute, +1 high / -1 low)
     "smiling": ("smile", 1), "not smiling": ("smile", -1), "woman": ("female", 1), "man": ("female", -1),
     "old": ("age", 1), "young": ("age", -1), "mouth open": ("mouth_open", 1), "mouth closed": ("mouth_open", -1),

@@ -28,7 +28,7 @@ from core.blend import blend_fill, colour_range, keep_colours
 from core.cli import argument_parser
 from core.completer import Completer
 from core.config import CompletionConfig
-from core.directions import LABELS, Directions, load_directions
+from core.directions import LABELS, LIMIT_REASON, Directions, load_directions
 from core.masks import Mask, face_mask
 from core.regions import edit_region, face_landmarks
 from core.inpaint import paste_back, photo_fill
@@ -162,9 +162,7 @@ def main(argv: list[str] | None = None) -> None:
                 raise ValueError(f"No direction {name!r}; there are {', '.join(directions.names)}.")
         for name, amount in amounts.items():
             if abs(amount) > directions.limit(name):
-                raise ValueError(f"{name}={amount:g} is past its range, +-{directions.limit(name):g}: farther, the "
-                                 "edited photo is too often someone else or the attribute stops moving the right way "
-                                 "(the model card's slider ranges).")
+                raise ValueError(f"{name}={amount:g} is past its range, +-{directions.limit(name):g}: {LIMIT_REASON}.")
         if not 0 <= args.detail <= 1:
             raise ValueError(f"--detail must be from 0 to 1, got {args.detail}")
     except (ValueError, WeightsError) as err:

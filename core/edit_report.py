@@ -64,11 +64,11 @@ def photo_edit_effects(completer, meter: FaceMeter, directions: Directions, proj
     return report
 
 
+APP = "local, tangled held (the app)"
 PHOTO_SETTINGS = {  # what main compares: the edits before local regions and holds, and the app's defaults
     "whole face, nothing held": {"local": False, "hold": ()},
-    "local, tangled held (the app)": {"local": True, "hold": None},
+    APP: {"local": True, "hold": None},
 }
-APP = "local, tangled held (the app)"
 LIMITS_COMMAND = ("python -m core.edit_report ../shared/data/lfw-dev --limit 24 --amount 1 1.5 2 2.5 3 --app-only "
                   "--write-limits")
 

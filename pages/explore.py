@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from core.align import AlignmentError
-from core.directions import LABELS, SLIDER_END, Directions
+from core.directions import LABELS, LIMIT_REASON, SLIDER_END, Directions
 from core.edit import ProjectedFace, edit_face, generated_face, project_face
 from core.project import PROJECTION
 from core.images import ImageError, image_grid, to_uint8
@@ -184,8 +184,7 @@ def direction_slider(directions: Directions, name: str) -> float:
     limit = directions.limit(name)
     shortened = limit < SLIDER_END
     return st.slider(LABELS.get(name, name), -limit, limit, 0.0, 0.25, key=f"direction-{name}",
-                     help=f"Shortened to +-{limit:g}: farther, the edited photo is too often someone else or the "
-                          "attribute stops moving the right way (the model card's slider ranges)." if shortened else None)
+                     help=f"Shortened to +-{limit:g}: {LIMIT_REASON}." if shortened else None)
 
 
 @st.fragment
