@@ -67,7 +67,7 @@ def _load(folder: str, stamp: float) -> tuple[TrainedModel, Completer]:
     completer = Completer(model)
     # Trace the completion loops now, beside the page, so the first fill is as fast as later ones.
     # Not a daemon: a process that ends while it runs waits for it (a daemon thread aborts in TensorFlow's native code).
-    threading.Thread(target=completer.warm_up, name="warm-up").start()
+    threading.Thread(target=completer.warm_up, name="warm-up", daemon=False).start()  # pages run in daemon threads
     return model, completer
 
 

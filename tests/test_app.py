@@ -191,6 +191,24 @@ def test_a_server_stopped_while_the_model_warms_up_exits_cleanly():
     assert done.returncode == 0, done.stderr[-2000:]
 
 
+def test_the_warm_up_started_by_a_page_is_waited_for_at_exit(tiny_weights):
+    """A page's script runs in a daemon thread, and a thread it starts inherits that: the warm-up must say it is not
+    one, or `pytest -k explore` still ended in exit 134."""
+    import threading
+
+    from pages.common import _load
+
+    st.cache_resource.clear()
+    page = threading.Thread(target=_load, args=(str(tiny_weights), 3.0), daemon=True)
+    page.start()
+    page.join()
+    warm_ups = [thread for thread in threading.enumerate() if thread.name == "warm-up"]
+    assert warm_ups and not any(thread.daemon for thread in warm_ups)
+    for thread in warm_ups:
+        thread.join()
+    st.cache_resource.clear()
+
+
 def test_a_run_of_a_page_leaves_the_garbage_to_pythons_own_collector(app):
     """Streamlit collected every generation of garbage after each run of a page, itself (runner.postScriptGC) and in
     keras.backend.clear_session, which it calls: 0.3-0.65 s with TensorFlow and a model loaded, in which the result of
