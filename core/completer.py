@@ -87,34 +87,50 @@ class Completer:
         guess = self.generator(self.model.encoder(encoder_input(y, known), training=False), training=False)
         return np.where(mask.fill[..., None], guess.numpy()[0], y.numpy()[0])
 
-    def warm_up(self) -> None:
+    def warm_up(self) -> bool:
         """Trace the compiled functions a fill with the default settings calls, once each, for any number of faces
         (a batch dimension of None), so a user's first fill, and the other fills to choose from, run as fast as the
         ones after it. Seconds: call it off the request path (pages.common starts it in a thread). The arguments
-        mirror complete()'s and other_fills()'s calls; a test checks that fills after it trace nothing."""
+        mirror complete()'s and other_fills()'s calls; a test checks that fills after it trace nothing.
+
+        Stops between its steps once the process is ending (its main thread is over): a stopped server waits for
+        the step in progress, not the whole warm-up. True when every step ran."""
         config = self.model.completion
         precision, s = config.precision, self.size
-        with self._warming:
-            self.search.networks(precision)
+
+        def spec(*shape: int | None, dtype: tf.DType = tf.float32) -> tf.TensorSpec:
+            return tf.TensorSpec(shape, dtype)
+
+        z, y, w, steps = spec(None, self.z_dim), spec(None, s, s, 3), spec(None, s, s, 1), spec(dtype=tf.int32)
+
+        def tuner_optimizer() -> None:
             with self.tuner.lock:
                 self.tuner.optimizer(config.tune_learning_rate)
 
-            def spec(*shape: int | None, dtype: tf.DType = tf.float32) -> tf.TensorSpec:
-                return tf.TensorSpec(shape, dtype)
-
-            z, y, w, steps = spec(None, self.z_dim), spec(None, s, s, 3), spec(None, s, s, 1), spec(dtype=tf.int32)
-            self.search.fit_only.get_concrete_function(z, y, w, 1, precision)
-            for away in (None, Repulsion(y, w)):
-                self.search.iterate.get_concrete_function(z, z, z, spec(), z, spec(None), y, w, steps, spec(7),
-                                                          config.optimizer, 1, precision, away)
-            self.search.draw.get_concrete_function(z, precision)
-            self.search.evaluate.get_concrete_function(z, y, w, config.lam, 1, precision)
-            self.tuner.steps.get_concrete_function(z, y, w, steps, 1)
-            # A function is optimised when it first runs, not when traced: run each once, on G's own face.
+        def run_once() -> None:  # a function is optimised when it first runs, not when traced: run each once
             face = to_uint8(self.generator(sample_z(1, self.z_dim, seed=0), training=False).numpy()[0])
             quick = replace(config, iterations=2, variant_iterations=1, report_every=1, tune_steps=1)
             first = self.complete(face, center_mask(s), quick, lambda *report: None, keep_tuned=True)
             self.other_fills(face, center_mask(s), first, 1, quick)
+
+        steps_in_order = [
+            lambda: self.search.networks(precision),
+            tuner_optimizer,
+            lambda: self.search.fit_only.get_concrete_function(z, y, w, 1, precision),
+            *(lambda away=away: self.search.iterate.get_concrete_function(
+                z, z, z, spec(), z, spec(None), y, w, steps, spec(7), config.optimizer, 1, precision, away)
+              for away in (None, Repulsion(y, w))),
+            lambda: self.search.draw.get_concrete_function(z, precision),
+            lambda: self.search.evaluate.get_concrete_function(z, y, w, config.lam, 1, precision),
+            lambda: self.tuner.steps.get_concrete_function(z, y, w, steps, 1),
+            run_once,
+        ]
+        with self._warming:
+            for step in steps_in_order:
+                if not threading.main_thread().is_alive():
+                    return False
+                step()
+        return True
 
     def _after_warm_up(self) -> None:
         """Wait for a warm-up in progress in another thread. Its traces are the caller's anyway, and two threads

@@ -210,6 +210,23 @@ def test_warm_up_traces_what_a_users_first_fill_runs(tiny_model):
     assert {name: function.experimental_get_tracing_count() for name, function in compiled.items()} == traced
 
 
+def test_a_warm_up_stops_once_the_process_is_ending(tiny_weights):
+    """A process waits for its warm-up at exit (it is not a daemon: see test_app). It waited for the whole
+    warm-up, longer than a stopped server is given (CI: 'serve_app ... timed out after 10 seconds'): it must stop
+    after the step in progress once the main thread is over."""
+    script = (
+        "import atexit, threading\n"
+        "from core.completer import Completer\n"
+        "from core.weights import load_model\n"
+        f"completer, ran = Completer(load_model({str(tiny_weights)!r})), []\n"
+        "atexit.register(lambda: print('warm-up ran to the end:', ran))\n"  # atexit runs after threads are joined
+        "threading.Thread(target=lambda: ran.append(completer.warm_up()), name='warm-up').start()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "warm-up ran to the end: [False]" in done.stdout
+
+
 def test_a_fill_during_the_warm_up_waits_for_it(tiny_model, monkeypatch):
     """Two threads tracing at once race (autograph's AST objects in CPython 3.11), and the warm-up's traces are the
     fill's anyway: a fill that comes while the warm-up runs starts after it."""

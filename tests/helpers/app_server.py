@@ -57,8 +57,13 @@ def serve_app(env: dict[str, str] | None = None, *options: str, root: Path = ROO
         yield url, server
     finally:
         if server.poll() is None:
-            server.terminate()
-            server.wait(10)
+            server.terminate()  # a model's warm-up finishes the step in progress first (seconds on a busy machine)
+            try:
+                server.wait(60)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+                raise
 
 
 def sidebar_entries(page) -> list[str]:
