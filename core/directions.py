@@ -41,8 +41,10 @@ LABELS = {  # what each direction is called in the app
     "yaw": "Turn (yaw)", "age": "Age", "female": "Gender (female)",
 }
 SLIDER_END = 3.0  # how far an edit may move along a direction whose card gives no shorter range
-LIMIT_REASON = ("farther, the edited photo is too often someone else or the attribute stops moving the right way "
+LIMIT_REASON = ("farther, the edited face is too often someone else or the attribute stops moving the right way "
                 "(the model card's slider ranges)")  # why a range is shorter, as the page and core.edit say it
+# Where the card keeps the slider ranges (core.edit_report writes them): measured on photos, and on G's random faces
+SLIDERS_KEY, GRID_SLIDERS_KEY = "sliders", "grid_sliders"
 TRAITS = {  # words for labelled face algebra: (attribute, +1 high / -1 low)
     "smiling": ("smile", 1), "not smiling": ("smile", -1), "woman": ("female", 1), "man": ("female", -1),
     "old": ("age", 1), "young": ("age", -1), "mouth open": ("mouth_open", 1), "mouth closed": ("mouth_open", -1),
@@ -86,10 +88,13 @@ class Directions:
     # By direction, how far an edit may go each way: where, measured on real photos, the face stays the same person
     # and the attribute moves the right way (the card's directions.sliders, core.edit_report); SLIDER_END if absent.
     limits: dict[str, float] = field(default_factory=dict)
+    # The same, measured on G's own random faces, as the Explore page's grid edits them (directions.grid_sliders):
+    # without a G tuned to hold it, a random face changes person sooner.
+    grid_limits: dict[str, float] = field(default_factory=dict)
 
-    def limit(self, name: str) -> float:
-        """How far an edit along name may go, either way."""
-        return self.limits.get(name, SLIDER_END)
+    def limit(self, name: str, grid: bool = False) -> float:
+        """How far an edit along name may go, either way, on a photo or (grid) on one of G's random faces."""
+        return (self.grid_limits if grid else self.limits).get(name, SLIDER_END)
 
     def vector(self, name: str, hold: Sequence[str] = ()) -> np.ndarray:
         """The unit direction of name, with the directions of the held attributes projected out."""
@@ -168,8 +173,9 @@ def load_directions(folder: str | Path, z_dim: int) -> Directions | None:
     report = section.get("report", {})
     tangled = {name: report[name]["holding"]["hold"] for name in names
                if report.get(name, {}).get("holding", {}).get("hold") in names}
-    limits = {name: float(limit) for name, limit in section.get("sliders", {}).get("limits", {}).items() if name in names}
-    return Directions(names, vectors, bank_z, bank_scores, tangled, limits)
+    limits = [{name: float(limit) for name, limit in section.get(key, {}).get("limits", {}).items() if name in names}
+              for key in (SLIDERS_KEY, GRID_SLIDERS_KEY)]
+    return Directions(names, vectors, bank_z, bank_scores, tangled, *limits)
 
 
 def classes(labels: np.ndarray, share: float) -> tuple[np.ndarray, np.ndarray]:

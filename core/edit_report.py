@@ -5,7 +5,8 @@ each slider's range: the farthest amount at which the app's edit still holds the
 
 python -m core.edit_report ../shared/data/lfw-dev --limit 24 --amount 3
 python -m core.edit_report ../shared/data/lfw-dev --limit 24 --amount 1 1.5 2 2.5 3 --app-only --write-limits
-(LIMITS_COMMAND: what writes the slider ranges the app reads)
+python -m core.edit_report --random --limit 24 --amount 0.5 1 1.5 2 2.5 3 --app-only --write-limits
+(LIMITS_COMMANDS: what writes the slider ranges the app reads, for photos and for the grid's random faces)
 """
 from __future__ import annotations
 
@@ -22,7 +23,9 @@ from core.align import FaceAligner, find_images, load_faces
 from core.attributes import FaceMeter, load_age_gender
 from core.cli import argument_parser
 from core.completer import Completer
-from core.directions import DIRECTIONS_FILE, LABELS, Directions, load_directions, rises_and_falls
+from core.directions import (
+    DIRECTIONS_FILE, GRID_SLIDERS_KEY, LABELS, SLIDERS_KEY, Directions, load_directions, rises_and_falls,
+)
 from core.edit import edit_face, generated_face, project_face
 from core.model import sample_z
 from core.identity import SAME_PERSON, IdentityMeter, new_colour_share
@@ -69,8 +72,10 @@ PHOTO_SETTINGS = {  # what main compares: the edits before local regions and hol
     "whole face, nothing held": {"local": False, "hold": ()},
     APP: {"local": True, "hold": None},
 }
-LIMITS_COMMAND = ("python -m core.edit_report ../shared/data/lfw-dev --limit 24 --amount 1 1.5 2 2.5 3 --app-only "
-                  "--write-limits")
+LIMITS_COMMANDS = (  # photos, then the grid's random faces
+    "python -m core.edit_report ../shared/data/lfw-dev --limit 24 --amount 1 1.5 2 2.5 3 --app-only --write-limits",
+    "python -m core.edit_report --random --limit 24 --amount 0.5 1 1.5 2 2.5 3 --app-only --write-limits",
+)
 
 
 @dataclass(frozen=True)
@@ -109,12 +114,12 @@ def slider_limits(by_amount: Mapping[float, Mapping], names: Sequence[str], bar:
 
 
 def write_limits(weights: Path, by_amount: Mapping[float, Mapping], limits: Mapping[str, float], bar: SliderBar,
-                 photos: str, command: str) -> None:
-    """Store the slider ranges in the weights' card (directions.sliders), where core.directions.load_directions and
-    so the Explore page and core.edit read them."""
+                 photos: str, command: str, grid: bool = False) -> None:
+    """Store the slider ranges in the weights' card (directions.sliders, or for G's random faces grid_sliders),
+    where core.directions.load_directions and so the Explore page and core.edit read them."""
     meta = read_model_json(weights)
     section = meta["card"].setdefault("directions", {})
-    section["sliders"] = {"limits": dict(limits), "bar": asdict(bar), "photos": photos, "command": command,
+    section[GRID_SLIDERS_KEY if grid else SLIDERS_KEY] = {"limits": dict(limits), "bar": asdict(bar), "photos": photos, "command": command,
                           "computed": date.today().isoformat(),
                           "measured": {f"{a:g}": {n: {k: v for k, v in r[n].items() if k in ("up", "down", "same_person",
                                                                                            "new_colour")}
@@ -141,9 +146,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if (args.photos is None) != args.random:
         parser.error("give a folder of photos or --random, not both")
-    if args.write_limits and (not args.app_only or args.random or len(args.amount) < 2):
-        parser.error("--write-limits measures the app's edits on photos at several amounts: add --app-only and "
-                     "--amount A B ..., and give photos")
+    if args.write_limits and (not args.app_only or len(args.amount) < 2):
+        parser.error("--write-limits measures the app's edits at several amounts: add --app-only and --amount A B ...")
     try:
         model = load_model(args.weights)
         directions = load_directions(args.weights, model.config.z_dim)
@@ -161,7 +165,7 @@ def main(argv: list[str] | None = None) -> None:
         projected = [face for face in drawn if face.landmarks is not None][: args.limit]
         if not projected:
             parser.exit(1, "error: the landmark model found no face among G's samples\n")
-        what = f"{len(projected)} random faces of G"
+        what = f"{len(projected)} random faces of G (seed 1)"
     else:
         faces, sources, _ = load_faces(find_images(args.photos)[: args.limit * 2], model.config.image_size)
         projected = [project_face(completer, face, source) for face, source in list(zip(faces, sources))[: args.limit]]
@@ -185,12 +189,13 @@ def main(argv: list[str] | None = None) -> None:
     bar = SliderBar()
     limits = slider_limits(app_results, directions.names, bar)
     print("slider ranges (the farthest amount at which the app's edit moves the attribute both ways and keeps the "
-          f"person on {bar.moves:.0%} / {bar.same_person:.0%} of the photos): "
+          f"person on {bar.moves:.0%} / {bar.same_person:.0%} of the faces): "
           + ", ".join(f"{LABELS.get(n, n)} +-{limit:g}" for n, limit in limits.items()))
     if args.write_limits:
         command = "python -m core.edit_report " + shlex.join(sys.argv[1:] if argv is None else argv)
-        write_limits(args.weights, app_results, limits, bar, f"{len(projected)} of {args.photos.name}", command)
-        print(f"written to {args.weights / MODEL_JSON} (directions.sliders)")
+        faces = what if args.random else f"{len(projected)} of {args.photos.name}"
+        write_limits(args.weights, app_results, limits, bar, faces, command, grid=args.random)
+        print(f"written to {args.weights / MODEL_JSON} (directions.{GRID_SLIDERS_KEY if args.random else SLIDERS_KEY})")
 
 
 if __name__ == "__main__":

@@ -32,8 +32,10 @@ from core.attributes import FaceMeter, load_age_gender
 from core.cli import argument_parser
 from core.config import TrainConfig
 from core.completer import Completer
-from core.directions import DirectionConfig, load_directions, remeasure, save_directions
-from core.edit_report import LIMITS_COMMAND, photo_edit_effects
+from core.directions import (
+    GRID_SLIDERS_KEY, SLIDERS_KEY, DirectionConfig, load_directions, remeasure, save_directions,
+)
+from core.edit_report import LIMITS_COMMANDS, photo_edit_effects
 from core.edit import PIVOT_TUNING, project_face
 from core.encoder import fit_encoder
 from core.evaluate import eval_masks, evaluate, gan_method, paired_differences
@@ -188,8 +190,8 @@ def publish_sitting(run_model: Path, weights: Path, photos: np.ndarray, config: 
                               "computed": date.today().isoformat(), "wall_seconds": round(time.perf_counter() - start),
                               "remeasured_by": "python -m core.sitting", "refitted": refitted}
         done["directions"] = f"refitted {', '.join(refitted)}" if refitted else "all held; the bank measured again"
-        if "sliders" in section:  # needs dlib (a development dependency) and minutes per amount: not done here
-            done["slider ranges"] = f"measured on the old G; measure them again: {LIMITS_COMMAND}"
+        if SLIDERS_KEY in section or GRID_SLIDERS_KEY in section:  # needs dlib (a dev dependency), minutes an amount
+            done["slider ranges"] = f"measured on the old G; measure them again: {' and '.join(LIMITS_COMMANDS)}"
     write_json(staging / MODEL_JSON, {**meta, "config": model.config.to_dict(), "card": card})
     shutil.rmtree(old, ignore_errors=True)
     weights.rename(old)

@@ -179,11 +179,16 @@ def held(directions: Directions) -> list[str] | None:
                           help="Their directions are projected out of every edit (InterFaceGAN's conditional edit).")
 
 
-def direction_slider(directions: Directions, name: str) -> float:
-    """One direction's slider, as long as the model card's range for it (Directions.limit)."""
-    limit = directions.limit(name)
+def slider_key(name: str, grid: bool) -> str:
+    """A direction's slider for a face of the grid or for the user's photo: two sliders, as their ranges differ."""
+    return f"direction-{name}" if grid else f"photo-direction-{name}"
+
+
+def direction_slider(directions: Directions, name: str, grid: bool) -> float:
+    """One direction's slider, as long as the model card's range for it on this kind of face (Directions.limit)."""
+    limit = directions.limit(name, grid)
     shortened = limit < SLIDER_END
-    return st.slider(LABELS.get(name, name), -limit, limit, 0.0, 0.25, key=f"direction-{name}",
+    return st.slider(LABELS.get(name, name), -limit, limit, 0.0, 0.25, key=slider_key(name, grid),
                      help=f"Shortened to +-{limit:g}: {LIMIT_REASON}." if shortened else None)
 
 
@@ -192,8 +197,8 @@ def edit_section(directions: Directions) -> None:
     """Sliders along each direction, on a face of the grid or a projected photo; only this part reruns on a move."""
     target = st.segmented_control("Edit", ["A face from the grid", "Your photo"], default="A face from the grid",
                                   key="edit_target", required=True)
-    projected = None
-    if target == "Your photo":
+    projected, grid = None, target == "A face from the grid"
+    if not grid:
         projected = projected_photo()
         if projected is None:
             return
@@ -203,8 +208,8 @@ def edit_section(directions: Directions) -> None:
     with sliders:
         if st.button("Reset sliders", icon=":material/restart_alt:"):
             for direction in directions.names:
-                st.session_state[f"direction-{direction}"] = 0.0
-        amounts = {d: direction_slider(directions, d) for d in directions.names}
+                st.session_state[slider_key(direction, grid)] = 0.0
+        amounts = {d: direction_slider(directions, d, grid) for d in directions.names}
         hold = held(directions)
         local = st.toggle("Change only the part of the face an edit is about", True, key="edit_local",
                           help="A smile changes the mouth and cheeks, eyes closed the eyes, brows raised the brows and "

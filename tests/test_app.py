@@ -308,14 +308,20 @@ def test_explore_sliders_edit_a_random_face(app, with_directions):
 
 
 def test_explore_sliders_are_as_long_as_the_model_card_s_range(app, with_directions):
+    """A random face of the grid changes person sooner than a photo G is tuned to: each has its own ranges."""
     from core.edit_report import SliderBar, write_limits
 
-    write_limits(with_directions, {1.5: {"age": {"up": 1.0, "down": 1.0, "same_person": 1.0}}}, {"age": 1.5}, SliderBar(),
-                 "2 photos", "test")
+    measured = {1.5: {"age": {"up": 1.0, "down": 1.0, "same_person": 1.0}}}
+    write_limits(with_directions, measured, {"age": 2.5}, SliderBar(), "2 photos", "test")
+    write_limits(with_directions, measured, {"age": 1.5}, SliderBar(), "2 random faces", "test", grid=True)
     page(app, "pages/explore.py")
     assert (app.slider(key="direction-age").min, app.slider(key="direction-age").max) == (-1.5, 1.5)
     assert "Shortened to +-1.5" in app.slider(key="direction-age").help
     assert app.slider(key="direction-smile").max == 3.0 and not app.slider(key="direction-smile").help
+    app.segmented_control(key="edit_target").set_value("Your photo").run()
+    app.segmented_control(key="edit_source").set_value("Example photo").run()
+    assert not app.exception
+    assert app.slider(key="photo-direction-age").max == 2.5 and "Shortened to +-2.5" in app.slider(key="photo-direction-age").help
 
 
 def test_explore_edits_hold_what_each_direction_is_tangled_with_until_released(app, with_directions):
@@ -351,7 +357,7 @@ def test_explore_edits_the_example_photo(app, with_directions):
     projected = app.session_state["projected"][1]
     assert projected.source[0].shape == (512, 512, 3) and projected.z.shape == (8,)
     unedited = images(app)
-    app.slider(key="direction-age").set_value(-2.0).run()
+    app.slider(key="photo-direction-age").set_value(-2.0).run()
     assert not app.exception
     assert images(app)[-2:] != unedited[-2:]  # the aligned faces and the photo both change
     assert any(b.label == "Edited photo (PNG)" for b in app.get("download_button"))

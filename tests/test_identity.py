@@ -89,7 +89,7 @@ def test_an_edit_brings_no_colour_the_face_lacks(tiny_model, astronaut, monkeypa
 @pytest.mark.parametrize("arguments", [[], ["PHOTOS", "--random"], ["PHOTOS", "--write-limits"],
                                        ["PHOTOS", "--app-only", "--write-limits", "--amount", "2"],
                                        ["--random", "--app-only", "--write-limits"]])
-def test_the_edit_report_measures_photos_or_g_s_random_faces_and_writes_ranges_from_photos(arguments, capsys):
+def test_the_edit_report_measures_photos_or_g_s_random_faces_and_writes_ranges_from_several_amounts(arguments, capsys):
     from core.edit_report import main
 
     with pytest.raises(SystemExit) as exit_:

@@ -181,8 +181,10 @@ def test_slider_ranges_are_written_to_the_card_and_bound_the_command_line(tmp_pa
     save_directions(folder, directions_for(z_dim))
     measured = {a: {"smile": figures(1, 1, 1), "female": figures(1, 1, 1 if a < 2 else 0.5)} for a in (1.5, 3.0)}
     write_limits(folder, measured, slider_limits(measured, ["smile", "female"]), SliderBar(), "2 photos", "test")
+    write_limits(folder, measured, {"smile": 1.5, "female": 1.5}, SliderBar(), "2 random faces", "test", grid=True)
     directions = load_directions(folder, z_dim)
     assert directions.limit("smile") == 3.0 and directions.limit("female") == 1.5
+    assert directions.limit("smile", grid=True) == 1.5  # G's random faces: their own ranges, beside the photos'
     assert read_model_json(folder)["card"]["directions"]["sliders"]["measured"]["1.5"]["female"]["same_person"] == 1
     save_png(tmp_path / "astronaut.png", astronaut)
     with pytest.raises(SystemExit) as exit_:
