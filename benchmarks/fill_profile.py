@@ -19,6 +19,7 @@ from core import inpaint
 from core.align import FaceAligner
 from core.cli import argument_parser
 from core.completer import Completer
+from core.directions import load_directions
 from core.masks import center_mask
 from core.inpaint import FillRequest, complete_faces
 from core.search import ZSearch
@@ -66,7 +67,7 @@ def main() -> None:
     from skimage import data
 
     model = load_model(args.weights)
-    completer = Completer(model)
+    completer = Completer(model, load_directions(args.weights, model.config.z_dim))  # as the app: other fills by edits
     completer.warm_up()
     photo = data.astronaut()
     with FaceAligner(max_faces=1) as aligner:

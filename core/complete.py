@@ -13,6 +13,7 @@ import numpy as np
 from core.align import load_faces
 from core.cli import argument_parser
 from core.completer import Completer
+from core.directions import load_directions
 from core.config import PRECISIONS, SEED_COMPLETION, STEP_SIZES, CompletionConfig
 from core.images import save_png
 from core.masks import PRESETS, preset_mask, read_mask
@@ -85,6 +86,7 @@ def main(argv: list[str] | None = None) -> None:
         )
         config = replace(base, report_every=max(1, min(defaults.report_every, base.iterations // 20 or 1)), seed=args.seed)
         model = load_model(args.weights)
+        directions = load_directions(args.weights, model.config.z_dim)  # the other fills are edits along them
         size = model.config.image_size
         mask = preset_mask(args.mask, size, args.seed) if args.mask in PRESETS else read_mask(Path(args.mask), size)
     except (ValueError, WeightsError) as err:
@@ -104,7 +106,7 @@ def main(argv: list[str] | None = None) -> None:
 
     requests = [FillRequest(face, mask) if source is None else FillRequest(face, mask, *source)
                 for face, source in zip(faces, sources)]
-    variants = complete_faces(Completer(model), requests, config, args.variants, report)
+    variants = complete_faces(Completer(model, directions), requests, config, args.variants, report)
     args.out.mkdir(parents=True, exist_ok=True)
     for path, results in zip(kept, variants):
         for number, result in enumerate(results, 1):

@@ -4,8 +4,9 @@
     G' = G fine-tuned for a few steps on the known pixels of this image, from z^
     fill = G'(z^), which core.inpaint blends into the hole and pastes back into the photo
 
-Fills to choose from (other_fills) start at other z of the first fill's pool, search a few steps with a reward for
-lying apart in the hole from the first fill and from each other, and are drawn by the first fill's G'.
+Fills to choose from (other_fills) are the first fill edited along the model's measured directions (a smile, none,
+older...), drawn by the first fill's G' and chosen farthest apart in the hole. Without directions they start at
+other z of the first fill's pool and search a few steps with a reward for lying apart in the hole.
 
 The command-line tool is core.complete; the Inpaint page and the tool share core.inpaint.
 """
@@ -19,6 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 from core.config import CompletionConfig
+from core.directions import Directions
 from core.encoder import encoder_input
 from core.images import to_model, to_uint8
 from core.masks import Mask, MaskError, center_mask
@@ -55,8 +57,9 @@ class Completer:
     """Completion for one trained model: the search on z (self.search) and the tuning of G (self.tuner), warmed up
     once (warm_up). Reuse it across calls: traces are cached per shape."""
 
-    def __init__(self, model: TrainedModel):
+    def __init__(self, model: TrainedModel, directions: Directions | None = None):
         self.model = model
+        self.directions = directions  # the model's measured directions (core.directions), for the other fills
         self.generator = model.generator
         self.z_dim = model.config.z_dim
         self.size = model.config.image_size
@@ -119,7 +122,7 @@ class Completer:
             lambda: self.search.fit_only.get_concrete_function(z, y, w, 1, precision),
             *(lambda away=away: self.search.iterate.get_concrete_function(
                 z, z, z, spec(), z, spec(None), y, w, steps, spec(7), config.optimizer, 1, precision, away)
-              for away in (None, Repulsion(y, w))),
+              for away in [None] + [Repulsion(y, w)] * (not self.variant_edits(config))),  # other fills searched for
             lambda: self.search.draw.get_concrete_function(z, precision),
             lambda: self.search.evaluate.get_concrete_function(z, y, w, config.lam, 1, precision),
             lambda: self.tuner.steps.get_concrete_function(z, y, w, steps, 1),
@@ -225,10 +228,11 @@ class Completer:
         """count more fills of each face that first filled (complete with keep_tuned), to choose from; the
         Completion holds N * count fills, each face's in a row.
 
-        Each starts at another of the first fill's pool's best fits (never the encoder's guess, which the first fill
-        had), and searches config.variant_iterations steps pushed apart in the hole (config.diversity) from the face's
-        first fill and its other fills: they need only be plausible and different. Each is drawn by the first fill's
-        G', so it fits the known pixels as closely.
+        Each is drawn by the first fill's G', so it fits the known pixels as closely. With directions (and
+        config.variant_edit), they are the first fill's z edited along them (edited_z); else each starts at another of
+        the first fill's pool's best fits (never the encoder's guess, which the first fill had) and searches
+        config.variant_iterations steps pushed apart in the hole (config.diversity) from the face's first fill and its
+        other fills: they need only be plausible and different.
         """
         config = self.model.completion if config is None else config
         if not isinstance(count, int) or count < 1:
@@ -240,6 +244,9 @@ class Completer:
             raise ValueError(f"first holds {len(first.z)} fills for {len(y)} faces.")
         if config.tune_steps and first.tuned is None:
             raise ValueError("other_fills draws by the first fill's fine-tuned G: call complete with keep_tuned=True.")
+        edits = self.variant_edits(config)
+        if len(edits) >= count:
+            return self._edited_fills(y, w, masks, factor, first, count, config, edits)
         k, n = config.restarts, len(y) * count
         away = Repulsion(self.search.draw(tf.constant(first.z), config.precision),
                          tf.constant(np.stack([mask.fill for mask in masks])[..., None].astype(np.float32)))
@@ -272,3 +279,36 @@ class Completer:
                                         for i in range(len(y))])
         return Completion(z_hat.numpy(), generated, loss, contextual, perceptual, best.numpy()[:, None],
                           config.variant_iterations)
+
+    def variant_edits(self, config: CompletionConfig) -> list[dict[str, float]]:
+        """The edits other_fills chooses among: each of config.variant_directions the model has, both ways by
+        config.variant_edit; none without directions or with variant_edit 0."""
+        if self.directions is None or not config.variant_edit:
+            return []
+        return [{name: sign * config.variant_edit} for name in config.variant_directions
+                if name in self.directions.names for sign in (1, -1)]
+
+    def _edited_fills(self, y: tf.Tensor, w: tf.Tensor, masks: list[Mask], factor: int, first: Completion, count: int,
+                      config: CompletionConfig, edits: list[dict[str, float]]) -> Completion:
+        """other_fills by edits: each face's first z moved by every edit, drawn by its G' (or G), and of those the
+        count farthest apart in the hole from the first fill and each other, one by one. A hole is compared less its
+        mean colour, which the colour fit and the Poisson blend replace with the photo's."""
+        chosen_z, drawn = [], []
+        for i, mask in enumerate(masks):
+            z = np.stack([self.directions.edit(first.z[i], edit) for edit in edits])
+            offsets = first.tuned[i] if config.tune_steps else None
+            candidates = self.generate_with(offsets, np.concatenate([first.z[i : i + 1], z]))
+            hole = candidates[:, mask.fill > 0]
+            hole = hole - hole.mean(axis=1, keepdims=True)
+            picked = [0]  # the first fill
+            for _ in range(count):
+                apart = [min(np.abs(hole[j] - hole[k]).mean() for k in picked) if j not in picked else -1.0
+                         for j in range(len(candidates))]
+                picked.append(int(np.argmax(apart)))
+            chosen_z.append(np.concatenate([first.z[i : i + 1], z])[picked[1:]])
+            drawn.append(candidates[picked[1:]])
+        z_hat = tf.constant(np.concatenate(chosen_z))
+        y_c, w_c = tf.repeat(y, count, axis=0), tf.repeat(w, count, axis=0)
+        loss, contextual, perceptual, _ = (
+            a.numpy() for a in self.search.evaluate(z_hat, y_c, w_c, config.lam, factor, config.precision))
+        return Completion(z_hat.numpy(), np.concatenate(drawn), loss, contextual, perceptual, loss[:, None], 0)

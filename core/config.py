@@ -150,6 +150,13 @@ class CompletionConfig:
     # More than the fills asked for: the other fills start from this many of the pool's best fits, chosen one by one
     # farthest in the hole from the first fill and from each other (core.search.spread_starts); else the best fits.
     start_candidates: int = 0
+    # Where the model has measured directions (core.directions), the other fills are its first fill edited this far
+    # along each of variant_directions, both ways, and drawn by its G': of those, the ones farthest apart in the hole
+    # (Completer.other_fills). As different and as plausible as searched ones on lfw-dev, at a tenth of the time
+    # (docs/performance.md). 0: always searched for. Mouth open and head turn are left out: G draws an open mouth as a
+    # dark hole, and a turned face no longer lines up with the photo round the hole.
+    variant_edit: float = 2.0
+    variant_directions: tuple[str, ...] = ("smile", "eyes_closed", "brows_raised", "age", "female")
     # >0: start from the best of this many random z (forward passes only); with the encoder's guess in the pool, 64 fill
     # lfw-dev as well as 256 at a quarter of the cost (0.08 s against 0.3 s a face).
     init_pool: int = 64
@@ -187,11 +194,17 @@ class CompletionConfig:
             raise ValueError(f"precision must be auto or one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         if self.learning_rate is None:
             object.__setattr__(self, "learning_rate", STEP_SIZES[self.optimizer])
-        for name in ("lam", "learning_rate", "beta1", "beta2", "momentum", "tune_learning_rate", "guidance", "diversity"):
+        for name in ("lam", "learning_rate", "beta1", "beta2", "momentum", "tune_learning_rate", "guidance", "diversity",
+                     "variant_edit"):
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and value == value and abs(value) != float("inf")):
                 raise ValueError(f"{name} must be a finite number, got {value!r}")
-        for name in ("lam", "diversity"):
+        if isinstance(self.variant_directions, str):
+            raise ValueError(f"variant_directions must be a list of names, got {self.variant_directions!r}")
+        object.__setattr__(self, "variant_directions", tuple(self.variant_directions))  # a card's JSON gives a list
+        if not all(isinstance(name, str) for name in self.variant_directions):
+            raise ValueError(f"variant_directions must be names of directions, got {self.variant_directions!r}")
+        for name in ("lam", "diversity", "variant_edit"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.learning_rate <= 0 or self.tune_learning_rate <= 0:
@@ -220,6 +233,8 @@ COMPLETION_PRESETS: dict[str, dict[str, Any]] = {
     # pool's 16 best fits; and fewer search steps for the other fills.
     "spread-starts": {"start_candidates": 16},
     "short-variants": {"variant_iterations": 10},
+    # The other fills searched for, as before they were edits of the first fill (docs/performance.md).
+    "searched-variants": {"variant_edit": 0.0},
 }
 
 

@@ -35,6 +35,7 @@ from core.cli import argument_parser
 from core.completer import Completer
 from core.config import COMPLETION_PRESETS, SEED_COMPLETION, CompletionConfig, completion_preset
 from core.detail import detail_in_place, detail_ratio
+from core.directions import Directions, load_directions
 from core.images import image_grid, save_png, to_uint8
 from core.masks import PRESETS, Mask, masked_preview, preset_mask
 from core.inpaint import FillRequest, blend_in, complete_faces, paste_back, photo_fill
@@ -237,13 +238,15 @@ def hole_crops(images: np.ndarray, masks: list[Mask], side: int = 32) -> np.ndar
 
 
 def evaluate_variants(model: TrainedModel, faces: np.ndarray, masks: list[Mask], config: CompletionConfig,
-                      count: int, aligner: FaceAligner | None = None) -> dict[str, float]:
+                      count: int, aligner: FaceAligner | None = None, directions: Directions | None = None
+                      ) -> dict[str, float]:
     """count fills per face to choose from (core.inpaint.complete_faces: the first by Completer.complete, the others
     by Completer.other_fills) against the single fill, on the same faces and masks: how different
     they are in the hole (mean absolute difference of each pair, grey levels), the best and the mean fill's hole
     PSNR, their realism (SWD x 1e3 of the holes' patches to the true holes', core.realism, and, with an aligner, how
-    often a face is found in the completed face), and what the fills cost in time over the single fill."""
-    completer = Completer(model)
+    often a face is found in the completed face), and what the fills cost in time over the single fill. With the
+    model's directions, the other fills are edits along them, as the app makes them."""
+    completer = Completer(model, directions)
     filled_faces(completer, faces[:1], masks[:1], config)  # trace first, so neither timing pays for it
     start = time.perf_counter()
     single = filled_faces(completer, faces, masks, config)[:, 0]
@@ -371,9 +374,10 @@ def main(argv: list[str] | None = None) -> None:
 
     try:
         models = load_models(args.weights, same_size=False)
+        model = models[args.weights[0]]
+        directions = load_directions(args.weights[0], model.config.z_dim)  # for --variants, as the app uses them
     except WeightsError as err:
         parser.exit(2, f"error: {err}\n")
-    model = models[args.weights[0]]
     size = max(each.config.image_size for each in models.values())  # smaller models are compared enlarged
     if (args.curve or args.variants > 1 or args.photo) and model.config.image_size != size:
         parser.exit(2, "error: --curve, --variants and --photo take one model size; compare sizes without them\n")
@@ -417,7 +421,7 @@ def main(argv: list[str] | None = None) -> None:
                 print(f"mask {mask_name}")
                 masks = eval_masks(mask_name, size, len(faces_array))
                 results[mask_name] = evaluate_variants(model, faces_array, masks, ours, args.variants,
-                                                       None if args.no_landmarks else aligner)
+                                                       None if args.no_landmarks else aligner, directions)
             (args.out / "variants.json").write_text(json.dumps(results, indent=2))
             return
         if args.photo:

@@ -64,7 +64,11 @@ def active_weights() -> Path:
 def _load(folder: str, stamp: float) -> tuple[TrainedModel, Completer]:
     """One model in memory: a new checkpoint (stamp) or another folder replaces the one before."""
     model = load_model(folder)
-    completer = Completer(model)
+    try:  # the other fills to choose from are edits along them; without, they are searched for
+        directions = load_directions(folder, model.config.z_dim)
+    except WeightsError:  # the Explore page says so (model_directions)
+        directions = None
+    completer = Completer(model, directions)
     # Trace the completion loops now, beside the page, so the first fill is as fast as later ones.
     # Not a daemon: a process that ends while it runs waits for it (a daemon thread aborts in TensorFlow's native code).
     threading.Thread(target=completer.warm_up, name="warm-up", daemon=False).start()  # pages run in daemon threads

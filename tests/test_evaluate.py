@@ -276,7 +276,7 @@ def test_variants_are_measured_against_the_single_fill(monkeypatch):
     from core import evaluate
 
     class KnownFills:
-        def __init__(self, model):
+        def __init__(self, model, directions=None):
             pass
 
         def complete(self, images, masks, config, callback=None, keep_tuned=False):

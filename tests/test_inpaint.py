@@ -7,6 +7,8 @@ import pytest
 from PIL import Image
 
 from core.align import FaceAligner
+from core.attributes import ATTRIBUTES
+from core.directions import Directions
 from core.completer import Completer
 from core.search import other_starts, spread_starts
 from dataclasses import replace
@@ -289,3 +291,47 @@ def test_a_fill_smaller_than_the_face_is_enlarged_into_its_hole(blend):
     np.testing.assert_array_equal(filled[~mask.fill], face[~mask.fill])
     rows = filled[10:22].astype(int)  # inside the hole: the fill's step from black to white, at the face's scale
     assert (rows[:, 17] - rows[:, 14]).mean() > 100 and abs((rows[:, 22] - rows[:, 18]).mean()) < 60
+
+
+def axis_directions(z_dim: int, names: tuple[str, ...]) -> Directions:
+    """One direction per name, each along its own axis of z."""
+    bank = np.random.default_rng(0).uniform(-1, 1, (20, z_dim)).astype(np.float32)
+    return Directions(list(names), np.eye(z_dim, dtype=np.float32)[: len(names)], bank,
+                      np.full((20, len(ATTRIBUTES)), np.nan))
+
+
+def test_with_directions_the_other_fills_are_the_first_edited_and_farthest_apart(tiny_model):
+    z_dim = tiny_model.config.z_dim
+    completer = Completer(tiny_model, axis_directions(z_dim, ("smile", "age", "yaw")))
+    faces = to_uint8(tiny_model.generator(sample_z(2, z_dim, seed=5)).numpy())
+    mask = center_mask(16)
+    config = replace(FAST, tune_steps=3, variant_edit=1.5, variant_directions=("smile", "age", "mouth_open"))
+    first = completer.complete(faces, mask, config, keep_tuned=True)
+    others = completer.other_fills(faces, mask, first, 2, config)
+    assert others.z.shape == (4, z_dim) and others.iterations == 0  # edits: no search
+    for face in range(2):
+        # the candidates: smile and age (yaw is not asked for, mouth_open not measured), both ways, from the first z
+        axes = np.eye(z_dim, dtype=np.float32)
+        candidates = first.z[face] + 1.5 * np.stack([axes[0], -axes[0], axes[1], -axes[1]])
+        rows = others.z[2 * face : 2 * face + 2]
+        assert all(np.abs(candidates - row).max(axis=1).min() < 1e-5 for row in rows) and not np.allclose(*rows)
+        drawn = completer.generate_with(first.tuned[face], np.concatenate([first.z[face : face + 1], candidates]))
+        np.testing.assert_allclose(others.generated[2 * face : 2 * face + 2],
+                                   completer.generate_with(first.tuned[face], rows), atol=1e-5)
+        hole = drawn[:, mask.fill]
+        hole = hole - hole.mean(axis=1, keepdims=True)
+        from_first = [np.abs(h - hole[0]).mean() for h in hole[1:]]  # the first one picked is the farthest from it
+        picked = int(np.argmin(np.abs(candidates - rows[0]).max(axis=1)))
+        assert from_first[picked] == max(from_first)
+
+
+def test_without_directions_or_with_variant_edit_off_the_other_fills_are_searched_for(tiny_model):
+    z_dim = tiny_model.config.z_dim
+    face = to_uint8(tiny_model.generator(sample_z(1, z_dim, seed=5)).numpy())
+    config = replace(FAST, variant_iterations=3)
+    for completer, settings in ((Completer(tiny_model), config),
+                                (Completer(tiny_model, axis_directions(z_dim, ("smile",))), config),  # 2 edits < 3
+                                (Completer(tiny_model, axis_directions(z_dim, ("smile", "age"))),
+                                 replace(config, variant_edit=0.0))):
+        first = completer.complete(face, center_mask(16), settings, keep_tuned=True)
+        assert completer.other_fills(face, center_mask(16), first, 3, settings).iterations == 3
