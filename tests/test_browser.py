@@ -26,12 +26,18 @@ class AppURL(str):
 
 
 @pytest.fixture(scope="module")
-def app_url(tmp_path_factory):
-    """The real app on a free loopback port, with short completions so the test is quick."""
+def app_url(tmp_path_factory, browser):
+    """The real app on a free loopback port, with short completions so the test is quick; opened once, so the
+    first test does not wait on a cold server (its first page imports TensorFlow and loads the model: past a click's
+    30 s on a busy 2-core machine)."""
     runs = tmp_path_factory.mktemp("runs")
     env = {**os.environ, "FACEFILL_MAX_ITERATIONS": "60", "FACEFILL_RUNS": str(runs)}
     # The shipped config hides error details from users; the tests must see any uncaught exception.
     with serve_app(env, "--client.showErrorDetails", "full") as (address, server):
+        first = browser.new_page()
+        first.goto(f"{address}/inpaint")
+        first.get_by_text("Example photo", exact=True).wait_for(timeout=300_000)
+        first.close()
         url = AppURL(address)
         url.server_pid = server.pid
         url.runs = runs
