@@ -122,7 +122,7 @@ class Completer:
             lambda: self.search.fit_only.get_concrete_function(z, y, w, 1, precision),
             *(lambda away=away: self.search.iterate.get_concrete_function(
                 z, z, z, spec(), z, spec(None), y, w, steps, spec(7), config.optimizer, 1, precision, away)
-              for away in [None] + [Repulsion(y, w)] * (not self.variant_edits(config))),  # other fills searched for
+              for away in [None] + [Repulsion(y, w)] * (not self.variant_edits(config) or config.edit_search_iterations)),
             lambda: self.search.draw.get_concrete_function(z, precision),
             lambda: self.search.evaluate.get_concrete_function(z, y, w, config.lam, 1, precision),
             lambda: self.tuner.steps.get_concrete_function(z, y, w, steps, 1),
@@ -229,10 +229,11 @@ class Completer:
         Completion holds N * count fills, each face's in a row.
 
         Each is drawn by the first fill's G', so it fits the known pixels as closely. With directions (and
-        config.variant_edit), they are the first fill's z edited along them (edited_z); else each starts at another of
-        the first fill's pool's best fits (never the encoder's guess, which the first fill had) and searches
-        config.variant_iterations steps pushed apart in the hole (config.diversity) from the face's first fill and its
-        other fills: they need only be plausible and different.
+        config.variant_edit), they start as the first fill's z edited along them, the edits farthest apart in the hole
+        (_edited_starts), and search config.edit_search_iterations steps; else each starts at another of the first
+        fill's pool's best fits (never the encoder's guess, which the first fill had) and searches
+        config.variant_iterations steps. The search pushes them apart in the hole (config.diversity) from the face's
+        first fill and its other fills: they need only be plausible and different.
         """
         config = self.model.completion if config is None else config
         if not isinstance(count, int) or count < 1:
@@ -244,41 +245,52 @@ class Completer:
             raise ValueError(f"first holds {len(first.z)} fills for {len(y)} faces.")
         if config.tune_steps and first.tuned is None:
             raise ValueError("other_fills draws by the first fill's fine-tuned G: call complete with keep_tuned=True.")
-        edits = self.variant_edits(config)
+        edits, n = self.variant_edits(config), len(y) * count
+        drawn = None
         if len(edits) >= count:
-            return self._edited_fills(y, w, masks, factor, first, count, config, edits)
-        k, n = config.restarts, len(y) * count
-        away = Repulsion(self.search.draw(tf.constant(first.z), config.precision),
-                         tf.constant(np.stack([mask.fill for mask in masks])[..., None].astype(np.float32)))
-        if config.init_pool:
-            candidates = max(count, config.start_candidates)
-            pools = first.pools
-            if pools is None or min(len(pool) - (guess is not None) for pool, guess in pools) < k + candidates:
-                pools = self.search.ranked_pool(y, known, w, config, factor, k + candidates)
-            z = np.stack([other_starts(pool, guess, k, candidates) for pool, guess in pools])  # (N, candidates, z)
-            if candidates > count:
-                drawn = self.search.draw(tf.constant(z.reshape(-1, self.z_dim)), config.precision).numpy()
-                drawn = drawn.reshape(len(y), candidates, *drawn.shape[1:])
-                first_drawn = away.first.numpy()
-                z = np.stack([z[i][spread_starts(drawn[i][:, mask.fill > 0], first_drawn[i][mask.fill > 0], count)]
-                              for i, mask in enumerate(masks)])
-            z = tf.constant(z.reshape(n, self.z_dim))
+            z, drawn = self._edited_starts(masks, first, count, config, edits)
+            steps = config.edit_search_iterations
         else:
-            z = sample_z(n, self.z_dim, config.seed + 1)
+            z, steps = self._pool_starts(y, known, w, masks, factor, first, count, config), config.variant_iterations
         y_c, w_c = tf.repeat(y, count, axis=0), tf.repeat(w, count, axis=0)
-        m = v = tf.zeros_like(z)
-        _, _, _, _, z_hat, best = self.search.iterate(
-            z, m, v, tf.constant(0.0), z, tf.fill([n], np.float32(np.inf)), y_c, w_c,
-            tf.constant(config.variant_iterations), hyperparameters(config), config.optimizer, factor,
-            config.precision, away,
-        )
+        if steps:
+            away = Repulsion(self.search.draw(tf.constant(first.z), config.precision),
+                             tf.constant(np.stack([mask.fill for mask in masks])[..., None].astype(np.float32)))
+            m = v = tf.zeros_like(z)
+            _, _, _, _, z, best = self.search.iterate(
+                z, m, v, tf.constant(0.0), z, tf.fill([n], np.float32(np.inf)), y_c, w_c, tf.constant(steps),
+                hyperparameters(config), config.optimizer, factor, config.precision, away,
+            )
+            drawn = None
         loss, contextual, perceptual, generated = (
-            a.numpy() for a in self.search.evaluate(z_hat, y_c, w_c, config.lam, factor, config.precision))
-        if config.tune_steps:
-            generated = np.concatenate([self.tuner.generate_with(first.tuned[i], z_hat[i * count : (i + 1) * count])
+            a.numpy() for a in self.search.evaluate(z, y_c, w_c, config.lam, factor, config.precision))
+        best = best.numpy() if steps else loss
+        if drawn is not None:
+            generated = drawn
+        elif config.tune_steps:
+            generated = np.concatenate([self.tuner.generate_with(first.tuned[i], z[i * count : (i + 1) * count])
                                         for i in range(len(y))])
-        return Completion(z_hat.numpy(), generated, loss, contextual, perceptual, best.numpy()[:, None],
-                          config.variant_iterations)
+        return Completion(z.numpy(), generated, loss, contextual, perceptual, best[:, None], steps)
+
+    def _pool_starts(self, y: tf.Tensor, known: tf.Tensor, w: tf.Tensor, masks: list[Mask], factor: int,
+                     first: Completion, count: int, config: CompletionConfig) -> tf.Tensor:
+        """(N * count, z) starts of the other fills' search: other best fits of each face's pool (never the encoder's
+        guess), spread apart in the hole among config.start_candidates of them; random z without a pool."""
+        n, k = len(y) * count, config.restarts
+        if not config.init_pool:
+            return sample_z(n, self.z_dim, config.seed + 1)
+        candidates = max(count, config.start_candidates)
+        pools = first.pools
+        if pools is None or min(len(pool) - (guess is not None) for pool, guess in pools) < k + candidates:
+            pools = self.search.ranked_pool(y, known, w, config, factor, k + candidates)
+        z = np.stack([other_starts(pool, guess, k, candidates) for pool, guess in pools])  # (N, candidates, z)
+        if candidates > count:
+            drawn = self.search.draw(tf.constant(z.reshape(-1, self.z_dim)), config.precision).numpy()
+            drawn = drawn.reshape(len(y), candidates, *drawn.shape[1:])
+            first_drawn = self.search.draw(tf.constant(first.z), config.precision).numpy()
+            z = np.stack([z[i][spread_starts(drawn[i][:, mask.fill > 0], first_drawn[i][mask.fill > 0], count)]
+                          for i, mask in enumerate(masks)])
+        return tf.constant(z.reshape(n, self.z_dim))
 
     def variant_edits(self, config: CompletionConfig) -> list[dict[str, float]]:
         """The edits other_fills chooses among: each of config.variant_directions the model has, both ways by
@@ -288,16 +300,15 @@ class Completer:
         return [{name: sign * config.variant_edit} for name in config.variant_directions
                 if name in self.directions.names for sign in (1, -1)]
 
-    def _edited_fills(self, y: tf.Tensor, w: tf.Tensor, masks: list[Mask], factor: int, first: Completion, count: int,
-                      config: CompletionConfig, edits: list[dict[str, float]]) -> Completion:
-        """other_fills by edits: each face's first z moved by every edit, drawn by its G' (or G), and of those the
-        count farthest apart in the hole from the first fill and each other, one by one. A hole is compared less its
-        mean colour, which the colour fit and the Poisson blend replace with the photo's."""
+    def _edited_starts(self, masks: list[Mask], first: Completion, count: int, config: CompletionConfig,
+                       edits: list[dict[str, float]]) -> tuple[tf.Tensor, np.ndarray]:
+        """Each face's first z moved by every edit, drawn by its G' (or G), and of those the count farthest apart in
+        the hole from the first fill and each other, one by one: (N * count, z) and their drawings. A hole is
+        compared less its mean colour, which the colour fit and the Poisson blend replace with the photo's."""
         chosen_z, drawn = [], []
         for i, mask in enumerate(masks):
-            z = np.stack([self.directions.edit(first.z[i], edit) for edit in edits])
-            offsets = first.tuned[i] if config.tune_steps else None
-            candidates = self.generate_with(offsets, np.concatenate([first.z[i : i + 1], z]))
+            z = np.stack([first.z[i], *(self.directions.edit(first.z[i], edit) for edit in edits)])
+            candidates = self.generate_with(first.tuned[i] if config.tune_steps else None, z)
             hole = candidates[:, mask.fill > 0]
             hole = hole - hole.mean(axis=1, keepdims=True)
             picked = [0]  # the first fill
@@ -305,10 +316,6 @@ class Completer:
                 apart = [min(np.abs(hole[j] - hole[k]).mean() for k in picked) if j not in picked else -1.0
                          for j in range(len(candidates))]
                 picked.append(int(np.argmax(apart)))
-            chosen_z.append(np.concatenate([first.z[i : i + 1], z])[picked[1:]])
+            chosen_z.append(z[picked[1:]])
             drawn.append(candidates[picked[1:]])
-        z_hat = tf.constant(np.concatenate(chosen_z))
-        y_c, w_c = tf.repeat(y, count, axis=0), tf.repeat(w, count, axis=0)
-        loss, contextual, perceptual, _ = (
-            a.numpy() for a in self.search.evaluate(z_hat, y_c, w_c, config.lam, factor, config.precision))
-        return Completion(z_hat.numpy(), np.concatenate(drawn), loss, contextual, perceptual, loss[:, None], 0)
+        return tf.constant(np.concatenate(chosen_z)), np.concatenate(drawn)
