@@ -122,7 +122,7 @@ class Completer:
             lambda: self.search.fit_only.get_concrete_function(z, y, w, 1, precision),
             *(lambda away=away: self.search.iterate.get_concrete_function(
                 z, z, z, spec(), z, spec(None), y, w, steps, spec(7), config.optimizer, 1, precision, away)
-              for away in [None] + [Repulsion(y, w)] * (not self.variant_edits(config) or config.edit_search_iterations)),
+              for away in [None] + [Repulsion(y, w)] * (not self.variant_edits(config))),  # other fills searched for
             lambda: self.search.draw.get_concrete_function(z, precision),
             lambda: self.search.evaluate.get_concrete_function(z, y, w, config.lam, 1, precision),
             lambda: self.tuner.steps.get_concrete_function(z, y, w, steps, 1),
@@ -229,11 +229,11 @@ class Completer:
         Completion holds N * count fills, each face's in a row.
 
         Each is drawn by the first fill's G', so it fits the known pixels as closely. With directions (and
-        config.variant_edit), they start as the first fill's z edited along them, the edits farthest apart in the hole
-        (_edited_starts), and search config.edit_search_iterations steps; else each starts at another of the first
-        fill's pool's best fits (never the encoder's guess, which the first fill had) and searches
-        config.variant_iterations steps. The search pushes them apart in the hole (config.diversity) from the face's
-        first fill and its other fills: they need only be plausible and different.
+        config.variant_edit), they are the first fill's z edited along them, the edits farthest apart in the hole
+        (_edited_fills); searching on from the edits (10 steps) made them less different for 0.2 dB closer to the
+        truth (docs/performance.md). Else each starts at another of the first fill's pool's best fits (never the encoder's
+        guess, which the first fill had) and searches config.variant_iterations steps pushed apart in the hole
+        (config.diversity) from the face's first fill and its other fills: they need only be plausible and different.
         """
         config = self.model.completion if config is None else config
         if not isinstance(count, int) or count < 1:
@@ -245,32 +245,30 @@ class Completer:
             raise ValueError(f"first holds {len(first.z)} fills for {len(y)} faces.")
         if config.tune_steps and first.tuned is None:
             raise ValueError("other_fills draws by the first fill's fine-tuned G: call complete with keep_tuned=True.")
-        edits, n = self.variant_edits(config), len(y) * count
-        drawn = None
-        if len(edits) >= count:
-            z, drawn = self._edited_starts(masks, first, count, config, edits)
-            steps = config.edit_search_iterations
-        else:
-            z, steps = self._pool_starts(y, known, w, masks, factor, first, count, config), config.variant_iterations
         y_c, w_c = tf.repeat(y, count, axis=0), tf.repeat(w, count, axis=0)
-        if steps:
-            away = Repulsion(self.search.draw(tf.constant(first.z), config.precision),
-                             tf.constant(np.stack([mask.fill for mask in masks])[..., None].astype(np.float32)))
-            m = v = tf.zeros_like(z)
-            _, _, _, _, z, best = self.search.iterate(
-                z, m, v, tf.constant(0.0), z, tf.fill([n], np.float32(np.inf)), y_c, w_c, tf.constant(steps),
-                hyperparameters(config), config.optimizer, factor, config.precision, away,
-            )
-            drawn = None
+        edits = self.variant_edits(config)
+        if len(edits) >= count:
+            z, drawn = self._edited_fills(masks, first, count, config, edits)
+            loss, contextual, perceptual, _ = (
+                a.numpy() for a in self.search.evaluate(z, y_c, w_c, config.lam, factor, config.precision))
+            return Completion(z.numpy(), drawn, loss, contextual, perceptual, loss[:, None], 0)
+        n = len(y) * count
+        z = self._pool_starts(y, known, w, masks, factor, first, count, config)
+        away = Repulsion(self.search.draw(tf.constant(first.z), config.precision),
+                         tf.constant(np.stack([mask.fill for mask in masks])[..., None].astype(np.float32)))
+        m = v = tf.zeros_like(z)
+        _, _, _, _, z_hat, best = self.search.iterate(
+            z, m, v, tf.constant(0.0), z, tf.fill([n], np.float32(np.inf)), y_c, w_c,
+            tf.constant(config.variant_iterations), hyperparameters(config), config.optimizer, factor,
+            config.precision, away,
+        )
         loss, contextual, perceptual, generated = (
-            a.numpy() for a in self.search.evaluate(z, y_c, w_c, config.lam, factor, config.precision))
-        best = best.numpy() if steps else loss
-        if drawn is not None:
-            generated = drawn
-        elif config.tune_steps:
-            generated = np.concatenate([self.tuner.generate_with(first.tuned[i], z[i * count : (i + 1) * count])
+            a.numpy() for a in self.search.evaluate(z_hat, y_c, w_c, config.lam, factor, config.precision))
+        if config.tune_steps:
+            generated = np.concatenate([self.tuner.generate_with(first.tuned[i], z_hat[i * count : (i + 1) * count])
                                         for i in range(len(y))])
-        return Completion(z.numpy(), generated, loss, contextual, perceptual, best[:, None], steps)
+        return Completion(z_hat.numpy(), generated, loss, contextual, perceptual, best.numpy()[:, None],
+                          config.variant_iterations)
 
     def _pool_starts(self, y: tf.Tensor, known: tf.Tensor, w: tf.Tensor, masks: list[Mask], factor: int,
                      first: Completion, count: int, config: CompletionConfig) -> tf.Tensor:
@@ -300,7 +298,7 @@ class Completer:
         return [{name: sign * config.variant_edit} for name in config.variant_directions
                 if name in self.directions.names for sign in (1, -1)]
 
-    def _edited_starts(self, masks: list[Mask], first: Completion, count: int, config: CompletionConfig,
+    def _edited_fills(self, masks: list[Mask], first: Completion, count: int, config: CompletionConfig,
                        edits: list[dict[str, float]]) -> tuple[tf.Tensor, np.ndarray]:
         """Each face's first z moved by every edit, drawn by its G' (or G), and of those the count farthest apart in
         the hole from the first fill and each other, one by one: (N * count, z) and their drawings. A hole is

@@ -117,7 +117,7 @@ class TrainConfig:
 
 
 # Upper bounds that keep one request from holding the CPU for hours or exhausting memory.
-LIMITS = {"iterations": 100_000, "variant_iterations": 100_000, "edit_search_iterations": 100_000, "restarts": 256, "init_pool": 4096, "report_every": 100_000, "hmc_leapfrog": 100,
+LIMITS = {"iterations": 100_000, "variant_iterations": 100_000, "restarts": 256, "init_pool": 4096, "report_every": 100_000, "hmc_leapfrog": 100,
           "tune_steps": 1000, "start_candidates": 4096}
 
 # Each optimiser's own default step size on z (for HMC, the leapfrog step). Adam's steps are
@@ -157,8 +157,6 @@ class CompletionConfig:
     # dark hole, and a turned face no longer lines up with the photo round the hole.
     variant_edit: float = 2.0
     variant_directions: tuple[str, ...] = ("smile", "eyes_closed", "brows_raised", "age", "female")
-    # Search steps from the edited z, pushed apart as above, before G' draws them (0: the edits as they are).
-    edit_search_iterations: int = 0
     # >0: start from the best of this many random z (forward passes only); with the encoder's guess in the pool, 64 fill
     # lfw-dev as well as 256 at a quarter of the cost (0.08 s against 0.3 s a face).
     init_pool: int = 64
@@ -215,7 +213,7 @@ class CompletionConfig:
             raise ValueError(f"guidance must be from 0 to 1, got {self.guidance}")
         for name, most in LIMITS.items():
             value = getattr(self, name)
-            least = 0 if name in ("init_pool", "tune_steps", "start_candidates", "edit_search_iterations") else 1
+            least = 0 if name in ("init_pool", "tune_steps", "start_candidates") else 1
             if not isinstance(value, int) or not least <= value <= most:
                 raise ValueError(f"{name} must be a whole number from {least} to {most}, got {value!r}")
 
@@ -237,7 +235,6 @@ COMPLETION_PRESETS: dict[str, dict[str, Any]] = {
     "short-variants": {"variant_iterations": 10},
     # The other fills searched for, as before they were edits of the first fill (docs/performance.md).
     "searched-variants": {"variant_edit": 0.0},
-    "edits-then-search": {"edit_search_iterations": 10},
 }
 
 

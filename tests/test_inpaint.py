@@ -336,16 +336,3 @@ def test_without_directions_or_with_variant_edit_off_the_other_fills_are_searche
         first = completer.complete(face, center_mask(16), settings, keep_tuned=True)
         assert completer.other_fills(face, center_mask(16), first, 3, settings).iterations == 3
 
-
-def test_edited_fills_can_search_on_from_the_edits(tiny_model):
-    z_dim = tiny_model.config.z_dim
-    completer = Completer(tiny_model, axis_directions(z_dim, ("smile", "age")))
-    face = to_uint8(tiny_model.generator(sample_z(1, z_dim, seed=5)).numpy())
-    config = replace(FAST, tune_steps=2, variant_edit=1.5, variant_directions=("smile", "age"))
-    first = completer.complete(face, center_mask(16), config, keep_tuned=True)
-    edits = completer.other_fills(face, center_mask(16), first, 2, config)
-    searched = completer.other_fills(face, center_mask(16), first, 2, replace(config, edit_search_iterations=4))
-    assert searched.iterations == 4 and not np.allclose(searched.z, edits.z)
-    # about Adam's 4 steps of lr (0.03) from the edits at most, clipped to [-1, 1] as the search keeps every z
-    assert np.abs(searched.z - np.clip(edits.z, -1, 1)).max() < 0.15
-    np.testing.assert_allclose(searched.generated, completer.generate_with(first.tuned[0], searched.z), atol=1e-5)
