@@ -460,7 +460,7 @@ def test_every_page_works_with_a_model_of_another_size(app, monkeypatch, tmp_pat
     page(app, "pages/explore.py")
     app.segmented_control(key="edit_target").set_value("Your photo").run()
     app.segmented_control(key="edit_source").set_value("Example photo").run()
-    app.slider(key="direction-smile").set_value(1.0).run()
+    app.slider(key="photo-direction-smile").set_value(1.0).run()
     assert not app.exception
     assert app.session_state["projected"][1].face.shape == (size, size, 3)
 
