@@ -253,9 +253,9 @@ class Completer:
                 a.numpy() for a in self.search.evaluate(z, y_c, w_c, config.lam, factor, config.precision))
             return Completion(z.numpy(), drawn, loss, contextual, perceptual, loss[:, None], 0)
         n = len(y) * count
-        z = self._pool_starts(y, known, w, masks, factor, first, count, config)
         away = Repulsion(self.search.draw(tf.constant(first.z), config.precision),
                          tf.constant(np.stack([mask.fill for mask in masks])[..., None].astype(np.float32)))
+        z = self._pool_starts(y, known, w, masks, factor, first, away, count, config)
         m = v = tf.zeros_like(z)
         _, _, _, _, z_hat, best = self.search.iterate(
             z, m, v, tf.constant(0.0), z, tf.fill([n], np.float32(np.inf)), y_c, w_c,
@@ -271,9 +271,10 @@ class Completer:
                           config.variant_iterations)
 
     def _pool_starts(self, y: tf.Tensor, known: tf.Tensor, w: tf.Tensor, masks: list[Mask], factor: int,
-                     first: Completion, count: int, config: CompletionConfig) -> tf.Tensor:
+                     first: Completion, away: Repulsion, count: int, config: CompletionConfig) -> tf.Tensor:
         """(N * count, z) starts of the other fills' search: other best fits of each face's pool (never the encoder's
-        guess), spread apart in the hole among config.start_candidates of them; random z without a pool."""
+        guess), spread apart in the hole (from away's first fills) among config.start_candidates of them; random z
+        without a pool."""
         n, k = len(y) * count, config.restarts
         if not config.init_pool:
             return sample_z(n, self.z_dim, config.seed + 1)
@@ -285,7 +286,7 @@ class Completer:
         if candidates > count:
             drawn = self.search.draw(tf.constant(z.reshape(-1, self.z_dim)), config.precision).numpy()
             drawn = drawn.reshape(len(y), candidates, *drawn.shape[1:])
-            first_drawn = self.search.draw(tf.constant(first.z), config.precision).numpy()
+            first_drawn = away.first.numpy()
             z = np.stack([z[i][spread_starts(drawn[i][:, mask.fill > 0], first_drawn[i][mask.fill > 0], count)]
                           for i, mask in enumerate(masks)])
         return tf.constant(z.reshape(n, self.z_dim))
