@@ -15,7 +15,7 @@ from PIL import Image
 
 from core.align import Alignment, FaceAligner
 from core.completer import Completer
-from core.directions import DIRECTIONS_FILE, Directions, load_directions
+from core.directions import Directions, load_directions
 from core.fair_queue import FairQueue
 from core.images import read_image
 from core.jobs import ACTIVE_FILE
@@ -61,21 +61,22 @@ def active_weights() -> Path:
 
 
 @st.cache_resource(show_spinner="Loading the model...", max_entries=1)
-def _load(folder: str, stamp: float) -> tuple[TrainedModel, Completer]:
-    """One model in memory: a new checkpoint (stamp) or another folder replaces the one before."""
+def _load(folder: str, stamp: float) -> tuple[TrainedModel, Completer, str | None]:
+    """One model in memory, with its attribute directions (the other fills are edits along them; the Explore page's
+    sliders) or why they could not be loaded: a new file in the folder (stamp) or another folder replaces them."""
     model = load_model(folder)
-    try:  # the other fills to choose from are edits along them; without, they are searched for
-        directions = load_directions(folder, model.config.z_dim)
-    except WeightsError:  # the Explore page says so (model_directions)
-        directions = None
+    try:
+        directions, problem = load_directions(folder, model.config.z_dim), None
+    except WeightsError as err:  # the fills are searched for instead, and the Explore page says why (model_directions)
+        directions, problem = None, str(err)
     completer = Completer(model, directions)
     # Trace the completion loops now, beside the page, so the first fill is as fast as later ones.
     # Not a daemon: a process that ends while it runs waits for it (a daemon thread aborts in TensorFlow's native code).
     threading.Thread(target=completer.warm_up, name="warm-up", daemon=False).start()  # pages run in daemon threads
-    return model, completer
+    return model, completer, problem
 
 
-def model_and_completer() -> tuple[TrainedModel, Completer]:
+def _active_model() -> tuple[TrainedModel, Completer, str | None]:
     """The active model, loaded once per process; stops the page with a clear message if it is broken."""
     folder = active_weights()
     stamp = max((p.stat().st_mtime for p in folder.glob("*") if p.is_file()), default=0.0)
@@ -88,21 +89,20 @@ def model_and_completer() -> tuple[TrainedModel, Completer]:
         st.stop()
 
 
-@st.cache_resource(max_entries=1)
-def _load_directions(folder: str, stamp: float, z_dim: int) -> Directions | None:
-    return load_directions(folder, z_dim)
+def model_and_completer() -> tuple[TrainedModel, Completer]:
+    """The active model and its completer (see _active_model)."""
+    model, completer, _ = _active_model()
+    return model, completer
 
 
-def model_directions(model: TrainedModel) -> Directions | None:
-    """The active model's attribute directions, None when its folder has none (or they do not fit it)."""
-    path = active_weights() / DIRECTIONS_FILE
-    try:
-        return _load_directions(str(path.parent), path.stat().st_mtime if path.is_file() else 0.0, model.config.z_dim)
-    except WeightsError as err:
-        st.warning(f"The attribute directions could not be loaded, so the edit sliders are off. {err} Measure them "
+def model_directions() -> Directions | None:
+    """The active model's attribute directions, None when its folder has none (or they do not fit it: then says so)."""
+    _, completer, problem = _active_model()
+    if problem is not None:
+        st.warning(f"The attribute directions could not be loaded, so the edit sliders are off. {problem} Measure them "
                    "again for this model with `python -m core.directions` (docs/training.md, 'Attribute directions').",
                    icon=":material/warning:")
-        return None
+    return completer.directions
 
 
 @st.cache_resource(show_spinner="Loading the face landmark model...")

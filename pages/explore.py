@@ -28,7 +28,7 @@ STRIP_WIDTH = 80  # px a face is shown in the strips: 8 to a row on a desktop, 4
 
 st.title("Explore latent space")
 model, completer = model_and_completer()
-directions = model_directions(model)
+directions = model_directions()
 
 
 @st.cache_data(max_entries=32)

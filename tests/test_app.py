@@ -281,6 +281,26 @@ def test_explore_without_directions_says_how_to_make_them(app):
     assert "python -m core.directions" in messages(app)
 
 
+def test_the_directions_are_read_once_for_every_page(app, with_directions, monkeypatch):
+    import pages.common
+
+    reads = []
+    read = pages.common.load_directions
+    monkeypatch.setattr(pages.common, "load_directions", lambda *args: reads.append(args) or read(*args))
+    page(app, "pages/inpaint.py")
+    page(app, "pages/explore.py")
+    assert not app.exception and app.slider(key="direction-smile")
+    assert len(reads) == 1
+
+
+def test_unreadable_directions_turn_the_sliders_off_and_say_why(app, with_directions):
+    (with_directions / "directions.npz").write_bytes(b"garbage")
+    page(app, "pages/explore.py")
+    assert not app.exception
+    assert "could not be loaded, so the edit sliders are off" in messages(app)
+    assert not [s for s in app.slider if s.key.startswith("direction-")]
+
+
 def test_explore_labelled_face_algebra(app, with_directions):
     page(app, "pages/explore.py")
     assert not app.exception
