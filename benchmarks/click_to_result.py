@@ -2,12 +2,13 @@
 mask, the page's defaults. The first fill on a fresh server, then fills in new tabs on the warm server. Each is timed
 twice: to the first fill on screen ("Total loss"), and to all the fills to pick from ("Your pick").
 
-python -m benchmarks.click_to_result [--fills 1] [--tabs 3] [--against OTHER_CHECKOUT]
+python -m benchmarks.click_to_result [--fills 1] [--tabs 3] [--against OTHER_CHECKOUT] [--think 40]
 
 --against runs the same clicks on another checkout of the app (e.g. `git worktree add /tmp/before COMMIT`), the two
 servers taking turns, and prints this checkout's times as ratios to it. Each server starts just before its first fill,
 so neither first fill shares the machine with the other server's start. --fills sets the page's "Fills to choose
-from" slider (where the page has one).
+from" slider (where the page has one). --think makes the first user wait that many seconds, once the hole is shown,
+before the first click on a fresh server: as a person would, while the model warms up.
 """
 from __future__ import annotations
 
@@ -21,9 +22,9 @@ from tests.helpers.app_server import CHROMIUM, CHROMIUM_ARGS, ROOT, serve_app, s
 from core.cli import argument_parser
 
 
-def one_fill(browser, url: str, fills: int | None) -> tuple[float, float]:
-    """Open the Inpaint page in a new tab, take the example photo and the centre mask, click fill: seconds to the first
-    fill on screen and to all of them."""
+def one_fill(browser, url: str, fills: int | None, think: float = 0.0) -> tuple[float, float]:
+    """Open the Inpaint page in a new tab, take the example photo and the centre mask, wait think seconds, click fill:
+    seconds to the first fill on screen and to all of them."""
     page = browser.new_context(viewport={"width": 1280, "height": 1600}).new_page()
     page.goto(f"{url}/inpaint")
     page.get_by_text("Example photo", exact=True).click()
@@ -36,6 +37,7 @@ def one_fill(browser, url: str, fills: int | None) -> tuple[float, float]:
             slider.focus()  # a rerun can take the focus away
             page.keyboard.press("ArrowLeft" if now > fills else "ArrowRight")
             settle(page, quiet_s=0.5)
+    time.sleep(think)
     start = time.perf_counter()
     page.get_by_role("button", name="Fill the hole").click()
     page.get_by_text("Total loss").wait_for(timeout=300_000)
@@ -54,6 +56,8 @@ def main() -> None:
     parser.add_argument("--fills", type=int, default=None, help="fills to choose from (default: the page's own)")
     parser.add_argument("--tabs", type=int, default=3, help="fills in new tabs on the warm server, after the first")
     parser.add_argument("--against", type=Path, default=None, help="another checkout of the app to compare with")
+    parser.add_argument("--think", type=float, default=0.0,
+                        help="seconds the first user waits before the first click on a fresh server")
     args = parser.parse_args()
     roots = {"this checkout": ROOT, **({str(args.against): args.against.resolve()} if args.against else {})}
     times: dict[str, list[tuple[float, float]]] = {name: [] for name in roots}
@@ -64,7 +68,8 @@ def main() -> None:
             for name, root in roots.items():
                 if name not in urls:
                     urls[name] = servers.enter_context(serve_app(None, root=root))[0]
-                times[name].append(one_fill(browser, urls[name], args.fills))
+                think = args.think if not times[name] else 0.0
+                times[name].append(one_fill(browser, urls[name], args.fills, think))
         browser.close()
     baseline = times.get(str(args.against))
     for name, each in times.items():
