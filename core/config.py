@@ -133,7 +133,8 @@ class CompletionConfig:
     lam: float = 0.1  # weight of the perceptual (adversarial) loss
     # Faster than the seed's 1000 steps at lr 0.01 and as good: from the best start of the pool and the encoder's
     # guess, 50 steps at lr 0.03 fill lfw-dev as well as 100 after the fine-tuning of G ("thorough" below;
-    # core.evaluate --configs default thorough); 30 lost 0.17 dB on strokes.
+    # core.evaluate --configs default thorough); 30 lost 0.17 dB on strokes with 25 tuning steps. After the 128 px
+    # model's 50 tuning steps 30 are as good or better, and its card sets them (weights/MODEL_CARD.md, "Search length").
     iterations: int = 50
     optimizer: str = "adam"  # adam | momentum | hmc
     learning_rate: float | None = None  # step size (HMC: leapfrog step); None: STEP_SIZES[optimizer]
@@ -235,6 +236,8 @@ COMPLETION_PRESETS: dict[str, dict[str, Any]] = {
     "short-variants": {"variant_iterations": 10},
     # The other fills searched for, as before they were edits of the first fill (docs/performance.md).
     "searched-variants": {"variant_edit": 0.0},
+    # 50 search steps, the 128 px model's default until its card set 30 (weights/MODEL_CARD.md, "Search length").
+    "long-search": {"iterations": 50},
 }
 
 
