@@ -38,9 +38,11 @@ def crowd(browser, root: Path, users: int) -> list[float | None]:
         deadline = time.perf_counter() + 600
         while None in done and time.perf_counter() < deadline:
             for i, page in enumerate(pages):
-                if done[i] is None and page.get_by_text("Total loss").count():
+                if done[i] is not None:
+                    continue
+                if page.get_by_text("Total loss").count():
                     done[i] = time.perf_counter() - start
-                elif done[i] is None and not told[i]:
+                elif not told[i]:
                     told[i] = bool(page.get_by_text("ahead of you").count() + page.get_by_text("you are next").count())
             time.sleep(0.1)
         for page in pages:

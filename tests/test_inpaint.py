@@ -337,7 +337,6 @@ def test_without_directions_or_with_variant_edit_off_the_other_fills_are_searche
         assert completer.other_fills(face, center_mask(16), first, 3, settings).iterations == 3
 
 
-
 def test_the_edits_the_other_fills_choose_among_are_checked_settings():
     assert CompletionConfig(variant_directions=["smile", "age"]).variant_directions == ("smile", "age")  # a card's list
     for wrong in ({"variant_directions": "smile"}, {"variant_directions": [1]}, {"variant_edit": -1.0},
