@@ -6,8 +6,9 @@ The same networks (core.networks), losses, schedule (one D update, then g_steps 
 and moving average of G as core.train's DCGAN.train_step, written with Keras's stateless API (`stateless_call`,
 `stateless_apply`) so one jitted JAX function does a whole step; tests/test_train_jax.py checks that both give the
 same losses and weights from the same start on the same batches. It trains from a published model for a fixed wall
-time and writes OUT/model (the averaged G and D, as core.weights loads them), OUT/generator_raw.weights.h5 and
-OUT/losses.csv. Keras takes its backend when first imported: run this in a process of its own.
+time and writes OUT/model (the averaged G and D, as core.weights loads them), OUT/losses.csv and, if asked, whole
+models at chosen minutes (OUT/model-stepN). Keras takes its backend when first imported: run this in a process of
+its own.
 """
 from __future__ import annotations
 
@@ -34,10 +35,9 @@ from core.cli import argument_parser  # noqa: E402
 from core.config import PRECISIONS, ModelConfig, TrainConfig  # noqa: E402
 from core.networks import build_discriminator, build_generator, dtype_policy  # noqa: E402
 from core.weights import (  # noqa: E402
-    GENERATOR_FILE, atomic_write, load_model, read_model_json, save_model, save_network,
+    GENERATOR_FILE, atomic_write, load_model, read_model_json, save_model,
 )
 
-RAW_GENERATOR = "generator_raw.weights.h5"
 LOSSES = "losses.csv"
 
 
@@ -193,9 +193,11 @@ def read_faces(path: Path, size: int) -> np.ndarray:
 
 
 def train(faces: np.ndarray, out: Path, init_from: Path, train_config: TrainConfig, minutes: float,
-          log_every: int = 50, storage: str = "float32") -> dict[str, Any]:
-    """Train from init_from on faces (uint8) until train_config.steps or the wall time; write out (see the module's
-    docstring) with weights stored as storage (float16 halves them). Returns the card written with the model."""
+          log_every: int = 50, storage: str = "float32", snapshots: tuple[float, ...] = ()) -> dict[str, Any]:
+    """Train from init_from on faces (uint8) until train_config.steps or the wall time; write out/model (the averaged G
+    and D, stored as storage: float16 halves them) and out/losses.csv, and a whole model out/model-stepN at each of
+    snapshots (minutes into the run), so a run that goes wrong late still brings back its earlier state. Returns the
+    card written with the final model."""
     import jax
 
     out = Path(out)
@@ -203,28 +205,40 @@ def train(faces: np.ndarray, out: Path, init_from: Path, train_config: TrainConf
     config = read_model_json(init_from)["config"]
     gan = JaxGAN(config, train_config)
     card = gan.start_from(init_from)
+    card.update(data=f"{len(faces)} faces", images=len(faces), batch_size=train_config.batch_size,
+                ema_decay=train_config.ema_decay, r1_gamma=train_config.r1_gamma, precision=train_config.precision,
+                trained_with=f"keras {keras.__version__} on jax {jax.__version__}",
+                machine=f"{jax.devices()[0].device_kind}, {platform.machine()}")
+    # The faces live on the device and each batch is gathered there, so the host only draws indices and z.
+    on_device = jax.device_put(faces)
+    gather = jax.jit(lambda images, index: images[index].astype("float32") / 127.5 - 1.0)
     rng = np.random.default_rng(train_config.seed)
     state, step, rows = gan.state(), 0, []
-    deadline = start + 60 * minutes
+    deadline, pending = start + 60 * minutes, sorted(start + 60 * m for m in snapshots)
     batch = train_config.batch_size
+
+    def save(folder: Path) -> None:
+        gan.assign(jax.device_get(state))
+        generator = gan.ema_generator if train_config.ema_decay else gan.generator
+        save_model(folder, config, generator, gan.discriminator,
+                   {**card, "steps": card["previous_steps"] + step,
+                    "wall_seconds": round(time.perf_counter() - start, 1)}, storage)
+
     while step < train_config.steps and time.perf_counter() < deadline:
-        real = faces[rng.integers(0, len(faces), batch)].astype(np.float32) / 127.5 - 1.0
+        real = gather(on_device, rng.integers(0, len(faces), batch))
         z = rng.uniform(-1, 1, (batch, config.z_dim)).astype(np.float32)
         state, losses = gan.train_step(state, real, z)
         step += 1
         if step % log_every == 0 or step == 1:
             rows.append({"step": step, **{k: float(v) for k, v in losses.items()},
                          "seconds": round(time.perf_counter() - start, 2)})
-    gan.assign(jax.device_get(state))
-    seconds = time.perf_counter() - start
-    card.update(data=f"{len(faces)} faces", images=len(faces), batch_size=batch, steps=card["previous_steps"] + step,
-                wall_seconds=round(seconds, 1), ema_decay=train_config.ema_decay, r1_gamma=train_config.r1_gamma,
-                precision=train_config.precision, trained_with=f"keras {keras.__version__} on jax {jax.__version__}",
-                machine=f"{jax.devices()[0].device_kind}, {platform.machine()}")
+            print(", ".join(f"{k} {v}" for k, v in rows[-1].items()), flush=True)
+        if pending and time.perf_counter() >= pending[0]:
+            pending.pop(0)
+            save(out / f"model-step{card['previous_steps'] + step}")
     out.mkdir(parents=True, exist_ok=True)
-    generator = gan.ema_generator if train_config.ema_decay else gan.generator
-    save_model(out / "model", config, generator, gan.discriminator, card, storage)
-    save_network(out / RAW_GENERATOR, build_generator, config, gan.generator, storage)
+    save(out / "model")
+    card.update(steps=card["previous_steps"] + step, wall_seconds=round(time.perf_counter() - start, 1))
 
     def write(tmp: Path) -> None:
         with open(tmp, "w", newline="") as f:
@@ -233,6 +247,7 @@ def train(faces: np.ndarray, out: Path, init_from: Path, train_config: TrainConf
             writer.writerows(rows)
 
     atomic_write(out / LOSSES, write)
+    seconds = time.perf_counter() - start
     print(f"{step} steps in {seconds:.0f} s ({step / seconds:.2f} steps/s); wrote {out / 'model' / GENERATOR_FILE}")
     return card
 
@@ -253,12 +268,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--log-every", type=int, default=50, help="steps between rows of losses.csv")
     parser.add_argument("--storage", choices=("float32", "float16"), default="float32",
                         help="the written weights' precision (float16 halves them, as weights/ stores them)")
+    parser.add_argument("--snapshots", type=float, nargs="*", default=(),
+                        help="minutes into the run at which to write a whole model as well (OUT/model-stepN)")
     args = parser.parse_args(argv)
     try:
         config = TrainConfig(batch_size=args.batch_size, steps=args.steps, learning_rate=args.learning_rate,
                              r1_gamma=args.r1_gamma, precision=args.precision, seed=args.seed)
         faces = read_faces(args.data, read_model_json(args.init_from)["config"].image_size)
-        train(faces, args.out, args.init_from, config, args.minutes, args.log_every, args.storage)
+        train(faces, args.out, args.init_from, config, args.minutes, args.log_every, args.storage,
+              tuple(args.snapshots))
     except (ValueError, FileNotFoundError, RuntimeError) as err:
         parser.exit(2, f"error: {err}\n")
 

@@ -9,8 +9,9 @@ At most 64 MiB travels, and the tracked tree is larger, so `prepare` moves every
 (the other weights, figures, the landmark model) into .gpu/aside/ until `restore`; what stays is core/, this script,
 the shipped G, D and model.json, the Keras wheel with the two packages it needs that the GPU image lacks, and as many
 aligned faces as fit, as JPEG. The run (core.train_jax) trains from weights/ for a fixed wall time and writes the
-averaged G, D, the raw G (float16, each under 16 MiB) and the losses under $OUT/run. Bring them back and close the
-sitting as any other: `python -m core.sitting RUN --real data/aligned128`.
+averaged G and D (float16, each under 16 MiB) at the end and at half time, the losses and the log under $OUT: 8
+files, the most the device brings back. Close it as any other sitting: `python -m core.sitting RUN --real
+data/aligned128`, where RUN holds the returned model/ (or a model-stepN renamed model/).
 """
 from __future__ import annotations
 
@@ -35,8 +36,9 @@ NEEDED = ("core/", "scripts/gpu_sitting.py", "pyproject.toml", ".gitignore",
           "weights/model.json", "weights/generator.weights.h5", "weights/discriminator.weights.h5")
 WHEELS = ("keras==3.15.1", "namex", "optree")  # the GPU image has jax, numpy, h5py, pillow, absl-py, rich, ml-dtypes
 TRAVEL_BUDGET = 62 * 2**20  # of the 64 MiB that may travel
-RUN = ("python3 -m core.train_jax --data .gpu/faces.zip --init-from weights --out $OUT/run --minutes {minutes} "
-       "--batch-size 64 --r1-gamma 0.005 --precision mixed_bfloat16 --storage float16")
+# float32 (the H100 runs it as TF32), as the CPU sittings train; the model at half its minutes comes back as well.
+RUN = ("python3 -m core.train_jax --data .gpu/faces.zip --init-from weights --out $OUT --minutes {minutes} "
+       "--snapshots {half} --batch-size 64 --r1-gamma 0.005 --storage float16 --log-every {log_every}")
 
 
 def tracked() -> list[Path]:
@@ -108,8 +110,9 @@ def prepare(data: Path) -> None:
 def device_command(minutes: float) -> str:
     install = ("python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site "
                ".gpu/wheels/*.whl && export PYTHONPATH=/tmp/site:$PWD || exit 1; ")
-    return (install + "export KERAS_BACKEND=jax PYTHONUNBUFFERED=1; nvidia-smi -L; "
-            + RUN.format(minutes=minutes) + " 2>&1 | tee $OUT/train.log")
+    gpu_or_stop = "python3 -c 'import jax; d = jax.devices(); print(d); assert d[0].platform == \"gpu\"' || exit 1; "
+    return (install + "export KERAS_BACKEND=jax PYTHONUNBUFFERED=1; nvidia-smi -L; " + gpu_or_stop
+            + RUN.format(minutes=minutes, half=minutes / 2, log_every=500) + " 2>&1 | tee $OUT/train.log")
 
 
 def main() -> None:
@@ -128,7 +131,7 @@ def main() -> None:
     else:  # the device's command on this CPU, with this checkout's own Keras (JAX from requirements-dev.txt)
         out = STAGE / "dry-run"
         shutil.rmtree(out, ignore_errors=True)
-        command = RUN.format(minutes=1).replace("$OUT", str(out)).replace(" --precision mixed_bfloat16", "")
+        command = RUN.format(minutes=1, half=0.5, log_every=5).replace("$OUT", str(out))
         subprocess.run(command.replace("python3", sys.executable, 1).split(), cwd=ROOT, check=True,
                        env={**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"})
         files = sorted(p for p in out.rglob("*") if p.is_file())
