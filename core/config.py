@@ -170,9 +170,6 @@ class CompletionConfig:
     # At photo resolution 50 give the 128 px model +0.14 dB on strokes: its card asks for them (weights/MODEL_CARD.md).
     tune_steps: int = 25
     tune_learning_rate: float = 3e-4
-    # 0 tunes all of G's weights. A size (e.g. 64) tunes only the layers that draw at it and above: the layers below
-    # stay G's, so they run once a face and each step is cheaper (core.tuning).
-    tune_from: int = 0
     blend: bool = True  # Poisson blending of the filled region
     colour_fit: bool = True  # map G(z^)'s colours onto the known ring round the hole before blending
     # Scale of G's gradients in the Poisson solve (1 = plain Poisson cloning): 0.9 was best for
@@ -213,9 +210,6 @@ class CompletionConfig:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.learning_rate <= 0 or self.tune_learning_rate <= 0:
             raise ValueError(f"learning rates must be > 0, got {self.learning_rate} and {self.tune_learning_rate}")
-        if not (isinstance(self.tune_from, int) and (self.tune_from == 0 or (self.tune_from >= 8 and
-                                                                               self.tune_from & (self.tune_from - 1) == 0))):
-            raise ValueError(f"tune_from must be 0 (all of G) or a size G draws at (8, 16, ... 128), got {self.tune_from!r}")
         if not 0 <= self.guidance <= 1:
             raise ValueError(f"guidance must be from 0 to 1, got {self.guidance}")
         for name, most in LIMITS.items():
@@ -244,11 +238,6 @@ COMPLETION_PRESETS: dict[str, dict[str, Any]] = {
     "searched-variants": {"variant_edit": 0.0},
     # 50 search steps, the 128 px model's default until its card set 30 (weights/MODEL_CARD.md, "Search length").
     "long-search": {"iterations": 50},
-    # Candidates, measured against the default (docs/performance.md): G tuned from 16, 32 or 64 px up, its layers
-    # below left as they are (0.39x, 0.24x, 0.14x the tuning time of all of G, 128 px model).
-    "tune-from-16": {"tune_from": 16},
-    "tune-from-32": {"tune_from": 32},
-    "tune-from-64": {"tune_from": 64},
 }
 
 

@@ -5,8 +5,7 @@ pixels from z^, and G'(z^) fills the hole. Pivotal tuning (Roich et al. 2022) is
 keeps the person's likeness at z and, close to z, still moves along G's directions, so an edited z' gives this person
 edited, not a stranger. A tuned G' is kept as float16 offsets from G's weights: small, and cheap to hold per user.
 
-Tuning may leave G's lower layers as they are (CompletionConfig.tune_from): then they run once a face, and each
-step runs and differentiates only the layers above. Tuning stays in float32 even where the search runs in bfloat16: its small steps would be lost in bfloat16's
+Tuning stays in float32 even where the search runs in bfloat16: its small steps would be lost in bfloat16's
 8-bit mantissa. There is one copy of G to tune; completions running at once take turns on it (GTuner.lock).
 """
 from __future__ import annotations
@@ -30,7 +29,7 @@ class GTuner:
     def __init__(self, model: TrainedModel):
         self.generator = model.generator
         self._copy: keras.Model | None = None
-        self._parts: dict[int, tuple[keras.Model | None, keras.Model, keras.optimizers.Optimizer]] = {}
+        self._optimizer: keras.optimizers.Optimizer | None = None
         self.lock = threading.Lock()  # held while the copy is reset, tuned or drawn with
 
     def copy(self) -> keras.Model:
@@ -39,51 +38,34 @@ class GTuner:
             self._copy = keras.models.clone_model(self.generator)
         return self._copy
 
-    def part(self, tune_from: int, learning_rate: float) -> tuple[keras.Model | None, keras.Model,
-                                                                   keras.optimizers.Optimizer]:
-        """The copy cut where tuning starts: the layers below tune_from px (None for 0: all of G is tuned), which
-        stay G's and so run once a face; the layers from it up, which tuning changes; their Adam at this learning
-        rate. Made on first use."""
-        if tune_from not in self._parts:
-            copy = self.copy()
-            names = {layer.name for layer in copy.layers}
-            first = next((name for name in (f"g_conv{tune_from}", f"g_rgb{tune_from}") if name in names), None)
-            if tune_from and first is None:
-                sizes = sorted(int(n[6:]) for n in names if n.startswith(("g_conv", "g_rgb")))
-                raise ValueError(f"tune_from must be 0 (all of G) or a size this G draws at ({sizes}), "
-                                 f"got {tune_from}")
-            cut = copy.get_layer(first).input if tune_from else None
-            below = keras.Model(copy.input, cut) if tune_from else None
-            tuned = keras.Model(cut, copy.output) if tune_from else copy
-            optimizer = keras.optimizers.Adam(learning_rate)
-            optimizer.build(tuned.trainable_variables)
-            self._parts[tune_from] = below, tuned, optimizer
-        below, tuned, optimizer = self._parts[tune_from]
-        optimizer.learning_rate.assign(learning_rate)
-        return below, tuned, optimizer
+    def optimizer(self, learning_rate: float) -> keras.optimizers.Optimizer:
+        """The tuning optimiser, built for the copy of G on first use, at this learning rate."""
+        if self._optimizer is None:
+            self._optimizer = keras.optimizers.Adam(learning_rate)
+            self._optimizer.build(self.copy().trainable_variables)
+        self._optimizer.learning_rate.assign(learning_rate)
+        return self._optimizer
 
     @tf.function(reduce_retracing=True)
-    def steps(self, z, y, w, n, factor: int, tune_from: int):
-        """n Adam steps on the copy's weights from tune_from px up (part) to fit y's known pixels (w) from z;
-        returns the copy's G'(z)."""
-        below, tuned, optimizer = self._parts[tune_from]
-        x = z if below is None else below(z, training=False)
-        variables = tuned.trainable_variables
+    def steps(self, z, y, w, n, factor: int):
+        """n Adam steps on the copy's weights to fit y's known pixels (w) from z; returns the copy's G'(z)."""
+        variables = self._copy.trainable_variables
         for _ in tf.range(n):
             with tf.GradientTape() as tape:
-                loss = tf.reduce_sum(contextual_loss(tuned(x, training=False), y, w, factor))
-            optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
-        return tuned(x, training=False)
+                loss = tf.reduce_sum(contextual_loss(self._copy(z, training=False), y, w, factor))
+            self._optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        return self._copy(z, training=False)
 
     def fit(self, z: tf.Tensor, y: tf.Tensor, w: tf.Tensor, config: CompletionConfig, factor: int) -> tf.Tensor:
         """Reset the copy to G and tune it on one image (config.tune_steps steps); returns G'(z). Hold the lock."""
-        _, _, optimizer = self.part(config.tune_from, config.tune_learning_rate)
-        for copy, original in zip(self.copy().weights, self.generator.weights):
+        tuned = self.copy()
+        optimizer = self.optimizer(config.tune_learning_rate)
+        for copy, original in zip(tuned.weights, self.generator.weights):
             copy.assign(original)
         for slot in optimizer.variables:
             if slot is not optimizer.learning_rate:
                 slot.assign(tf.zeros_like(slot))
-        return self.steps(z, y, w, tf.constant(config.tune_steps), factor, config.tune_from)
+        return self.steps(z, y, w, tf.constant(config.tune_steps), factor)
 
     def offsets(self) -> Offsets:
         """The copy's weights as float16 offsets from G's own. Hold the lock."""

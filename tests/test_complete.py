@@ -4,7 +4,6 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-import tensorflow as tf
 from PIL import Image
 
 from core import complete as complete_cli
@@ -140,31 +139,6 @@ def test_the_search_in_bfloat16_uses_the_models_weights_and_fits_as_float32_does
     assert ours.generated.dtype == np.float32 and ours.loss.dtype == np.float32
     np.testing.assert_allclose(ours.loss, theirs.loss, rtol=0.15)
     assert hole_error(ours.generated, own_samples, mask) < 1.5 * hole_error(theirs.generated, own_samples, mask) + 0.02
-
-
-def test_tuning_from_a_size_changes_only_the_layers_from_it_up_and_still_fits(tiny_model, own_samples):
-    from core.tuning import GTuner
-
-    tuner = GTuner(tiny_model)
-    z = tf.constant(sample_z(1, tiny_model.config.z_dim, seed=5).numpy())
-    y = tf.constant(own_samples[:1].astype(np.float32) / 127.5 - 1)
-    w = tf.ones_like(y[..., :1])
-    before = np.abs(tiny_model.generator(z, training=False).numpy() - y.numpy()).mean()
-    errors = {}
-    for tune_from in (0, 16):  # all of G; the tiny G's top layer (toRGB at 16 px) alone
-        config = CompletionConfig(tune_steps=30, tune_learning_rate=3e-3, tune_from=tune_from)
-        with tuner.lock:
-            drawn = tuner.fit(z, y, w, config, 1).numpy()
-            changed = {variable.path.split("/")[0] for variable, offset in zip(tuner.copy().weights, tuner.offsets())
-                       if np.abs(offset).max() > 0}
-        errors[tune_from] = np.abs(drawn - y.numpy()).mean()
-        assert changed == ({"g_rgb16"} if tune_from else {"g_dense", "g_bn4", "g_conv8", "g_bn8", "g_rgb16"}), changed
-        np.testing.assert_allclose(drawn, tuner.generate_with(tuner.offsets(), z.numpy()), atol=1e-2)
-    assert errors[16] < 0.95 * before and errors[0] < 0.95 * before, (before, errors)
-    with pytest.raises(ValueError, match="tune_from must be 0"):
-        tuner.part(32, 1e-3)  # the tiny G draws at 8 and 16 px only
-    with pytest.raises(ValueError, match="tune_from must be 0"):
-        CompletionConfig(tune_from=48)
 
 
 def test_precision_auto_is_bfloat16_only_on_a_cpu_that_computes_it(monkeypatch):
