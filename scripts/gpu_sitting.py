@@ -74,8 +74,10 @@ def restore() -> int:
     return moved
 
 
-def pack_faces(data: Path, budget: int, quality: int = 92) -> tuple[int, int]:
-    """As many of data's aligned faces (in a seeded random order) as fit in budget bytes, as JPEG in a zip."""
+def pack_faces(data: Path, budget: int, quality: int = 85) -> tuple[int, int]:
+    """As many of data's aligned faces (in a seeded random order) as fit in budget bytes, as JPEG in a zip. At
+    quality 85 (3.4 KiB a face) 500 of them are as far from the same faces as PNG by SWD as at 92 (4.4 KiB) and
+    nearer than two sets of real faces are, at every scale: a third more faces travel."""
     import numpy as np
 
     paths = sorted(p for p in data.iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg"))
