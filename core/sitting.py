@@ -201,15 +201,21 @@ def publish_sitting(run_model: Path, weights: Path, photos: np.ndarray, config: 
 
 
 def recipe(run_dir: Path) -> str:
-    """What the run changed from core.train's defaults, from its run.json ('' without one)."""
-    path = run_dir / "run.json"
-    if not path.is_file():
+    """What the run changed from core.train's defaults: from its run.json (core.train), else from its model's card
+    (core.train_jax writes no run.json), with the machine it names ('' with neither)."""
+    path, machine = run_dir / "run.json", ""
+    defaults = asdict(TrainConfig())
+    if path.is_file():
+        train = json.loads(path.read_text())["train"]
+    elif (run_dir / "model" / MODEL_JSON).is_file():
+        card = json.loads((run_dir / "model" / MODEL_JSON).read_text()).get("card", {})
+        train, machine = {key: card[key] for key in defaults if key in card}, card.get("machine", "")
+    else:
         return ""
-    train, defaults = json.loads(path.read_text())["train"], asdict(TrainConfig())
     skip = {"steps", "log_every", "sample_every", "checkpoint_every", "d_learning_rate"}
     changed = [f"{key} {value:g}" if isinstance(value, float) else f"{key} {value}" for key, value in train.items()
                if key not in skip and value != defaults.get(key)]
-    return ", ".join(changed)
+    return ", ".join(changed + ([f"on {machine.split(',')[0]}"] if machine else []))
 
 
 def card_row(run_dir: Path, comparison: Comparison, verdict: str) -> str:

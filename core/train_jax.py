@@ -206,7 +206,7 @@ def train(faces: np.ndarray, out: Path, init_from: Path, train_config: TrainConf
     gan = JaxGAN(config, train_config)
     card = gan.start_from(init_from)
     card.update(data=f"{len(faces)} faces", images=len(faces), batch_size=train_config.batch_size,
-                ema_decay=train_config.ema_decay, r1_gamma=train_config.r1_gamma, precision=train_config.precision,
+                learning_rate=train_config.learning_rate, ema_decay=train_config.ema_decay, r1_gamma=train_config.r1_gamma, precision=train_config.precision,
                 trained_with=f"keras {keras.__version__} on jax {jax.__version__}",
                 machine=f"{jax.devices()[0].device_kind}, {platform.machine()}")
     # The faces live on the device and each batch is gathered there, so the host only draws indices and z.

@@ -142,3 +142,17 @@ def test_the_cli_says_what_it_decided_and_refuses_a_run_of_another_model(sitting
     (other / MODEL_JSON).write_text(json.dumps(meta))
     result = subprocess.run(command[:5] + [str(other)] + command[6:], capture_output=True, text=True, timeout=600)
     assert result.returncode == 2 and "error:" in result.stderr and "other" in result.stderr
+
+
+def test_a_run_without_run_json_is_described_by_its_models_card(tmp_path, tiny_weights):
+    """core.train_jax writes no run.json: the card row names what its model's card says it changed, and where."""
+    from core.sitting import recipe
+    from core.weights import write_json
+
+    run = tmp_path / "gpu-run"
+    shutil.copytree(tiny_weights, run / "model")
+    meta = json.loads((run / "model" / MODEL_JSON).read_text())
+    meta["card"].update(batch_size=32, r1_gamma=0.005, learning_rate=2e-4, machine="NVIDIA H100 80GB HBM3, x86_64")
+    write_json(run / "model" / MODEL_JSON, meta)
+    assert recipe(run) == "batch_size 32, r1_gamma 0.005, on NVIDIA H100 80GB HBM3"
+    assert recipe(tmp_path / "nothing") == ""
