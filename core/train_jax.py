@@ -193,15 +193,20 @@ def read_faces(path: Path, size: int) -> np.ndarray:
 
 
 def train(faces: np.ndarray, out: Path, init_from: Path, train_config: TrainConfig, minutes: float,
-          log_every: int = 50, storage: str = "float32", snapshots: tuple[float, ...] = ()) -> dict[str, Any]:
+          log_every: int = 50, storage: str = "float32", snapshots: tuple[float, ...] = (),
+          held_out: int = 0) -> dict[str, Any]:
     """Train from init_from on faces (uint8) until train_config.steps or the wall time; write out/model (the averaged G
     and D, stored as storage: float16 halves them) and out/losses.csv, and a whole model out/model-stepN at each of
-    snapshots (minutes into the run), so a run that goes wrong late still brings back its earlier state. Returns the
-    card written with the final model."""
+    snapshots (minutes into the run), so a run that goes wrong late still brings back its earlier state. The last
+    held_out faces are not trained on: each log row gives D's mean probability of "real" on 64 of them and on 64 it
+    trains on, which part once D learns its faces by heart. Returns the card written with the final model."""
     import jax
 
     out = Path(out)
     start = time.perf_counter()
+    if not 0 <= held_out <= len(faces) - 1:
+        raise ValueError(f"held_out must leave faces to train on: {held_out} of {len(faces)}")
+    faces, unseen = faces[: len(faces) - held_out], faces[len(faces) - held_out :]
     config = read_model_json(init_from)["config"]
     gan = JaxGAN(config, train_config)
     card = gan.start_from(init_from)
@@ -212,6 +217,13 @@ def train(faces: np.ndarray, out: Path, init_from: Path, train_config: TrainConf
     # The faces live on the device and each batch is gathered there, so the host only draws indices and z.
     on_device = jax.device_put(faces)
     gather = jax.jit(lambda images, index: images[index].astype("float32") / 127.5 - 1.0)
+    watched = {"seen_real": gather(on_device, np.arange(min(64, len(faces)))),
+               "unseen_real": gather(jax.device_put(unseen), np.arange(min(64, len(unseen))))} if held_out else {}
+
+    @jax.jit
+    def says_real(d_tv, d_ntv, images):
+        logits, _ = gan.discriminator.stateless_call(d_tv, d_ntv, images, training=False)
+        return jax.numpy.mean(jax.nn.sigmoid(logits.astype("float32")))
     rng = np.random.default_rng(train_config.seed)
     state, step, rows = gan.state(), 0, []
     deadline, pending = start + 60 * minutes, sorted(start + 60 * m for m in snapshots)
@@ -231,6 +243,7 @@ def train(faces: np.ndarray, out: Path, init_from: Path, train_config: TrainConf
         step += 1
         if step % log_every == 0 or step == 1:
             rows.append({"step": step, **{k: float(v) for k, v in losses.items()},
+                         **{k: float(says_real(state.d_trainable, state.d_non_trainable, v)) for k, v in watched.items()},
                          "seconds": round(time.perf_counter() - start, 2)})
             print(", ".join(f"{k} {v}" for k, v in rows[-1].items()), flush=True)
         if pending and time.perf_counter() >= pending[0]:
@@ -242,7 +255,7 @@ def train(faces: np.ndarray, out: Path, init_from: Path, train_config: TrainConf
 
     def write(tmp: Path) -> None:
         with open(tmp, "w", newline="") as f:
-            writer = csv.DictWriter(f, ["step", "d_loss_real", "d_loss_fake", "g_loss", "seconds"])
+            writer = csv.DictWriter(f, ["step", "d_loss_real", "d_loss_fake", "g_loss", *watched, "seconds"])
             writer.writeheader()
             writer.writerows(rows)
 
@@ -268,6 +281,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--log-every", type=int, default=50, help="steps between rows of losses.csv")
     parser.add_argument("--storage", choices=("float32", "float16"), default="float32",
                         help="the written weights' precision (float16 halves them, as weights/ stores them)")
+    parser.add_argument("--held-out", type=int, default=0,
+                        help="faces kept from training, on which D's 'real' is logged beside the trained-on faces'")
     parser.add_argument("--snapshots", type=float, nargs="*", default=(),
                         help="minutes into the run at which to write a whole model as well (OUT/model-stepN)")
     args = parser.parse_args(argv)
@@ -276,7 +291,7 @@ def main(argv: list[str] | None = None) -> None:
                              r1_gamma=args.r1_gamma, precision=args.precision, seed=args.seed)
         faces = read_faces(args.data, read_model_json(args.init_from)["config"].image_size)
         train(faces, args.out, args.init_from, config, args.minutes, args.log_every, args.storage,
-              tuple(args.snapshots))
+              tuple(args.snapshots), args.held_out)
     except (ValueError, FileNotFoundError, RuntimeError) as err:
         parser.exit(2, f"error: {err}\n")
 

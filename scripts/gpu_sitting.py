@@ -38,7 +38,7 @@ WHEELS = ("keras==3.15.1", "namex", "optree")  # the GPU image has jax, numpy, h
 TRAVEL_BUDGET = 62 * 2**20  # of the 64 MiB that may travel
 # float32 (the H100 runs it as TF32), as the CPU sittings train; the model at half its minutes comes back as well.
 RUN = ("python3 -m core.train_jax --data .gpu/faces.zip --init-from weights --out $OUT --minutes {minutes} "
-       "--snapshots {half} --batch-size 64 --r1-gamma 0.005 --storage float16 --log-every {log_every}")
+       "--snapshots {half} --held-out 512 --batch-size 64 --r1-gamma 0.005 --storage float16 --log-every {log_every}")
 
 
 def tracked() -> list[Path]:

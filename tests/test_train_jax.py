@@ -79,7 +79,7 @@ def test_a_jax_run_writes_weights_the_app_loads_and_draws_the_same_faces(tmp_pat
 
     faces = faces_drawn_by_g(8, seed=3)
     on_jax("-m", "core.train_jax", "--data", str(faces), "--init-from", str(tiny_weights), "--out", str(tmp_path / "run"),
-           "--minutes", "5", "--steps", "3", "--batch-size", "4", "--log-every", "1", "--snapshots", "0")
+           "--minutes", "5", "--steps", "3", "--batch-size", "4", "--log-every", "1", "--snapshots", "0", "--held-out", "2")
     z = sample_z(4, tiny_config.z_dim, seed=1).numpy()
     np.save(tmp_path / "z.npy", z)
     drawn = on_jax("-c", "import sys, numpy as np; from core.weights import load_model; "
@@ -92,7 +92,10 @@ def test_a_jax_run_writes_weights_the_app_loads_and_draws_the_same_faces(tmp_pat
     start = load_model(tiny_weights).generator(z).numpy()
     assert np.abs(model.generator(z).numpy() - start).max() > 0  # the average moved with the 3 steps
     rows = (tmp_path / "run" / "losses.csv").read_text().splitlines()
-    assert rows[0] == "step,d_loss_real,d_loss_fake,g_loss,seconds" and len(rows) == 4
+    assert rows[0] == "step,d_loss_real,d_loss_fake,g_loss,seen_real,unseen_real,seconds" and len(rows) == 4
+    # D's "real" on 2 faces it never trained on, beside 6 it did (all of them here): probabilities, logged each row.
+    assert all(0 < float(value) < 1 for row in rows[1:] for value in row.split(",")[4:6])
+    assert model.card["images"] == 6
     # A snapshot asked for at minute 0 is the whole model after the first step, loadable as the final one is.
     previous = load_model(tiny_weights).card.get("steps", 0)
     snapshot = load_model(tmp_path / "run" / f"model-step{previous + 1}")
