@@ -211,7 +211,8 @@ def train(faces: np.ndarray, out: Path, init_from: Path, train_config: TrainConf
     gan = JaxGAN(config, train_config)
     card = gan.start_from(init_from)
     card.update(data=f"{len(faces)} faces", images=len(faces), batch_size=train_config.batch_size,
-                learning_rate=train_config.learning_rate, ema_decay=train_config.ema_decay, r1_gamma=train_config.r1_gamma, precision=train_config.precision,
+                learning_rate=train_config.learning_rate, ema_decay=train_config.ema_decay,
+                r1_gamma=train_config.r1_gamma, precision=train_config.precision,
                 trained_with=f"keras {keras.__version__} on jax {jax.__version__}",
                 machine=f"{jax.devices()[0].device_kind}, {platform.machine()}")
     # The faces live on the device and each batch is gathered there, so the host only draws indices and z.
@@ -224,6 +225,7 @@ def train(faces: np.ndarray, out: Path, init_from: Path, train_config: TrainConf
     def says_real(d_tv, d_ntv, images):
         logits, _ = gan.discriminator.stateless_call(d_tv, d_ntv, images, training=False)
         return jax.numpy.mean(jax.nn.sigmoid(logits.astype("float32")))
+
     rng = np.random.default_rng(train_config.seed)
     state, step, rows = gan.state(), 0, []
     deadline, pending = start + 60 * minutes, sorted(start + 60 * m for m in snapshots)
