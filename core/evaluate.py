@@ -381,9 +381,11 @@ def main(argv: list[str] | None = None) -> None:
     size = max(each.config.image_size for each in models.values())  # smaller models are compared enlarged
     if (args.curve or args.variants > 1 or args.photo) and model.config.image_size != size:
         parser.exit(2, "error: --curve, --variants and --photo take one model size; compare sizes without them\n")
-    if args.variants > 1 and len(args.configs) > 1:
-        parser.exit(2, "error: --variants measures one setting's fills against its single fill: give one --configs "
-                       "and run each setting on its own\n")
+    single = [name for name, on in (("--curve", args.curve), ("--variants", args.variants > 1),
+                                     ("--photo", args.photo)) if on]
+    if single and (len(args.configs) > 1 or len(args.weights) > 1):
+        parser.exit(2, f"error: {single[0]} measures one model with one setting: give one --weights and one --configs "
+                       "and run each on its own\n")
     paths = find_images(args.folder)
     if not paths:
         parser.exit(2, f"error: no images in {args.folder}\n")

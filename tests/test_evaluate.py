@@ -144,13 +144,21 @@ def test_evaluate_compares_weights_on_the_same_faces_without_baselines(tmp_path,
     assert f"ours ({other}) - ours ({tiny_weights}): psnr_hole +0.000" in result.stdout
 
 
-def test_variants_of_several_settings_are_refused_not_measured_for_the_first_alone(tiny_weights, faces_drawn_by_g):
+@pytest.mark.parametrize("mode, several", [
+    (["--variants", "2"], ["--configs", "default", "spread-starts"]),
+    (["--photo"], ["--configs", "default", "spread-starts"]),
+    (["--photo"], ["--weights", "WEIGHTS", "WEIGHTS"]),  # was: the second model silently left out
+    (["--curve"], ["--weights", "WEIGHTS", "WEIGHTS"]),
+])
+def test_one_model_modes_refuse_several_models_or_settings_not_measure_the_first_alone(tiny_weights, faces_drawn_by_g,
+                                                                                     mode, several):
+    several = [str(tiny_weights) if arg == "WEIGHTS" else arg for arg in several]
     result = subprocess.run(
         [sys.executable, "-m", "core.evaluate", str(faces_drawn_by_g(2, seed=5)), "--weights", str(tiny_weights),
-         "--variants", "2", "--configs", "default", "spread-starts", "--no-baselines"],
+         *mode, *several, "--no-baselines"],
         capture_output=True, text=True, timeout=300,
     )
-    assert result.returncode == 2 and "give one --configs" in result.stderr
+    assert result.returncode == 2 and f"{mode[0]} measures one model with one setting" in result.stderr, result.stderr
 
 
 def test_models_of_two_sizes_and_named_settings_are_compared_at_the_larger_size(tmp_path, tiny_weights, tiny_config,
