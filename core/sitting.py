@@ -208,7 +208,7 @@ def recipe(run_dir: Path) -> str:
     if path.is_file():
         train = json.loads(path.read_text())["train"]
     elif (run_dir / "model" / MODEL_JSON).is_file():
-        card = json.loads((run_dir / "model" / MODEL_JSON).read_text()).get("card", {})
+        card = read_model_json(run_dir / "model").get("card", {})
         train, machine = {key: card[key] for key in defaults if key in card}, card.get("machine", "")
     else:
         return ""

@@ -232,11 +232,11 @@ def train(faces: np.ndarray, out: Path, init_from: Path, train_config: TrainConf
     batch = train_config.batch_size
 
     def save(folder: Path) -> None:
+        """The model as it stands, into folder; the card says the steps and seconds so far."""
         gan.assign(jax.device_get(state))
+        card.update(steps=card["previous_steps"] + step, wall_seconds=round(time.perf_counter() - start, 1))
         generator = gan.ema_generator if train_config.ema_decay else gan.generator
-        save_model(folder, config, generator, gan.discriminator,
-                   {**card, "steps": card["previous_steps"] + step,
-                    "wall_seconds": round(time.perf_counter() - start, 1)}, storage)
+        save_model(folder, config, generator, gan.discriminator, card, storage)
 
     while step < train_config.steps and time.perf_counter() < deadline:
         real = gather(on_device, rng.integers(0, len(faces), batch))
@@ -253,7 +253,6 @@ def train(faces: np.ndarray, out: Path, init_from: Path, train_config: TrainConf
             save(out / f"model-step{card['previous_steps'] + step}")
     out.mkdir(parents=True, exist_ok=True)
     save(out / "model")
-    card.update(steps=card["previous_steps"] + step, wall_seconds=round(time.perf_counter() - start, 1))
 
     def write(tmp: Path) -> None:
         with open(tmp, "w", newline="") as f:
