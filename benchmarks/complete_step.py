@@ -21,7 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 from core.cli import argument_parser
-from core.completer import Completer
+from core.face_filler import FaceFiller
 from core.search import ZSearch, contextual_weights, hyperparameters
 from core.config import COMPLETION_PRESETS, CompletionConfig, ModelConfig, completion_preset
 from core.images import to_uint8
@@ -34,15 +34,15 @@ STEPS = 20
 FILLS = 4  # the Inpaint page's fills to choose from
 
 
-def step_timer(completer: Completer, batch: int, eager: bool = False, precision: str = "float32"):
+def step_timer(filler: FaceFiller, batch: int, eager: bool = False, precision: str = "float32"):
     """A function running STEPS Adam steps on a batch of center-masked faces, G and D computing in precision."""
-    size = completer.size
-    z = sample_z(batch, completer.z_dim, 0)
-    y = completer.generator(sample_z(batch, completer.z_dim, 1), training=False)
+    size = filler.size
+    z = sample_z(batch, filler.z_dim, 0)
+    y = filler.generator(sample_z(batch, filler.z_dim, 1), training=False)
     w = tf.constant(np.repeat(contextual_weights(center_mask(size))[None], batch, 0))
     hp = hyperparameters(CompletionConfig())
     zeros, inf = tf.zeros_like(z), tf.fill([batch], np.float32(np.inf))
-    search = completer.search
+    search = filler.search
     iterate = ZSearch.iterate.python_function.__get__(search) if eager else search.iterate
     search.networks(precision)
     args = (z, zeros, zeros, tf.constant(0.0), z, inf, y, w, tf.constant(STEPS), hp, "adam", 1, precision, None)
@@ -59,12 +59,12 @@ def model_or_untrained(folder: Path) -> TrainedModel:
         return TrainedModel(config, build_generator(config), build_discriminator(config))
 
 
-def one_fill_seconds(completer: Completer, config: CompletionConfig, fills: int = 1) -> float:
+def one_fill_seconds(filler: FaceFiller, config: CompletionConfig, fills: int = 1) -> float:
     """Median seconds to make fills fills of one face (G's own sample, centre hole) with config, after a first call
     that traces."""
-    face = to_uint8(completer.generator(sample_z(1, completer.z_dim, 7), training=False).numpy())
-    request = FillRequest(face[0], center_mask(completer.size))
-    return time_call(lambda: complete_faces(completer, [request], config, fills), repeats=5)
+    face = to_uint8(filler.generator(sample_z(1, filler.z_dim, 7), training=False).numpy())
+    request = FillRequest(face[0], center_mask(filler.size))
+    return time_call(lambda: complete_faces(filler, [request], config, fills), repeats=5)
 
 
 def main() -> None:
@@ -76,7 +76,7 @@ def main() -> None:
     args = parser.parse_args()
     model = model_or_untrained(args.weights)
 
-    completer = Completer(model)
+    filler = FaceFiller(model)
     # Per sample and step: G and D forward, then gradients back to the input through both (about 1x forward each).
     flops = 2 * (forward_flops(model.generator) + forward_flops(model.discriminator))
     ceiling = sgemm_gflops()
@@ -85,9 +85,9 @@ def main() -> None:
     print(f"{'batch':>5} {'ms/step':>9} {'GFLOP/s':>8} {'of ceiling':>10} {'eager ms':>9} {'speed-up':>8}"
           f"  {defaults.precision} ms (x float32)")
     for batch in args.batches:
-        compiled = time_call(step_timer(completer, batch), repeats=3) / STEPS
-        eager = time_call(step_timer(completer, batch, eager=True), repeats=1, warmup=0) / STEPS
-        own = time_call(step_timer(completer, batch, precision=defaults.precision), repeats=3) / STEPS
+        compiled = time_call(step_timer(filler, batch), repeats=3) / STEPS
+        eager = time_call(step_timer(filler, batch, eager=True), repeats=1, warmup=0) / STEPS
+        own = time_call(step_timer(filler, batch, precision=defaults.precision), repeats=3) / STEPS
         achieved = batch * flops / compiled / 1e9
         print(f"{batch:5d} {compiled * 1e3:9.1f} {achieved:8.1f} {achieved / ceiling:10.0%} {eager * 1e3:9.1f} "
               f"{eager / compiled:7.1f}x  {own * 1e3:.1f} ({own / compiled:.2f}x)")
@@ -101,14 +101,14 @@ def main() -> None:
           f"{defaults.tune_steps} fine-tuning steps, blend {defaults.blend}):")
     baseline = None
     for name, config in stages.items():  # the first is the defaults
-        seconds = one_fill_seconds(completer, config)
+        seconds = one_fill_seconds(filler, config)
         baseline = baseline or seconds
         print(f"  {name:<36} {seconds:.2f} s  ({seconds / baseline:.2f}x the defaults)")
-    seconds = one_fill_seconds(completer, defaults, FILLS)
+    seconds = one_fill_seconds(filler, defaults, FILLS)
     print(f"  {f'{FILLS} fills to choose from':<36} {seconds:.2f} s  ({seconds / baseline:.2f}x the defaults)")
     for folder in args.others:
         other = model_or_untrained(folder)
-        seconds = one_fill_seconds(Completer(other), other.completion)
+        seconds = one_fill_seconds(FaceFiller(other), other.completion)
         print(f"one face with {folder} ({other.config.image_size} px), defaults: {seconds:.2f} s ({seconds / baseline:.2f}x "
               f"{args.weights}'s, {model.config.image_size} px)")
 

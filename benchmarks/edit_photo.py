@@ -30,7 +30,7 @@ def main() -> None:
     import numpy as np
 
     from core.align import FaceAligner
-    from core.completer import Completer
+    from core.face_filler import FaceFiller
     from core.directions import load_directions
     from core.edit import apply_edit, project_face
     from core.images import read_image
@@ -40,7 +40,7 @@ def main() -> None:
     parser.add_argument("--weights", type=Path, default=ROOT / "weights", help="model folder")
     args = parser.parse_args()
     model = load_model(args.weights)
-    completer = Completer(model)
+    filler = FaceFiller(model)
     directions = load_directions(args.weights, model.config.z_dim)
     name = directions.names[0]
     photo = read_image(ROOT / "examples" / "astronaut.jpg")
@@ -51,9 +51,9 @@ def main() -> None:
         for side in (512, 2048):
             big = cv2.resize(photo, (side, side), interpolation=cv2.INTER_CUBIC)
             alignment = aligner.align(big, model.config.image_size)
-            projected = project_face(completer, alignment.face, (big, alignment))
-            project = seconds(lambda: project_face(completer, alignment.face, (big, alignment)), 1)
-            move = seconds(lambda: apply_edit(completer, projected, directions.edit(projected.z, {name: 1.5})))
+            projected = project_face(filler, alignment.face, (big, alignment))
+            project = seconds(lambda: project_face(filler, alignment.face, (big, alignment)), 1)
+            move = seconds(lambda: apply_edit(filler, projected, directions.edit(projected.z, {name: 1.5})))
             print(f"{side} px photo: projection + tuning {project:6.2f} s ({project / forward:6.0f}x G), "
                   f"a slider move {move * 1e3:6.0f} ms ({move / forward:5.0f}x G)")
 

@@ -18,7 +18,7 @@ import core  # noqa: F401  (sets TF_ENABLE_ONEDNN_OPTS before TensorFlow loads)
 from core import inpaint
 from core.align import FaceAligner
 from core.cli import argument_parser
-from core.completer import Completer
+from core.face_filler import FaceFiller
 from core.directions import load_directions
 from core.masks import center_mask
 from core.inpaint import FillRequest, complete_faces
@@ -28,10 +28,10 @@ from core.weights import load_model
 
 # (owner, attribute, what it is): each is timed wherever it is called from.
 STAGES = [
-    (Completer, "complete", "first fill (start pool, search, G tuned)"),
+    (FaceFiller, "complete", "first fill (start pool, search, G tuned)"),
     (ZSearch, "ranked_pool", "  start pool scored"),
     (GTuner, "tuned_generate", "  G tuned to the face"),
-    (Completer, "other_fills", "other fills (search, drawn by G')"),
+    (FaceFiller, "other_fills", "other fills (search, drawn by G')"),
     (ZSearch, "iterate", "search steps, first and other fills"),
     (GTuner, "generate_with", "  other fills drawn by G'"),
     (inpaint, "blend_in", "blend into the aligned face"),
@@ -67,19 +67,19 @@ def main() -> None:
     from skimage import data
 
     model = load_model(args.weights)
-    completer = Completer(model, load_directions(args.weights, model.config.z_dim))  # as the app: other fills by edits
-    completer.warm_up()
+    filler = FaceFiller(model, load_directions(args.weights, model.config.z_dim))  # as the app: other fills by edits
+    filler.warm_up()
     photo = data.astronaut()
     with FaceAligner(max_faces=1) as aligner:
         alignment = aligner.align(photo, model.config.image_size)
     request = FillRequest(alignment.face, center_mask(model.config.image_size), photo, alignment)
-    complete_faces(completer, [request], None, args.fills)  # the first fill after a warm-up still settles caches
+    complete_faces(filler, [request], None, args.fills)  # the first fill after a warm-up still settles caches
     totals = timed_stages()
     for run in range(args.runs):
         totals.clear()
         shown: list[float] = []
         start = time.perf_counter()
-        complete_faces(completer, [request], None, args.fills,
+        complete_faces(filler, [request], None, args.fills,
                        on_first=lambda first: shown.append(time.perf_counter() - start))
         total = time.perf_counter() - start
         first = f"first fill ready after {shown[0]:.2f} s, " if shown else ""

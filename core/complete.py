@@ -12,7 +12,7 @@ import numpy as np
 
 from core.align import load_faces
 from core.cli import argument_parser
-from core.completer import Completer
+from core.face_filler import FaceFiller
 from core.directions import load_directions
 from core.config import PRECISIONS, SEED_COMPLETION, STEP_SIZES, CompletionConfig
 from core.images import save_png
@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> None:
 
     requests = [FillRequest(face, mask) if source is None else FillRequest(face, mask, *source)
                 for face, source in zip(faces, sources)]
-    variants = complete_faces(Completer(model, directions), requests, config, args.variants, report)
+    variants = complete_faces(FaceFiller(model, directions), requests, config, args.variants, report)
     args.out.mkdir(parents=True, exist_ok=True)
     for path, results in zip(kept, variants):
         for number, result in enumerate(results, 1):

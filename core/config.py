@@ -146,14 +146,14 @@ class CompletionConfig:
     # others need only be plausible and different, and the Poisson blend fits their border.
     variant_iterations: int = 25
     # How strongly the other fills' search pushes each apart in the hole from the first fill and from each other
-    # (Completer.other_fills): 0 leaves them where their own starts lead.
+    # (FaceFiller.other_fills): 0 leaves them where their own starts lead.
     diversity: float = 0.6
     # More than the fills asked for: the other fills start from this many of the pool's best fits, chosen one by one
     # farthest in the hole from the first fill and from each other (core.search.spread_starts); else the best fits.
     start_candidates: int = 0
     # Where the model has measured directions (core.directions), the other fills are its first fill edited this far
     # along each of variant_directions, both ways, and drawn by its G': of those, the ones farthest apart in the hole
-    # (Completer.other_fills). As different and as plausible as searched ones on lfw-dev, at a tenth of the time
+    # (FaceFiller.other_fills). As different and as plausible as searched ones on lfw-dev, at a tenth of the time
     # (docs/performance.md). 0: always searched for. Mouth open and head turn are left out: G draws an open mouth as a
     # dark hole, and a turned face no longer lines up with the photo round the hole.
     variant_edit: float = 2.0

@@ -26,7 +26,7 @@ import numpy as np
 from core.align import Alignment, FaceAligner, load_faces
 from core.blend import blend_fill, colour_range, keep_colours
 from core.cli import argument_parser
-from core.completer import Completer
+from core.face_filler import FaceFiller
 from core.config import CompletionConfig
 from core.directions import LABELS, LIMIT_REASON, Directions, load_directions
 from core.masks import Mask, face_mask
@@ -51,7 +51,7 @@ class ProjectedFace:
     rebuilt: np.ndarray  # G(z), uint8
     psnr: float  # of G(z) against the face
     source: tuple[np.ndarray, Alignment] | None = None
-    weights: list[np.ndarray] | None = None  # G fine-tuned to this face, as offsets (Completer.tuned_weights); None: G
+    weights: list[np.ndarray] | None = None  # G fine-tuned to this face, as offsets (FaceFiller.tuned_weights); None: G
     landmarks: np.ndarray | None = None  # (478, 2) in the aligned face's pixels, for local edits (core.regions)
 
 
@@ -61,48 +61,48 @@ class EditedFace:
     pasted: np.ndarray | None  # the photo with the edited face, uint8 (None without a photo)
 
 
-def project_face(completer: Completer, face: np.ndarray, source: tuple[np.ndarray, Alignment] | None = None,
+def project_face(filler: FaceFiller, face: np.ndarray, source: tuple[np.ndarray, Alignment] | None = None,
                  config: CompletionConfig = PROJECTION, callback=None,
                  tuning: CompletionConfig | None = PIVOT_TUNING, aligner: FaceAligner | None = None) -> ProjectedFace:
-    """Find the z of one aligned uint8 face (callback as in Completer.complete), then tune a copy of G to it
+    """Find the z of one aligned uint8 face (callback as in FaceFiller.complete), then tune a copy of G to it
     (tuning None: no tuning; rebuilt and psnr are then G's own). Its landmarks, so its edits can be local, come from
     the photo's alignment, or are found on the face with an aligner."""
-    projection = project(completer, face[None], config, callback)
+    projection = project(filler, face[None], config, callback)
     z, rebuilt = projection.z[0], projection.rebuilt[0]
     weights = None
     if tuning is not None and tuning.tune_steps:
-        weights = completer.tuned_weights(z, face, tuning)
-        rebuilt = to_uint8(completer.generate_with(weights, z[None])[0])
+        weights = filler.tuned_weights(z, face, tuning)
+        rebuilt = to_uint8(filler.generate_with(weights, z[None])[0])
     landmarks = source[1].mesh if source is not None else None
     if landmarks is None and aligner is not None:
         landmarks = face_landmarks(aligner, face)
     return ProjectedFace(face, z, rebuilt, float(psnr(rebuilt[None], face[None])[0]), source, weights, landmarks)
 
 
-def generated_face(completer: Completer, z: np.ndarray, aligner: FaceAligner | None = None) -> ProjectedFace:
+def generated_face(filler: FaceFiller, z: np.ndarray, aligner: FaceAligner | None = None) -> ProjectedFace:
     """G's own face at z, ready to edit like a projected photo (with an aligner, its landmarks too)."""
-    face = to_uint8(completer.generator(np.asarray(z, np.float32)[None], training=False).numpy()[0])
+    face = to_uint8(filler.generator(np.asarray(z, np.float32)[None], training=False).numpy()[0])
     landmarks = None if aligner is None else face_landmarks(aligner, face)
     return ProjectedFace(face, np.asarray(z, np.float32), face, float("inf"), landmarks=landmarks)
 
 
-def apply_edit(completer: Completer, projected: ProjectedFace, z_edited: np.ndarray, detail: float = 1.0,
+def apply_edit(filler: FaceFiller, projected: ProjectedFace, z_edited: np.ndarray, detail: float = 1.0,
                config: CompletionConfig = EDIT_BLEND, region: Mask | None = None) -> EditedFace:
     """The projected face with G's change from z to z_edited, blended in the aligned frame and in the photo over
     region (a mask whose fill may change; None: the whole face)."""
     if not 0.0 <= detail <= 1.0:
         raise ValueError(f"detail must be in [0, 1], got {detail}")
-    g = (completer.generate_with(projected.weights, np.stack([projected.z, z_edited])) + 1) * 127.5
+    g = (filler.generate_with(projected.weights, np.stack([projected.z, z_edited])) + 1) * 127.5
     face = projected.face.astype(np.float32)
     change = g[1] - face + detail * (face - g[0])  # detail 1: face + G(z') - G(z); detail 0: G(z')
-    mask = face_mask(completer.size) if region is None else region
+    mask = face_mask(filler.size) if region is None else region
     edited = blend_fill(projected.face, np.clip(face + change, 0, 255), mask.fill, config)
-    edited = own_colours(edited, projected.face, face_mask(completer.size).fill)
+    edited = own_colours(edited, projected.face, face_mask(filler.size).fill)
     pasted = None
     if projected.source is not None:
         photo, alignment = projected.source
         pasted = paste_back(photo, alignment, change, mask, config, add_to_photo=True)
-        pasted = own_colours(pasted, photo, photo_fill(photo.shape, alignment, face_mask(completer.size)))
+        pasted = own_colours(pasted, photo, photo_fill(photo.shape, alignment, face_mask(filler.size)))
     return EditedFace(edited, pasted)
 
 
@@ -115,7 +115,7 @@ def own_colours(edited: np.ndarray, before: np.ndarray, face: np.ndarray) -> np.
     return np.where(changed, np.clip(np.round(kept), 0, 255), edited).astype(np.uint8)
 
 
-def edit_face(completer: Completer, directions: Directions, projected: ProjectedFace, amounts: Mapping[str, float],
+def edit_face(filler: FaceFiller, directions: Directions, projected: ProjectedFace, amounts: Mapping[str, float],
               hold: Sequence[str] | None = None, detail: float = 1.0, local: bool = True) -> EditedFace:
     """A projected face (or G's own, generated_face) edited by amounts along the directions, as the Explore page and
     core.edit's command line do. hold None: each direction holds what it is most tangled with (Directions.edit).
@@ -123,8 +123,8 @@ def edit_face(completer: Completer, directions: Directions, projected: Projected
     unknown = [name for name in amounts if name not in directions.names]
     if unknown:
         raise ValueError(f"No direction {', '.join(unknown)}; there are {', '.join(directions.names)}.")
-    region = edit_region(projected.landmarks if local else None, amounts, completer.size)
-    return apply_edit(completer, projected, directions.edit(projected.z, amounts, hold), detail, region=region)
+    region = edit_region(projected.landmarks if local else None, amounts, filler.size)
+    return apply_edit(filler, projected, directions.edit(projected.z, amounts, hold), detail, region=region)
 
 
 def amounts_argument(text: str) -> tuple[str, float]:
@@ -172,13 +172,13 @@ def main(argv: list[str] | None = None) -> None:
         print(f"skipped {path}: {error}")
     if not faces:
         parser.exit(1, "error: no usable face among the inputs\n")
-    completer = Completer(model)
+    filler = FaceFiller(model)
     args.out.mkdir(parents=True, exist_ok=True)
     kept = [p for p in args.images if p not in errors]
     with FaceAligner(max_faces=1) as aligner:
         for path, face, source in zip(kept, faces, sources):
-            projected = project_face(completer, face, source, aligner=aligner)
-            edited = edit_face(completer, directions, projected, amounts, args.hold, args.detail,
+            projected = project_face(filler, face, source, aligner=aligner)
+            edited = edit_face(filler, directions, projected, amounts, args.hold, args.detail,
                                local=not args.whole_face)
             out = args.out / f"{path.stem}_edited.png"
             save_png(out, edited.face if edited.pasted is None else edited.pasted)

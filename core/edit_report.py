@@ -22,7 +22,7 @@ import numpy as np
 from core.align import FaceAligner, find_images, load_faces
 from core.attributes import FaceMeter, load_age_gender
 from core.cli import argument_parser
-from core.completer import Completer
+from core.face_filler import FaceFiller
 from core.directions import (
     DIRECTIONS_FILE, GRID_SLIDERS_KEY, LABELS, SLIDERS_KEY, Directions, load_directions, rises_and_falls,
 )
@@ -34,7 +34,7 @@ from core.inpaint import photo_fill
 from core.weights import MODEL_JSON, WeightsError, load_model, read_model_json, write_json
 
 
-def photo_edit_effects(completer, meter: FaceMeter, directions: Directions, projected: Sequence, amount: float,
+def photo_edit_effects(filler, meter: FaceMeter, directions: Directions, projected: Sequence, amount: float,
                        local: bool = True, hold: Sequence[str] | None = None, identity=None) -> dict:
     """The directions on real faces (core.edit.ProjectedFace), edited as the app does (core.edit.edit_face; local and
     hold as there): for each direction, the share of faces whose attribute rises at +amount and falls at -amount;
@@ -50,7 +50,7 @@ def photo_edit_effects(completer, meter: FaceMeter, directions: Directions, proj
     base = meter.measure(np.stack([p.face for p in projected]))
     report: dict = {"psnr": round(float(np.mean([p.psnr for p in projected])), 2)}
     for name in directions.names:
-        ends = [[edit_face(completer, directions, p, {name: sign * amount}, hold, local=local) for p in projected]
+        ends = [[edit_face(filler, directions, p, {name: sign * amount}, hold, local=local) for p in projected]
                 for sign in (1, -1)]
         plus, minus = (meter.measure(np.stack([e.face for e in edits])) for edits in ends)
         report[name] = entry = rises_and_falls(base, plus, minus, name)
@@ -157,10 +157,10 @@ def main(argv: list[str] | None = None) -> None:
         parser.exit(2, f"error: {err}\n")
     if directions is None:
         parser.exit(2, f"error: {args.weights} has no {DIRECTIONS_FILE}\n")
-    completer = Completer(model)
+    filler = FaceFiller(model)
     if args.random:
         with FaceAligner(max_faces=1) as aligner:  # the faces the landmark model finds, as the page's edits need
-            drawn = [generated_face(completer, z, aligner) for z in sample_z(args.limit * 2, model.config.z_dim,
+            drawn = [generated_face(filler, z, aligner) for z in sample_z(args.limit * 2, model.config.z_dim,
                                                                              seed=1).numpy()]
         projected = [face for face in drawn if face.landmarks is not None][: args.limit]
         if not projected:
@@ -168,13 +168,13 @@ def main(argv: list[str] | None = None) -> None:
         what = f"{len(projected)} random faces of G (seed 1)"
     else:
         faces, sources, _ = load_faces(find_images(args.photos)[: args.limit * 2], model.config.image_size)
-        projected = [project_face(completer, face, source) for face, source in list(zip(faces, sources))[: args.limit]]
+        projected = [project_face(filler, face, source) for face, source in list(zip(faces, sources))[: args.limit]]
         what = f"{len(projected)} photos of {args.photos}, G tuned to each ({np.mean([p.psnr for p in projected]):.2f} dB)"
     settings = {APP: PHOTO_SETTINGS[APP]} if args.app_only else PHOTO_SETTINGS
     app_results = {}
     with FaceMeter(age_gender) as meter:
         for amount in args.amount:
-            results = {label: photo_edit_effects(completer, meter, directions, projected, amount, identity=identity,
+            results = {label: photo_edit_effects(filler, meter, directions, projected, amount, identity=identity,
                                                  **setting) for label, setting in settings.items()}
             app_results[amount] = results[APP]
             print(f"{what}; edits at +-{amount:g}: rises / falls, still the same person (dlib), changed pixels in "

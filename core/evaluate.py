@@ -32,7 +32,7 @@ import tensorflow as tf
 from core.align import FaceAligner, find_images, load_faces
 from core.blend import neighbour_slices
 from core.cli import argument_parser
-from core.completer import Completer
+from core.face_filler import FaceFiller
 from core.config import COMPLETION_PRESETS, SEED_COMPLETION, CompletionConfig, completion_preset
 from core.detail import detail_in_place, detail_ratio
 from core.directions import Directions, load_directions
@@ -135,29 +135,29 @@ def biharmonic_inpaint(faces: np.ndarray, masks: list[Mask]) -> np.ndarray:
     return np.stack([to_uint8(inpaint_biharmonic(f / 127.5 - 1, m.fill, channel_axis=-1)) for f, m in zip(faces, masks)])
 
 
-def filled_faces(completer: Completer, faces: np.ndarray, masks: list[Mask], config: CompletionConfig,
+def filled_faces(filler: FaceFiller, faces: np.ndarray, masks: list[Mask], config: CompletionConfig,
                  fills: int = 1) -> np.ndarray:
     """fills fills of each aligned face (uint8), blended into it as the app blends them (core.inpaint.complete_faces),
     (N, fills, S, S, 3)."""
     requests = [FillRequest(face, mask) for face, mask in zip(faces, masks)]
-    return np.array([[fill.completed for fill in face] for face in complete_faces(completer, requests, config, fills)])
+    return np.array([[fill.completed for fill in face] for face in complete_faces(filler, requests, config, fills)])
 
 
 def gan_method(model: TrainedModel, config: CompletionConfig) -> Method:
     """The model's fills; faces larger than the model are shrunk to it, and its fill (G'(z^)) is enlarged back and
     blended at the faces' size against their true known pixels, as the app pastes a fill into a larger photo
     (without the photo's own detail: this compares what the models draw)."""
-    completer = Completer(model)
+    filler = FaceFiller(model)
     own = model.config.image_size
 
     def run(faces: np.ndarray, masks: list[Mask]) -> np.ndarray:
         size = faces.shape[1]
         if size == own:
-            return filled_faces(completer, faces, masks, config)[:, 0]
+            return filled_faces(filler, faces, masks, config)[:, 0]
         small_faces = np.stack([cv2.resize(face, (own, own), interpolation=cv2.INTER_AREA) for face in faces])
         small_masks = [Mask((cv2.resize(mask.fill.astype(np.float32), (own, own), interpolation=cv2.INTER_AREA) == 0)
                             .astype(np.float32)) for mask in masks]  # a model pixel with any of the hole is filled
-        generated = completer.complete(small_faces, small_masks, config).generated
+        generated = filler.complete(small_faces, small_masks, config).generated
         return np.stack([blend_in(face, drawn, mask, config) for face, mask, drawn in zip(faces, masks, generated)])
 
     return run
@@ -204,7 +204,7 @@ def evaluate_photos(model: TrainedModel, faces: np.ndarray, sources: list, masks
                     config: CompletionConfig) -> dict[str, dict[str, float]]:
     """The fills pasted back into their photos, with and without the photo's own fine detail (core.detail), and OpenCV's
     Telea run on the photo itself: mean figures at the photo's resolution (photo_figures)."""
-    completion = Completer(model).complete(faces, masks, config)
+    completion = FaceFiller(model).complete(faces, masks, config)
     figures: dict[str, list[dict[str, float]]] = {"OpenCV Telea": [], "ours, no photo detail": [], "ours (defaults)": []}
     for i, ((photo, alignment), mask) in enumerate(zip(sources, masks)):
         fill = photo_fill(photo.shape, alignment, mask)
@@ -240,20 +240,20 @@ def hole_crops(images: np.ndarray, masks: list[Mask], side: int = 32) -> np.ndar
 def evaluate_variants(model: TrainedModel, faces: np.ndarray, masks: list[Mask], config: CompletionConfig,
                       count: int, aligner: FaceAligner | None = None, directions: Directions | None = None
                       ) -> dict[str, float]:
-    """count fills per face to choose from (core.inpaint.complete_faces: the first by Completer.complete, the others
-    by Completer.other_fills) against the single fill, on the same faces and masks: how different
+    """count fills per face to choose from (core.inpaint.complete_faces: the first by FaceFiller.complete, the others
+    by FaceFiller.other_fills) against the single fill, on the same faces and masks: how different
     they are in the hole (mean absolute difference of each pair, grey levels), the best and the mean fill's hole
     PSNR, their realism (SWD x 1e3 of the holes' patches to the true holes', core.realism, and, with an aligner, how
     often a face is found in the completed face), and what the fills cost in time over the single fill. With the
     model's directions, the other fills are edits along them, as the app makes them."""
-    completer = Completer(model, directions)
-    filled_faces(completer, faces[:1], masks[:1], config)  # trace first, so neither timing pays for it
+    filler = FaceFiller(model, directions)
+    filled_faces(filler, faces[:1], masks[:1], config)  # trace first, so neither timing pays for it
     start = time.perf_counter()
-    single = filled_faces(completer, faces, masks, config)[:, 0]
+    single = filled_faces(filler, faces, masks, config)[:, 0]
     single_seconds = time.perf_counter() - start
-    filled_faces(completer, faces[:1], masks[:1], config, count)
+    filled_faces(filler, faces[:1], masks[:1], config, count)
     start = time.perf_counter()
-    fills = np.concatenate([filled_faces(completer, faces[i : i + 8], masks[i : i + 8], config, count)
+    fills = np.concatenate([filled_faces(filler, faces[i : i + 8], masks[i : i + 8], config, count)
                             for i in range(0, len(faces), 8)])
     variant_seconds = time.perf_counter() - start
     psnr = np.stack([quality(faces, fills[:, k], masks)["psnr_hole"] for k in range(count)], axis=1)
@@ -309,7 +309,7 @@ def convergence_curve(
                       "psnr_hole": float(scores["psnr_hole"].mean()), "ssim_hole": float(scores["ssim_hole"].mean())})
 
     start = time.perf_counter()
-    Completer(model).complete(faces, mask, config, record)
+    FaceFiller(model).complete(faces, mask, config, record)
     return curve
 
 

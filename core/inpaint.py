@@ -1,4 +1,4 @@
-"""One photo through the whole method: fill the aligned faces (core.completer), blend each fill into its face and
+"""One photo through the whole method: fill the aligned faces (core.face_filler), blend each fill into its face and
 paste it back into its photo with the photo's own fine detail, make a GIF.
 
 The Inpaint page and `python -m core.complete` both call `complete_faces` with one FillRequest per face and show
@@ -20,7 +20,7 @@ import numpy as np
 
 from core.align import Alignment
 from core.blend import blend_fill
-from core.completer import Completer, Completion, ProgressCallback
+from core.face_filler import FaceFiller, Completion, ProgressCallback
 from core.config import CompletionConfig
 from core.detail import add_photo_detail
 from core.images import save_gif, to_uint8
@@ -128,7 +128,7 @@ class FillRequest:
 
 
 def complete_faces(
-    completer: Completer,
+    filler: FaceFiller,
     requests: Sequence[FillRequest],
     config: CompletionConfig | None = None,
     fills: int = 1,
@@ -138,8 +138,8 @@ def complete_faces(
 ) -> list[list[FaceResult]]:
     """fills fills of each request's face to choose from, each blended and pasted back into its photo.
 
-    The first of each is the method's single fill (Completer.complete); on_first(first fills) gets them as soon as
-    they are made, so a page can show them while the others are made (Completer.other_fills: other faces that fit
+    The first of each is the method's single fill (FaceFiller.complete); on_first(first fills) gets them as soon as
+    they are made, so a page can show them while the others are made (FaceFiller.other_fills: other faces that fit
     the same known pixels). progress(iteration, loss, previews) is called at every report of the first fills'
     search; returning False stops it early. seconds bounds that search (a shared server's budget per request): at
     the first report past it, the search stops and the best z so far is fine-tuned and blended. config None: the
@@ -147,7 +147,7 @@ def complete_faces(
     """
     if not 1 <= fills <= MAX_VARIANTS:
         raise ValueError(f"fills must be from 1 to {MAX_VARIANTS}, got {fills}")
-    config = completer.model.completion if config is None else config
+    config = filler.model.completion if config is None else config
     deadline = None if seconds is None else time.perf_counter() + seconds
     faces, masks = np.stack([r.face for r in requests]), [r.mask for r in requests]
     frames: list[list[np.ndarray]] = [[] for _ in requests]
@@ -159,12 +159,12 @@ def complete_faces(
             return False
         return deadline is None or time.perf_counter() < deadline
 
-    first = completer.complete(faces, masks, config, record, keep_tuned=fills > 1)
+    first = filler.complete(faces, masks, config, record, keep_tuned=fills > 1)
     results = [[face_result(request, first, i, config, frames[i])] for i, request in enumerate(requests)]
     if fills > 1:
         if on_first is not None:
             on_first([face[0] for face in results])
-        others = completer.other_fills(faces, masks, first, fills - 1, config)
+        others = filler.other_fills(faces, masks, first, fills - 1, config)
         for i, request in enumerate(requests):
             rows = range((fills - 1) * i, (fills - 1) * (i + 1))
             results[i] += [face_result(request, others, row, config) for row in rows]

@@ -1,6 +1,6 @@
 """Projection: the z whose G(z) comes closest to a real aligned face, and how close it came.
 
-Projecting is completion with every pixel known, so it reuses core.completer's optimiser, its
+Projecting is completion with every pixel known, so it reuses core.face_filler's optimiser, its
 limits and the encoder's first guess: the encoder alone gives about 20 dB on lfw-dev faces,
 50 Adam steps 22.7 dB and 100 steps 23.3 dB (0.7 s a face at batch 64 on 2 cores). No
 fine-tuning of G: an edit must move along z, and a tuned G would no longer match the z it
@@ -19,7 +19,7 @@ import numpy as np
 
 from core.align import load_faces
 from core.cli import argument_parser
-from core.completer import Completer
+from core.face_filler import FaceFiller
 from core.config import CompletionConfig
 from core.images import to_uint8
 from core.masks import Mask
@@ -44,14 +44,14 @@ def psnr(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return 10 * np.log10(255.0**2 / np.maximum(mse, 1e-10))
 
 
-def project(completer: Completer, faces: np.ndarray, config: CompletionConfig = PROJECTION,
+def project(filler: FaceFiller, faces: np.ndarray, config: CompletionConfig = PROJECTION,
             callback=None) -> Projection:
-    """Project aligned uint8 faces (N, S, S, 3) into z; callback as in Completer.complete."""
+    """Project aligned uint8 faces (N, S, S, 3) into z; callback as in FaceFiller.complete."""
     faces = np.asarray(faces)
     if faces.ndim == 3:
         faces = faces[None]
-    everything = Mask(np.ones((completer.size, completer.size), np.float32))
-    completion = completer.complete(faces, everything, replace(config, tune_steps=0, blend=False), callback)
+    everything = Mask(np.ones((filler.size, filler.size), np.float32))
+    completion = filler.complete(faces, everything, replace(config, tune_steps=0, blend=False), callback)
     rebuilt = to_uint8(completion.generated)
     return Projection(completion.z, rebuilt, psnr(rebuilt, faces))
 
@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.limit and args.limit < len(paths):
         chosen = np.random.default_rng(args.seed).choice(len(paths), args.limit, replace=False)
         paths = [paths[i] for i in sorted(chosen)]
-    completer = Completer(model)
+    filler = FaceFiller(model)
     start = time.perf_counter()
     names, parts, found, skipped = [], [], [], 0
     with FaceAligner(max_faces=1) as aligner, Progress() as progress:
@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> None:
             faces, _, errors = load_faces(batch, model.config.image_size, aligner)
             skipped += len(errors)
             if faces:
-                part = project(completer, np.stack(faces), config)
+                part = project(filler, np.stack(faces), config)
                 parts.append(part)
                 found.append(faces_found(aligner, part.rebuilt))
                 names += [p.name for p in batch if p not in errors]

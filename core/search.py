@@ -8,7 +8,7 @@ encoder's guess), scored by forward passes alone. Fills to choose from search wi
 hole from the face's first fill and from each other (Repulsion).
 
 G and D may compute in bfloat16 (CompletionConfig.precision: by default where the CPU computes it natively), with
-copies of their weights. core.completer composes this search with the tuning of G (core.tuning).
+copies of their weights. core.face_filler composes this search with the tuning of G (core.tuning).
 """
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ APART_CAP = 0.25
 
 
 class Repulsion(NamedTuple):
-    """What the other fills of each face are pushed away from in their search (Completer.other_fills)."""
+    """What the other fills of each face are pushed away from in their search (FaceFiller.other_fills)."""
 
     first: tf.Tensor  # (N, S, S, 3) each face's first fill as G draws it, in [-1, 1]
     hole: tf.Tensor  # (N, S, S, 1) 1 in each face's hole

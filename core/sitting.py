@@ -31,7 +31,7 @@ from core.align import FaceAligner, find_images, load_faces
 from core.attributes import FaceMeter, load_age_gender
 from core.cli import argument_parser
 from core.config import TrainConfig
-from core.completer import Completer
+from core.face_filler import FaceFiller
 from core.directions import (
     GRID_SLIDERS_KEY, SLIDERS_KEY, DirectionConfig, load_directions, remeasure, save_directions,
 )
@@ -182,9 +182,9 @@ def publish_sitting(run_model: Path, weights: Path, photos: np.ndarray, config: 
         start = time.perf_counter()
         with FaceMeter(load_age_gender(staging, model.config.image_size)) as meter:
             directions, report, refitted = remeasure(model, meter, directions, section.get("report", {}), d_config)
-            completer = Completer(model)
-            projected = [project_face(completer, face, tuning=PIVOT_TUNING) for face in photos[: config.edit_photos]]
-            on_photos = photo_edit_effects(completer, meter, directions, projected, d_config.edit_amount)
+            filler = FaceFiller(model)
+            projected = [project_face(filler, face, tuning=PIVOT_TUNING) for face in photos[: config.edit_photos]]
+            on_photos = photo_edit_effects(filler, meter, directions, projected, d_config.edit_amount)
         save_directions(staging, directions)
         card["directions"] = {**section, "config": asdict(d_config), "report": report, "photos": on_photos,
                               "computed": date.today().isoformat(), "wall_seconds": round(time.perf_counter() - start),

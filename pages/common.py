@@ -14,7 +14,7 @@ import streamlit as st
 from PIL import Image
 
 from core.align import Alignment, FaceAligner
-from core.completer import Completer
+from core.face_filler import FaceFiller
 from core.directions import Directions, load_directions
 from core.fair_queue import FairQueue
 from core.images import read_image
@@ -61,7 +61,7 @@ def active_weights() -> Path:
 
 
 @st.cache_resource(show_spinner="Loading the model...", max_entries=1)
-def _load(folder: str, stamp: float) -> tuple[TrainedModel, Completer, str | None]:
+def _load(folder: str, stamp: float) -> tuple[TrainedModel, FaceFiller, str | None]:
     """One model in memory, with its attribute directions (the other fills are edits along them; the Explore page's
     sliders) or why they could not be loaded: a new file in the folder (stamp) or another folder replaces them."""
     model = load_model(folder)
@@ -69,14 +69,14 @@ def _load(folder: str, stamp: float) -> tuple[TrainedModel, Completer, str | Non
         directions, problem = load_directions(folder, model.config.z_dim), None
     except WeightsError as err:  # the fills are searched for instead, and the Explore page says why (model_directions)
         directions, problem = None, str(err)
-    completer = Completer(model, directions)
+    filler = FaceFiller(model, directions)
     # Trace the completion loops now, beside the page, so the first fill is as fast as later ones.
     # Not a daemon: a process that ends while it runs waits for it (a daemon thread aborts in TensorFlow's native code).
-    threading.Thread(target=completer.warm_up, name="warm-up", daemon=False).start()  # pages run in daemon threads
-    return model, completer, problem
+    threading.Thread(target=filler.warm_up, name="warm-up", daemon=False).start()  # pages run in daemon threads
+    return model, filler, problem
 
 
-def _active_model() -> tuple[TrainedModel, Completer, str | None]:
+def _active_model() -> tuple[TrainedModel, FaceFiller, str | None]:
     """The active model, loaded once per process; stops the page with a clear message if it is broken."""
     folder = active_weights()
     stamp = max((p.stat().st_mtime for p in folder.glob("*") if p.is_file()), default=0.0)
@@ -89,20 +89,20 @@ def _active_model() -> tuple[TrainedModel, Completer, str | None]:
         st.stop()
 
 
-def model_and_completer() -> tuple[TrainedModel, Completer]:
-    """The active model and its completer (see _active_model)."""
-    model, completer, _ = _active_model()
-    return model, completer
+def model_and_filler() -> tuple[TrainedModel, FaceFiller]:
+    """The active model and its filler (see _active_model)."""
+    model, filler, _ = _active_model()
+    return model, filler
 
 
 def model_directions() -> Directions | None:
     """The active model's attribute directions, None when its folder has none (or they do not fit it: then says so)."""
-    _, completer, problem = _active_model()
+    _, filler, problem = _active_model()
     if problem is not None:
         st.warning(f"The attribute directions could not be loaded, so the edit sliders are off. {problem} Measure them "
                    "again for this model with `python -m core.directions` (docs/training.md, 'Attribute directions').",
                    icon=":material/warning:")
-    return completer.directions
+    return filler.directions
 
 
 @st.cache_resource(show_spinner="Loading the face landmark model...")

@@ -16,7 +16,7 @@ from core.images import ImageError, image_grid, to_uint8
 from core.latent import face_algebra, interpolate, project_2d
 from core.model import sample_z
 from pages.common import (
-    aligner, choose_face, download_button, enlarge, find_faces, model_and_completer, model_directions, png_bytes,
+    aligner, choose_face, download_button, enlarge, find_faces, model_and_filler, model_directions, png_bytes,
     through_app_navigation, turn_in_line, uploaded_photo,
 )
 
@@ -27,7 +27,7 @@ EXAMPLE = "examples/astronaut.jpg"
 STRIP_WIDTH = 80  # px a face is shown in the strips: 8 to a row on a desktop, 4 on a phone
 
 st.title("Explore latent space")
-model, completer = model_and_completer()
+model, filler = model_and_filler()
 directions = model_directions()
 
 
@@ -153,7 +153,7 @@ def projected_photo() -> ProjectedFace | None:
         with turn_in_line(progress):
             text = "Finding this face in z, then tuning G to it..."
             progress.progress(0.0, text=text)
-            projected = project_face(completer, alignment.face, (photo, alignment), callback=lambda i, loss, preview:
+            projected = project_face(filler, alignment.face, (photo, alignment), callback=lambda i, loss, preview:
                                      progress.progress(i / PROJECTION.iterations, text=text))
         progress.empty()
         st.session_state.projected = kept = (face_id, projected)
@@ -163,7 +163,7 @@ def projected_photo() -> ProjectedFace | None:
 @st.cache_data(max_entries=64)
 def grid_face(z: np.ndarray, folder_key: int) -> ProjectedFace:
     """A face of the grid, with its landmarks, ready to edit."""
-    return generated_face(completer, z, aligner())
+    return generated_face(filler, z, aligner())
 
 
 def held(directions: Directions) -> list[str] | None:
@@ -218,7 +218,7 @@ def edit_section(directions: Directions) -> None:
         if projected.source is not None:
             detail = st.slider("Keep the photo's own detail", 0.0, 1.0, 1.0, 0.1, key="edit_detail",
                                help="1: add G's change to the photo's face; 0: show G's face outright.")
-    edited = edit_face(completer, directions, projected, amounts, hold, detail, local)
+    edited = edit_face(filler, directions, projected, amounts, hold, detail, local)
     with side:
         if projected.source is None:
             st.image(enlarge(image_grid(np.stack([projected.face, edited.face]), columns=2), 3),

@@ -6,7 +6,7 @@ import streamlit as st
 from core.images import image_grid, to_uint8
 from core.model import sample_z
 from core.weights import WeightsError, read_model_json
-from pages.common import active_weights, enlarge, model_and_completer, through_app_navigation
+from pages.common import active_weights, enlarge, model_and_filler, through_app_navigation
 
 through_app_navigation()
 
@@ -63,7 +63,7 @@ st.write(
     "blend keeps G's detail while taking the photo's colours at the hole's border, so no seam shows."
 )
 
-model, _ = model_and_completer()
+model, _ = model_and_filler()
 faces = to_uint8(model.generator(sample_z(8, model.config.z_dim, seed=1), training=False).numpy())
 st.image(enlarge(image_grid(faces, columns=8), 2), caption="Faces the shipped generator draws from random z")
 st.page_link("pages/inpaint.py", label="Fill a hole in a face", icon=":material/brush:")

@@ -17,7 +17,7 @@ from core.model import sample_z
 from core.photo_mask import PhotoHole, face_view, hole_from_drawing, outside_overlay, view_image, zoomed
 from core.inpaint import MAX_VARIANTS, FaceResult, FillRequest, complete_faces
 from pages.common import (
-    choose_face, download_button, enlarge, find_faces, model_and_completer, png_bytes, settings, through_app_navigation,
+    choose_face, download_button, enlarge, find_faces, model_and_filler, png_bytes, settings, through_app_navigation,
     turn_in_line, uploaded_photo,
 )
 from pages.mask_canvas import TOOLS, paint_hole
@@ -31,7 +31,7 @@ FILLS_OFFERED = 4  # fills to choose from, by default
 PREVIEW_SECONDS = 0.3  # the live preview changes at most this often (each one is an image sent to the browser)
 
 st.title("Inpaint")
-model, completer = model_and_completer()
+model, filler = model_and_filler()
 size = model.config.image_size
 limits = settings()
 
@@ -171,12 +171,12 @@ def fill_the_hole(request: FillRequest, config: CompletionConfig, fills: int, fa
         with live.container():
             show_result(st.session_state.result, request.photo, view)
 
-    look = completer.first_look(request.face, request.mask)
+    look = filler.first_look(request.face, request.mask)
     if look is not None:
         live.image(enlarge(to_uint8(look)), caption="First look: the encoder's guess, while the search runs")
     with turn_in_line(progress):
         progress.progress(0.0, text="Your turn: choosing a start...")
-        (made,) = complete_faces(completer, [request], config, fills, show, limits.max_seconds, first_ready)
+        (made,) = complete_faces(filler, [request], config, fills, show, limits.max_seconds, first_ready)
     st.session_state.result = {"face_id": face_id, "fills": made, "asked": config.iterations, "coming": 0}
     st.session_state.pick = 0
     st.rerun()

@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from core.align import FaceAligner, find_images, load_faces  # noqa: E402
 from core.cli import argument_parser  # noqa: E402
-from core.completer import Completer  # noqa: E402
+from core.face_filler import FaceFiller  # noqa: E402
 from core.evaluate import eval_masks, hole_psnr, seam_excess  # noqa: E402
 from core.detail import BAND, OWN_BAND, SIGMA, detail_in_place, detail_ratio, high_band  # noqa: E402
 from core.images import save_png  # noqa: E402
@@ -88,10 +88,10 @@ def main() -> None:
         "detail, border as the interior": (0.0, config, {"BORDER_OWN": OWN_BAND, "BORDER_COPY": 1.0}),
         "detail, matched on shape alone": (0.0, config, {"COLOUR": 0.0}),
     }
-    completer = Completer(model)
+    filler = FaceFiller(model)
     for mask_name in ("center", "strokes"):
         masks = eval_masks(mask_name, size, len(faces))
-        generated = (completer.complete(faces, masks, config).generated + 1) * 127.5
+        generated = (filler.complete(faces, masks, config).generated + 1) * 127.5
         edge_share, bound, in_place_needed, rows, crops = [], [], [], {name: [] for name in ways}, []
         products = np.zeros((len(DISTANCES), 2))  # per distance: sum of own band x truth's residual, own band squared
         for (photo, alignment), mask, face in zip(sources, masks, generated):

@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from core.align import FaceAligner  # noqa: E402
 from core.cli import argument_parser  # noqa: E402
-from core.completer import Completer  # noqa: E402
+from core.face_filler import FaceFiller  # noqa: E402
 from core.config import CompletionConfig, completion_preset  # noqa: E402
 from core.directions import load_directions  # noqa: E402
 from core.edit import edit_face, generated_face, project_face  # noqa: E402
@@ -48,12 +48,12 @@ def enlarge(image: np.ndarray, scale: int = SCALE) -> np.ndarray:
     return cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_NEAREST)
 
 
-def centre_filled(completer: Completer, photo: np.ndarray, configs: list[CompletionConfig]) -> list[np.ndarray]:
-    """photo with the centre of its face filled by completer's model under each config, aligned at the model's size."""
+def centre_filled(filler: FaceFiller, photo: np.ndarray, configs: list[CompletionConfig]) -> list[np.ndarray]:
+    """photo with the centre of its face filled by filler's model under each config, aligned at the model's size."""
     with FaceAligner() as aligner:
-        alignment = aligner.align(photo, completer.size)
-    mask = center_mask(completer.size)
-    return [complete_faces(completer, [FillRequest(alignment.face, mask, photo, alignment)], config)[0][0].pasted
+        alignment = aligner.align(photo, filler.size)
+    mask = center_mask(filler.size)
+    return [complete_faces(filler, [FillRequest(alignment.face, mask, photo, alignment)], config)[0][0].pasted
             for config in configs]
 
 
@@ -66,8 +66,8 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
 
     model = load_model(args.weights)
-    completer = Completer(model)
-    size = completer.size
+    filler = FaceFiller(model)
+    size = filler.size
     photo = read_image(ROOT / "examples" / "astronaut.jpg")
     with FaceAligner() as aligner:
         alignment = aligner.align(photo, size)
@@ -81,7 +81,7 @@ def main() -> None:
 
     face_rows, photo_rows, detail_row = [], [], []
     for mask in (center_mask(size), stroke_mask(size, seed=3)):
-        ((done,),) = complete_faces(completer, [FillRequest(face, mask, photo, alignment)], config)
+        ((done,),) = complete_faces(filler, [FillRequest(face, mask, photo, alignment)], config)
         telea = cv2.inpaint(masked_preview(face, mask), mask.fill.astype(np.uint8) * 255, 3, cv2.INPAINT_TELEA)
         face_rows += [enlarge(image) for image in (face, done.masked, telea, done.completed)]
         holed = photo.copy()
@@ -91,8 +91,8 @@ def main() -> None:
         if not detail_row:  # the centre mask at 100%: the photo, the fills before, the fill today
             before = replace(completion_preset("thorough"), photo_detail=False)
             smaller = load_model(args.before)
-            earlier = centre_filled(Completer(smaller), photo, [before, smaller.completion])
-            shorter = centre_filled(completer, photo, [completion_preset("short-tuning", config)])
+            earlier = centre_filled(FaceFiller(smaller), photo, [before, smaller.completion])
+            shorter = centre_filled(filler, photo, [completion_preset("short-tuning", config)])
             detail_row = [image[crop] for image in (photo, *earlier, *shorter, done.pasted)]
     save_png(args.out / "example_faces.png", image_grid(np.stack(face_rows), columns=4))
     height = 240  # the face is ~100 px wide in the photo: enlarged for the page
@@ -102,23 +102,23 @@ def main() -> None:
     save_png(args.out / "example_detail.png", image_grid(np.stack(detail_row), columns=len(detail_row)))
     print(f"wrote {args.out / 'example_faces.png'}, {args.out / 'example_photo.png'} and {args.out / 'example_detail.png'}")
 
-    directions = load_directions(args.weights, completer.z_dim)
+    directions = load_directions(args.weights, filler.z_dim)
     if directions is not None:
-        projected = project_face(completer, face, (photo, alignment))
+        projected = project_face(filler, face, (photo, alignment))
         with FaceAligner() as aligner:
-            sample = generated_face(completer, sample_z(1, completer.z_dim, seed=7).numpy()[0], aligner)
+            sample = generated_face(filler, sample_z(1, filler.z_dim, seed=7).numpy()[0], aligner)
         rows = []
         for name in directions.names:
-            rows += [edit_face(completer, directions, projected, {name: a}).face for a in AMOUNTS]
-            rows += [edit_face(completer, directions, sample, {name: a}).face for a in AMOUNTS]
+            rows += [edit_face(filler, directions, projected, {name: a}).face for a in AMOUNTS]
+            rows += [edit_face(filler, directions, sample, {name: a}).face for a in AMOUNTS]
         save_png(args.out / "example_edits.png", enlarge(image_grid(np.stack(rows), columns=2 * len(AMOUNTS)), 2))
-        view = face_view(photo.shape, alignment, completer.size, 256, max_shown_height=256)
+        view = face_view(photo.shape, alignment, filler.size, 256, max_shown_height=256)
         local = []
         for name in [d for d in directions.names if d in LOCAL_PARTS]:
             local.append(zoomed(photo, view))
             for amount in (-3, 3):
                 for setting in ({"hold": (), "local": False}, {}):
-                    local.append(zoomed(edit_face(completer, directions, projected, {name: amount}, **setting).pasted,
+                    local.append(zoomed(edit_face(filler, directions, projected, {name: amount}, **setting).pasted,
                                         view))
         save_png(args.out / "example_local_edits.png", image_grid(np.stack(local), columns=5))
         print(f"wrote {args.out / 'example_edits.png'} and {args.out / 'example_local_edits.png'}: "

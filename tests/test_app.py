@@ -527,13 +527,13 @@ def test_the_fills_to_pick_from_follow_the_first(app, monkeypatch):
     import core.inpaint
 
     shown_before_the_others = []
-    other_fills = core.inpaint.Completer.other_fills
+    other_fills = core.inpaint.FaceFiller.other_fills
 
     def others_after_a_look(self, *args, **kwargs):
         shown_before_the_others.append([fill.completed for fill in st.session_state.result["fills"]])
         return other_fills(self, *args, **kwargs)
 
-    monkeypatch.setattr(core.inpaint.Completer, "other_fills", others_after_a_look)
+    monkeypatch.setattr(core.inpaint.FaceFiller, "other_fills", others_after_a_look)
     page(app, "pages/inpaint.py")
     app.segmented_control(key="source").set_value("Random face").run()
     app.segmented_control(key="mask_kind").set_value("center").run()

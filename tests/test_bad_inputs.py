@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from core.align import AlignmentError, FaceAligner, align_landmarks
-from core.completer import Completer
+from core.face_filler import FaceFiller
 from core.config import CompletionConfig
 from core.data import list_images
 from core.images import MAX_SIDE, ImageError, read_image
@@ -107,7 +107,7 @@ def test_profile_face_is_refused(aligner, astronaut):
 # --- masks and settings ----------------------------------------------------------------------
 def test_mask_covering_everything_generates_a_face(tiny_model):
     mask = mask_from_canvas(np.full((256, 256, 4), 255, np.uint8), 16)
-    ((result,),) = complete_faces(Completer(tiny_model), [FillRequest(np.zeros((16, 16, 3), np.uint8), mask)],
+    ((result,),) = complete_faces(FaceFiller(tiny_model), [FillRequest(np.zeros((16, 16, 3), np.uint8), mask)],
                                   CompletionConfig(iterations=5))
     assert result.completed.shape == (16, 16, 3) and result.completed.std() > 0  # G's face, not the black input
 

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from core import complete as complete_cli
-from core.completer import Completer
+from core.face_filler import FaceFiller
 from core.search import contextual_weights
 from core.config import STEP_SIZES, CompletionConfig
 from core.images import to_uint8
@@ -20,8 +20,8 @@ FAST = CompletionConfig(iterations=60, learning_rate=0.05, report_every=20, blen
 
 
 @pytest.fixture(scope="module")
-def completer(tiny_model):
-    return Completer(tiny_model)
+def filler(tiny_model):
+    return FaceFiller(tiny_model)
 
 
 @pytest.fixture(scope="module")
@@ -36,48 +36,48 @@ def hole_error(a, b, mask):
 
 # HMC samples around low-loss regions rather than descending, so it is held to a looser bound.
 @pytest.mark.parametrize("optimizer, lr, bound", [("adam", 0.05, 0.5), ("momentum", 0.002, 0.5), ("hmc", 0.01, 0.95)])
-def test_optimiser_lowers_the_loss_and_recovers_g_samples(completer, own_samples, optimizer, lr, bound):
+def test_optimiser_lowers_the_loss_and_recovers_g_samples(filler, own_samples, optimizer, lr, bound):
     mask = center_mask(16)
     config = CompletionConfig(**{**FAST.__dict__, "optimizer": optimizer, "learning_rate": lr})
-    start = completer.complete(own_samples, mask, CompletionConfig(**{**config.__dict__, "iterations": 1}))
-    result = completer.complete(own_samples, mask, config)
+    start = filler.complete(own_samples, mask, CompletionConfig(**{**config.__dict__, "iterations": 1}))
+    result = filler.complete(own_samples, mask, config)
     assert result.history[-1][1] < bound * start.history[0][1]
     assert hole_error(result.generated, own_samples, mask) < hole_error(start.generated, own_samples, mask)
     assert np.abs(result.z).max() <= 1.0
 
 
 @pytest.mark.parametrize("blend", [True, False])
-def test_a_fill_keeps_the_known_pixels(completer, own_samples, blend):
+def test_a_fill_keeps_the_known_pixels(filler, own_samples, blend):
     mask, faces = center_mask(16), to_uint8(own_samples)
-    results = complete_faces(completer, [FillRequest(face, mask) for face in faces], replace(FAST, blend=blend))
+    results = complete_faces(filler, [FillRequest(face, mask) for face in faces], replace(FAST, blend=blend))
     for (result,), face in zip(results, faces):
         assert result.completed.dtype == np.uint8
         np.testing.assert_array_equal(result.completed[mask.known > 0], face[mask.known > 0])
         assert (result.completed[mask.fill] != face[mask.fill]).any()
 
 
-def test_restarts_pick_the_lowest_loss(completer, own_samples):
+def test_restarts_pick_the_lowest_loss(filler, own_samples):
     config = CompletionConfig(**{**FAST.__dict__, "restarts": 4})
-    result = completer.complete(own_samples, center_mask(16), config)
+    result = filler.complete(own_samples, center_mask(16), config)
     assert result.restart_losses.shape == (3, 4) and len(result.z) == 3
     assert (result.restart_losses.max(axis=1) > result.restart_losses.min(axis=1)).all()
     # The returned z is the winning restart: re-evaluating it gives the smallest of the K losses.
     np.testing.assert_allclose(result.loss, result.restart_losses.min(axis=1), rtol=1e-4)
 
 
-def test_init_pool_starts_closer(completer, own_samples):
+def test_init_pool_starts_closer(filler, own_samples):
     one = CompletionConfig(**{**FAST.__dict__, "iterations": 1})
-    pooled = completer.complete(own_samples, center_mask(16), CompletionConfig(**{**one.__dict__, "init_pool": 256}))
-    plain = completer.complete(own_samples, center_mask(16), one)
+    pooled = filler.complete(own_samples, center_mask(16), CompletionConfig(**{**one.__dict__, "init_pool": 256}))
+    plain = filler.complete(own_samples, center_mask(16), one)
     assert pooled.contextual.mean() < plain.contextual.mean()
 
 
-def test_callback_reports_progress_and_can_stop(completer, own_samples):
+def test_callback_reports_progress_and_can_stop(filler, own_samples):
     seen = []
     def callback(iteration, loss, preview):
         seen.append((iteration, loss.shape, preview.shape))
         return iteration < 40
-    result = completer.complete(own_samples, center_mask(16), FAST, callback)
+    result = filler.complete(own_samples, center_mask(16), FAST, callback)
     assert [s[0] for s in seen] == [20, 40] and result.iterations == 40
     assert seen[0][1] == (3,) and seen[0][2] == (3, 16, 16, 3)
 
@@ -88,26 +88,26 @@ def test_weighted_loss_favours_pixels_near_the_hole():
     assert weights[15, 32] > 0 and weights[15, 32] > weights[10, 32]
 
 
-def test_lowres_and_full_masks_give_finite_results(completer, own_samples):
+def test_lowres_and_full_masks_give_finite_results(filler, own_samples):
     for mask in (lowres_mask(16, 4), full_mask(16)):
-        result = completer.complete(own_samples, mask, CompletionConfig(**{**FAST.__dict__, "blend": True}))
+        result = filler.complete(own_samples, mask, CompletionConfig(**{**FAST.__dict__, "blend": True}))
         assert np.isfinite(result.loss).all() and np.isfinite(result.generated).all()
 
 
-def test_all_known_mask_returns_the_input(completer, own_samples):
+def test_all_known_mask_returns_the_input(filler, own_samples):
     faces = to_uint8(own_samples)
     requests = [FillRequest(face, Mask(np.ones((16, 16), np.float32))) for face in faces]
-    results = complete_faces(completer, requests, replace(FAST, blend=True))
+    results = complete_faces(filler, requests, replace(FAST, blend=True))
     np.testing.assert_array_equal([result.completed for (result,) in results], faces)
 
 
-def test_wrong_inputs_are_refused(completer, own_samples):
+def test_wrong_inputs_are_refused(filler, own_samples):
     with pytest.raises(MaskError, match="16x16"):
-        completer.complete(own_samples, center_mask(32), FAST)
+        filler.complete(own_samples, center_mask(32), FAST)
     with pytest.raises(ValueError, match="aligned faces"):
-        completer.complete(np.zeros((2, 20, 20, 3), np.uint8), center_mask(16), FAST)
+        filler.complete(np.zeros((2, 20, 20, 3), np.uint8), center_mask(16), FAST)
     with pytest.raises(ValueError, match="NaN"):
-        completer.complete(np.full((1, 16, 16, 3), np.nan, np.float32), center_mask(16), FAST)
+        filler.complete(np.full((1, 16, 16, 3), np.nan, np.float32), center_mask(16), FAST)
 
 
 def test_each_optimiser_has_its_own_step_size():
@@ -116,25 +116,25 @@ def test_each_optimiser_has_its_own_step_size():
     assert CompletionConfig(optimizer="hmc", learning_rate=0.02).learning_rate == 0.02
 
 
-def test_hmc_moves_by_its_learning_rate(completer, own_samples):
+def test_hmc_moves_by_its_learning_rate(filler, own_samples):
     config = CompletionConfig(**{**FAST.__dict__, "optimizer": "hmc", "iterations": 5})
-    still = completer.complete(own_samples, center_mask(16), CompletionConfig(**{**config.__dict__, "learning_rate": 1e-6}))
-    moved = completer.complete(own_samples, center_mask(16), CompletionConfig(**{**config.__dict__, "learning_rate": 0.05}))
-    start = sample_z(3, completer.z_dim, FAST.seed).numpy()
+    still = filler.complete(own_samples, center_mask(16), CompletionConfig(**{**config.__dict__, "learning_rate": 1e-6}))
+    moved = filler.complete(own_samples, center_mask(16), CompletionConfig(**{**config.__dict__, "learning_rate": 0.05}))
+    start = sample_z(3, filler.z_dim, FAST.seed).numpy()
     assert np.abs(still.z - start).max() < 1e-3 < np.abs(moved.z - start).max()
 
 
 def test_the_search_in_bfloat16_uses_the_models_weights_and_fits_as_float32_does(tiny_model, own_samples):
-    completer = Completer(tiny_model)
+    filler = FaceFiller(tiny_model)
     mask = center_mask(16)
-    fills = {precision: completer.complete(own_samples, mask, replace(FAST, precision=precision, tune_steps=5))
+    fills = {precision: filler.complete(own_samples, mask, replace(FAST, precision=precision, tune_steps=5))
              for precision in ("float32", "mixed_bfloat16")}
-    for copy, own in zip(completer.search.networks("mixed_bfloat16"), (tiny_model.generator, tiny_model.discriminator)):
+    for copy, own in zip(filler.search.networks("mixed_bfloat16"), (tiny_model.generator, tiny_model.discriminator)):
         assert {layer.dtype_policy.name for layer in copy.layers if layer.weights} == {"mixed_bfloat16"}
         assert all(np.array_equal(a, b) for a, b in zip(copy.get_weights(), own.get_weights()))
-    assert completer.search.networks("float32") == (tiny_model.generator, tiny_model.discriminator)
+    assert filler.search.networks("float32") == (tiny_model.generator, tiny_model.discriminator)
     # Fine-tuning G stays in float32: its small steps would be lost in bfloat16's 8-bit mantissa.
-    assert {layer.dtype_policy.name for layer in completer.tuner.copy().layers if layer.weights} == {"float32"}
+    assert {layer.dtype_policy.name for layer in filler.tuner.copy().layers if layer.weights} == {"float32"}
     ours, theirs = fills["mixed_bfloat16"], fills["float32"]
     assert ours.generated.dtype == np.float32 and ours.loss.dtype == np.float32
     np.testing.assert_allclose(ours.loss, theirs.loss, rtol=0.15)
@@ -198,14 +198,14 @@ def test_complete_cli_refuses_missing_weights(tmp_path):
 
 
 def test_warm_up_traces_what_a_users_first_fill_runs(tiny_model):
-    completer = Completer(tiny_model)
-    completer.warm_up()
-    compiled = {"iterate": completer.search.iterate, "fit_only": completer.search.fit_only, "draw": completer.search.draw,
-                "evaluate": completer.search.evaluate, "tune": completer.tuner.steps}
+    filler = FaceFiller(tiny_model)
+    filler.warm_up()
+    compiled = {"iterate": filler.search.iterate, "fit_only": filler.search.fit_only, "draw": filler.search.draw,
+                "evaluate": filler.search.evaluate, "tune": filler.tuner.steps}
     traced = {name: function.experimental_get_tracing_count() for name, function in compiled.items()}
     face = (np.random.default_rng(0).random((16, 16, 3)) * 255).astype(np.uint8)
     for fills in (1, 4):  # the page's single fill and its four fills to choose from, with previews
-        complete_faces(completer, [FillRequest(face, center_mask(16))], CompletionConfig(iterations=20, report_every=10),
+        complete_faces(filler, [FillRequest(face, center_mask(16))], CompletionConfig(iterations=20, report_every=10),
                        fills, lambda *report: None)
     assert {name: function.experimental_get_tracing_count() for name, function in compiled.items()} == traced
 
@@ -216,11 +216,11 @@ def test_a_warm_up_stops_once_the_process_is_ending(tiny_weights):
     after the step in progress once the main thread is over."""
     script = (
         "import atexit, threading\n"
-        "from core.completer import Completer\n"
+        "from core.face_filler import FaceFiller\n"
         "from core.weights import load_model\n"
-        f"completer, ran = Completer(load_model({str(tiny_weights)!r})), []\n"
+        f"filler, ran = FaceFiller(load_model({str(tiny_weights)!r})), []\n"
         "atexit.register(lambda: print('warm-up ran to the end:', ran))\n"  # atexit runs after threads are joined
-        "threading.Thread(target=lambda: ran.append(completer.warm_up()), name='warm-up').start()\n"
+        "threading.Thread(target=lambda: ran.append(filler.warm_up()), name='warm-up').start()\n"
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
@@ -232,8 +232,8 @@ def test_a_fill_during_the_warm_up_waits_for_it(tiny_model, monkeypatch):
     fill's anyway: a fill that comes while the warm-up runs starts after it."""
     import threading
 
-    completer = Completer(tiny_model)
-    networks, release, blocked, callers = completer.search.networks, threading.Event(), threading.Event(), []
+    filler = FaceFiller(tiny_model)
+    networks, release, blocked, callers = filler.search.networks, threading.Event(), threading.Event(), []
 
     def networks_held_in_the_warm_up(precision):
         callers.append(threading.current_thread().name)
@@ -242,10 +242,10 @@ def test_a_fill_during_the_warm_up_waits_for_it(tiny_model, monkeypatch):
             release.wait(60)
         return networks(precision)
 
-    monkeypatch.setattr(completer.search, "networks", networks_held_in_the_warm_up)
-    warm_up = threading.Thread(target=completer.warm_up, name="warm-up")
+    monkeypatch.setattr(filler.search, "networks", networks_held_in_the_warm_up)
+    warm_up = threading.Thread(target=filler.warm_up, name="warm-up")
     face = (np.random.default_rng(0).random((16, 16, 3)) * 255).astype(np.uint8)
-    fill = threading.Thread(target=completer.complete, name="fill",
+    fill = threading.Thread(target=filler.complete, name="fill",
                             args=(face, center_mask(16), CompletionConfig(iterations=4, report_every=2)))
     warm_up.start()
     try:
@@ -269,10 +269,10 @@ def test_first_look_is_the_encoders_guess_in_the_hole(tiny_model):
 
     face = (np.random.default_rng(1).random((16, 16, 3)) * 255).astype(np.uint8)
     mask = center_mask(16)
-    assert Completer(tiny_model).first_look(face, mask) is None  # no encoder, nothing to show early
+    assert FaceFiller(tiny_model).first_look(face, mask) is None  # no encoder, nothing to show early
     encoder = build_encoder(tiny_model.config)
     model = TrainedModel(tiny_model.config, tiny_model.generator, tiny_model.discriminator, {}, encoder)
-    look = Completer(model).first_look(face, mask)
+    look = FaceFiller(model).first_look(face, mask)
     y = to_model(face)[None]
     guess = tiny_model.generator(encoder(encoder_input(y, mask.known[None, ..., None].astype(np.float32)))).numpy()[0]
     np.testing.assert_allclose(look[~mask.fill], to_model(face)[~mask.fill])
@@ -294,7 +294,7 @@ def test_complete_cli_takes_its_defaults_from_the_models_card(tmp_path, tiny_mod
 
 def test_a_fill_without_settings_takes_the_models_own_defaults(tiny_model, own_samples):
     own = replace(tiny_model, card={"completion": {"iterations": 3, "variant_iterations": 2, "init_pool": 4, "tune_steps": 1}})
-    assert Completer(own).complete(own_samples[:1], center_mask(16)).iterations == 3
-    (fills,) = complete_faces(Completer(own), [FillRequest(own_samples[0], center_mask(16))], fills=2)
+    assert FaceFiller(own).complete(own_samples[:1], center_mask(16)).iterations == 3
+    (fills,) = complete_faces(FaceFiller(own), [FillRequest(own_samples[0], center_mask(16))], fills=2)
     assert [fill.iterations for fill in fills] == [3, 2]
 

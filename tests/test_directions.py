@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from core.attributes import ATTRIBUTES, FaceMeter, utkface_labels, yaw_degrees
-from core.completer import Completer
+from core.face_filler import FaceFiller
 from core.config import CompletionConfig
 from core.directions import (
     DirectionConfig, Directions, classes, fit_direction, load_directions, save_directions,
@@ -117,11 +117,11 @@ def test_yaw_is_read_from_the_rotation():
 
 
 def test_projection_lowers_the_loss(tiny_model):
-    completer = Completer(tiny_model)
+    filler = FaceFiller(tiny_model)
     faces = to_uint8(tiny_model.generator(sample_z(4, tiny_model.config.z_dim, seed=11)).numpy())
     quick = replace(PROJECTION, iterations=1, report_every=1, init_pool=0, use_encoder=False)
     longer = replace(quick, iterations=60, report_every=60)
-    assert project(completer, faces, longer).psnr.mean() > project(completer, faces, quick).psnr.mean() + 1
+    assert project(filler, faces, longer).psnr.mean() > project(filler, faces, quick).psnr.mean() + 1
 
 
 def test_meter_measures_the_example_face(astronaut):
@@ -144,56 +144,56 @@ def projected_photo(tiny_model, astronaut):
     with FaceAligner() as aligner:
         alignment = aligner.align(astronaut, tiny_model.config.image_size)
     quick = replace(PROJECTION, iterations=5, report_every=5, init_pool=4)
-    return project_face(Completer(tiny_model), alignment.face, (astronaut, alignment), quick)
+    return project_face(FaceFiller(tiny_model), alignment.face, (astronaut, alignment), quick)
 
 
 def test_pivotal_tuning_draws_the_face_closer_and_leaves_g_alone(tiny_model, projected_photo):
-    completer = Completer(tiny_model)
+    filler = FaceFiller(tiny_model)
     before = [np.array(w) for w in tiny_model.generator.weights]
-    untuned = project_face(completer, projected_photo.face, tuning=None,
+    untuned = project_face(filler, projected_photo.face, tuning=None,
                            config=replace(PROJECTION, iterations=5, report_every=5, init_pool=4))
     assert untuned.weights is None and projected_photo.weights is not None
     assert projected_photo.psnr > untuned.psnr
-    harder = project_face(completer, projected_photo.face, config=replace(PROJECTION, iterations=5, report_every=5,
+    harder = project_face(filler, projected_photo.face, config=replace(PROJECTION, iterations=5, report_every=5,
                           init_pool=4), tuning=CompletionConfig(tune_steps=50, tune_learning_rate=3e-3))
     assert harder.psnr > untuned.psnr + 3
     for weight, kept in zip(tiny_model.generator.weights, before):
         np.testing.assert_array_equal(np.array(weight), kept)  # G itself is never changed
     z = projected_photo.z[None]
-    np.testing.assert_allclose(completer.generate_with(None, z), tiny_model.generator(z, training=False).numpy())
-    tuned = completer.generate_with(projected_photo.weights, z)
+    np.testing.assert_allclose(filler.generate_with(None, z), tiny_model.generator(z, training=False).numpy())
+    tuned = filler.generate_with(projected_photo.weights, z)
     np.testing.assert_array_equal(to_uint8(tuned[0]), projected_photo.rebuilt)
 
 
 def test_a_tuned_generator_is_kept_in_half_the_memory_and_draws_the_same_face(tiny_model, projected_photo):
-    completer = Completer(tiny_model)
+    filler = FaceFiller(tiny_model)
     z = projected_photo.z[None]
-    offsets = completer.tuned_weights(projected_photo.z, projected_photo.face, PIVOT_TUNING)
-    exact = completer.tuner.copy()(z, training=False).numpy()  # the float32 tuned G, still in the copy
+    offsets = filler.tuned_weights(projected_photo.z, projected_photo.face, PIVOT_TUNING)
+    exact = filler.tuner.copy()(z, training=False).numpy()  # the float32 tuned G, still in the copy
     assert sum(o.nbytes for o in offsets) <= sum(np.array(w).nbytes for w in tiny_model.generator.weights) / 2
-    np.testing.assert_allclose(completer.generate_with(offsets, z), exact, atol=2e-3)
+    np.testing.assert_allclose(filler.generate_with(offsets, z), exact, atol=2e-3)
 
 
 def test_no_edit_gives_the_photo_back(tiny_model, projected_photo):
-    edited = apply_edit(Completer(tiny_model), projected_photo, projected_photo.z)
+    edited = apply_edit(FaceFiller(tiny_model), projected_photo, projected_photo.z)
     np.testing.assert_array_equal(edited.face, projected_photo.face)
     assert np.abs(edited.pasted.astype(int) - projected_photo.source[0]).max() <= 1
 
 
 def test_an_edit_changes_the_face_and_keeps_the_rest_of_the_photo(tiny_model, projected_photo):
-    completer = Completer(tiny_model)
+    filler = FaceFiller(tiny_model)
     photo, alignment = projected_photo.source
     z_edited = projected_photo.z + 2.0 * np.eye(tiny_model.config.z_dim, dtype=np.float32)[0]
-    edited = apply_edit(completer, projected_photo, z_edited)
+    edited = apply_edit(filler, projected_photo, z_edited)
     face_region = photo_fill(photo.shape, alignment, face_mask(tiny_model.config.image_size))
     assert face_region.any() and (~face_region).any()
     np.testing.assert_array_equal(edited.pasted[~face_region], photo[~face_region])
     assert np.abs(edited.pasted[face_region].astype(int) - photo[face_region]).mean() > 1
     assert np.abs(edited.face.astype(int) - projected_photo.face).mean() > 1
-    outright = apply_edit(completer, projected_photo, z_edited, detail=0.0)
+    outright = apply_edit(filler, projected_photo, z_edited, detail=0.0)
     assert not np.array_equal(outright.face, edited.face)
     with pytest.raises(ValueError, match="detail"):
-        apply_edit(completer, projected_photo, z_edited, detail=2.0)
+        apply_edit(filler, projected_photo, z_edited, detail=2.0)
 
 
 class BrightnessMeter:
@@ -235,15 +235,15 @@ def test_fit_all_ships_directions_that_move_what_they_measure(tiny_config):
 def test_photo_edit_effects_measure_the_app_s_edits_on_real_faces(tiny_model):
     from core.edit_report import photo_edit_effects
 
-    completer = Completer(tiny_model)
+    filler = FaceFiller(tiny_model)
     samples = tiny_model.generator(sample_z(3, tiny_model.config.z_dim, seed=21)).numpy()
     faces = to_uint8(np.clip(samples[:, ::-1] * 0.5 + 0.3, -1, 1))  # faces G cannot draw exactly
     directions = directions_for(np.eye(tiny_model.config.z_dim)[:2])
     quick = replace(PROJECTION, iterations=5, report_every=5, init_pool=4)
-    plain, tuned = ([project_face(completer, face, config=quick, tuning=tuning) for face in faces]
+    plain, tuned = ([project_face(filler, face, config=quick, tuning=tuning) for face in faces]
                     for tuning in (None, CompletionConfig(tune_steps=50, tune_learning_rate=3e-3)))
-    plain = photo_edit_effects(completer, BrightnessMeter(), directions, plain, 2.0)
-    tuned = photo_edit_effects(completer, BrightnessMeter(), directions, tuned, 2.0)
+    plain = photo_edit_effects(filler, BrightnessMeter(), directions, plain, 2.0)
+    tuned = photo_edit_effects(filler, BrightnessMeter(), directions, tuned, 2.0)
     assert tuned["psnr"] > plain["psnr"]
     assert set(plain["smile"]) == {"up", "down", "new_colour"} and 0 <= plain["smile"]["up"] <= 1
     assert 0 <= plain["smile"]["new_colour"] <= 1

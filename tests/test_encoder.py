@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from core.completer import Completer
+from core.face_filler import FaceFiller
 from core.config import CompletionConfig
 from core.encoder import encoder_input, train_encoder, training_masks
 from core.masks import center_mask
@@ -31,8 +31,8 @@ def test_the_encoders_guess_joins_the_starting_pool(tiny_model):
     model = TrainedModel(tiny_model.config, tiny_model.generator, tiny_model.discriminator,
                          encoder=planted_encoder(tiny_model.config, z_true[0]))
     config = CompletionConfig(iterations=1, learning_rate=1e-5, init_pool=1, tune_steps=0, blend=False)
-    with_guess = Completer(model).complete(face, center_mask(16), config)
-    without = Completer(model).complete(face, center_mask(16), CompletionConfig(**{**config.__dict__, "use_encoder": False}))
+    with_guess = FaceFiller(model).complete(face, center_mask(16), config)
+    without = FaceFiller(model).complete(face, center_mask(16), CompletionConfig(**{**config.__dict__, "use_encoder": False}))
     np.testing.assert_allclose(with_guess.z, z_true, atol=1e-3)
     assert np.abs(without.z - z_true).max() > 0.1
 

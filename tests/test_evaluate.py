@@ -303,7 +303,7 @@ def test_variants_are_measured_against_the_single_fill(monkeypatch):
         def completion(fills):
             return SimpleNamespace(blended=fills, generated=fills / 127.5 - 1, loss=np.zeros(len(fills)), iterations=1)
 
-    monkeypatch.setattr(evaluate, "Completer", KnownFills)
+    monkeypatch.setattr(evaluate, "FaceFiller", KnownFills)
     faces = np.random.default_rng(0).integers(50, 150, (2, 16, 16, 3)).astype(np.uint8)
     summary = evaluate.evaluate_variants(None, faces, [center_mask(16)] * 2, CompletionConfig(blend=False), 3)
 

@@ -66,21 +66,21 @@ def test_bounding_colours_keeps_lightness_and_the_face_s_own_colours(astronaut):
 
 
 def test_an_edit_brings_no_colour_the_face_lacks(tiny_model, astronaut, monkeypatch):
-    from core.completer import Completer
+    from core.face_filler import FaceFiller
     from core.edit import apply_edit, project_face
     from core.project import PROJECTION
     from dataclasses import replace
 
-    completer = Completer(tiny_model)
+    filler = FaceFiller(tiny_model)
     with FaceAligner() as aligner:
         alignment = aligner.align(astronaut, tiny_model.config.image_size)
-    projected = project_face(completer, alignment.face, (astronaut, alignment),
+    projected = project_face(filler, alignment.face, (astronaut, alignment),
                              replace(PROJECTION, iterations=2, report_every=2, init_pool=4), tuning=None)
     drawn = projected.face.astype(np.float32) / 127.5 - 1
     painted = drawn.copy()
     painted[6:10, 5:11] = np.array([230, 40, 220]) / 127.5 - 1  # G's edit paints her mouth magenta
-    monkeypatch.setattr(completer, "generate_with", lambda weights, z: np.stack([drawn, painted]))
-    edited = apply_edit(completer, projected, projected.z)
+    monkeypatch.setattr(filler, "generate_with", lambda weights, z: np.stack([drawn, painted]))
+    edited = apply_edit(filler, projected, projected.z)
     face = photo_fill(astronaut.shape, alignment, face_mask(tiny_model.config.image_size))
     assert np.abs(edited.pasted.astype(int) - astronaut).max() > 8  # the edit did change the photo
     assert new_colour_share(astronaut, edited.pasted, face) < 0.05

@@ -9,7 +9,7 @@ from PIL import Image
 from core.align import FaceAligner
 from core.attributes import ATTRIBUTES
 from core.directions import Directions
-from core.completer import Completer
+from core.face_filler import FaceFiller
 from core.search import other_starts, spread_starts
 from dataclasses import replace
 
@@ -43,12 +43,12 @@ def test_paste_back_blends_at_the_photos_resolution(astronaut, alignment):
 
 
 def test_complete_faces_returns_what_the_page_and_cli_show(tiny_model, astronaut, alignment):
-    completer = Completer(tiny_model)
+    filler = FaceFiller(tiny_model)
     face = to_uint8(tiny_model.generator(sample_z(1, tiny_model.config.z_dim, seed=3)).numpy()[0])
     small = alignment.__class__(face, alignment.matrix / 4, alignment.landmarks)
     seen = []
     requests = [FillRequest(face, center_mask(16)), FillRequest(face, center_mask(16), astronaut, small)]
-    results = complete_faces(completer, requests, FAST, progress=lambda i, loss, preview: seen.append(i))
+    results = complete_faces(filler, requests, FAST, progress=lambda i, loss, preview: seen.append(i))
     assert seen == [5, 10] and [len(fills) for fills in results] == [1, 1]
     (first,), (second,) = results
     assert first.pasted is None and second.pasted.shape == astronaut.shape
@@ -59,12 +59,12 @@ def test_complete_faces_returns_what_the_page_and_cli_show(tiny_model, astronaut
 
 
 def test_tuning_fits_the_known_pixels_and_leaves_g_alone(tiny_model):
-    completer = Completer(tiny_model)
+    filler = FaceFiller(tiny_model)
     faces = tiny_model.generator(sample_z(3, tiny_model.config.z_dim, seed=5)).numpy()
     faces = np.clip(faces + 0.3, -1, 1)  # something G cannot draw exactly
     before = [w.copy() for w in tiny_model.generator.get_weights()]
-    plain = completer.complete(faces, center_mask(16), CompletionConfig(iterations=10, tune_steps=0, blend=False))
-    tuned = completer.complete(faces, center_mask(16), CompletionConfig(iterations=10, tune_steps=20,
+    plain = filler.complete(faces, center_mask(16), CompletionConfig(iterations=10, tune_steps=0, blend=False))
+    tuned = filler.complete(faces, center_mask(16), CompletionConfig(iterations=10, tune_steps=20,
                                                                         tune_learning_rate=1e-2, blend=False))
     known = center_mask(16).known[..., None]
     def fit(r):
@@ -91,25 +91,25 @@ def test_a_time_budget_stops_the_search_and_still_returns_a_blended_face(tiny_mo
     face = to_uint8(tiny_model.generator(sample_z(1, tiny_model.config.z_dim, seed=3)).numpy()[0])
     config = CompletionConfig(iterations=400, report_every=5, init_pool=16, tune_steps=2)
     request = FillRequest(face, center_mask(16))
-    ((done,),) = complete_faces(Completer(tiny_model), [request], config, seconds=0.0)
+    ((done,),) = complete_faces(FaceFiller(tiny_model), [request], config, seconds=0.0)
     assert done.iterations == 5  # stopped at the first report
     assert done.completed.shape == (16, 16, 3) and len(done.frames) == 1
-    ((full,),) = complete_faces(Completer(tiny_model), [request], replace(config, iterations=10))
+    ((full,),) = complete_faces(FaceFiller(tiny_model), [request], replace(config, iterations=10))
     assert full.iterations == 10
 
 
 def test_fine_tuning_is_safe_when_completions_run_at_once(tiny_model):
-    """Completions share one Completer (and its one copy of G): two at once get what each gets alone."""
+    """Completions share one FaceFiller (and its one copy of G): two at once get what each gets alone."""
     import threading
 
-    completer = Completer(tiny_model)
+    filler = FaceFiller(tiny_model)
     faces = np.clip(tiny_model.generator(sample_z(2, tiny_model.config.z_dim, seed=8)).numpy() + 0.2, -1, 1)
     config = CompletionConfig(iterations=5, init_pool=4, tune_steps=30, tune_learning_rate=1e-2, blend=False)
-    alone = [completer.complete(face[None], center_mask(16), config).generated for face in faces]
+    alone = [filler.complete(face[None], center_mask(16), config).generated for face in faces]
     together = [None, None]
 
     def run(i):
-        together[i] = completer.complete(faces[i][None], center_mask(16), config).generated
+        together[i] = filler.complete(faces[i][None], center_mask(16), config).generated
 
     threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
     for thread in threads:
@@ -121,12 +121,12 @@ def test_fine_tuning_is_safe_when_completions_run_at_once(tiny_model):
 
 
 def test_fills_to_choose_from_are_other_faces_pasted_into_the_same_hole(tiny_model, astronaut, alignment):
-    completer = Completer(tiny_model)
+    filler = FaceFiller(tiny_model)
     face = to_uint8(tiny_model.generator(sample_z(1, tiny_model.config.z_dim, seed=3)).numpy()[0])
     small = alignment.__class__(face, alignment.matrix / 4, alignment.landmarks)
     mask = center_mask(16)
     shown_first = []
-    (fills,) = complete_faces(completer, [FillRequest(face, mask, astronaut, small)], FAST, 3,
+    (fills,) = complete_faces(filler, [FillRequest(face, mask, astronaut, small)], FAST, 3,
                               on_first=shown_first.append)
     assert len(fills) == 3 and shown_first == [[fills[0]]]  # the first is shown before the others are made
     hole = photo_fill(astronaut.shape, small, mask)
@@ -135,15 +135,15 @@ def test_fills_to_choose_from_are_other_faces_pasted_into_the_same_hole(tiny_mod
     in_hole = [f.generated[mask.fill].astype(float) for f in fills]  # each its own face, not copies of one
     assert min(np.abs(a - b).mean() for i, a in enumerate(in_hole) for b in in_hole[i + 1:]) > 0.25
     with pytest.raises(ValueError, match="fills must be"):
-        complete_faces(completer, [FillRequest(face, mask)], FAST, MAX_VARIANTS + 1)
+        complete_faces(filler, [FillRequest(face, mask)], FAST, MAX_VARIANTS + 1)
 
 
 def test_the_first_fill_offered_is_the_single_fill(tiny_model):
-    completer = Completer(tiny_model)
+    filler = FaceFiller(tiny_model)
     face = to_uint8(tiny_model.generator(sample_z(1, tiny_model.config.z_dim, seed=3)).numpy()[0])
     request = FillRequest(face, center_mask(16))
-    ((single,),) = complete_faces(completer, [request], FAST)
-    (fills,) = complete_faces(completer, [request], FAST, 4)
+    ((single,),) = complete_faces(filler, [request], FAST)
+    (fills,) = complete_faces(filler, [request], FAST, 4)
     np.testing.assert_array_equal(fills[0].completed, single.completed)
 
 
@@ -159,11 +159,11 @@ def test_the_other_fills_never_start_at_the_encoders_guess(tiny_model):
         return tf.repeat(z0, tf.shape(inputs)[0], axis=0)
 
     model = TrainedModel(tiny_model.config, tiny_model.generator, tiny_model.discriminator, {}, encoder)
-    completer = Completer(model)
+    filler = FaceFiller(model)
     mask = center_mask(16)
     known = tf.constant(mask.known[None, ..., None].astype(np.float32))
-    completer.search.networks(FAST.precision)  # as complete() does first
-    ((pool, guess),) = completer.search.ranked_pool(tf.constant(face), known, known, FAST, 1, 3)
+    filler.search.networks(FAST.precision)  # as complete() does first
+    ((pool, guess),) = filler.search.ranked_pool(tf.constant(face), known, known, FAST, 1, 3)
     assert guess == 0 and np.abs(pool[0] - z0[0]).max() < 1e-6
     starts = other_starts(pool, guess, taken=1, count=2)
     assert np.abs(starts - z0.numpy()).max(axis=1).min() > 0.1  # not the guess, and not one z twice
@@ -175,34 +175,34 @@ def test_the_other_fills_never_start_at_the_encoders_guess(tiny_model):
 
 
 def test_a_faces_pool_of_starts_is_the_same_alone_or_in_a_batch(tiny_model):
-    completer = Completer(tiny_model)
+    filler = FaceFiller(tiny_model)
     faces = to_uint8(tiny_model.generator(sample_z(2, tiny_model.config.z_dim, seed=8)).numpy())
     config = replace(FAST, iterations=1, tune_steps=0, blend=False)
-    alone = completer.complete(faces[1:], center_mask(16), config).pools
-    batch = completer.complete(faces, center_mask(16), config).pools
+    alone = filler.complete(faces[1:], center_mask(16), config).pools
+    batch = filler.complete(faces, center_mask(16), config).pools
     np.testing.assert_allclose(batch[1][0], alone[0][0])
 
 
-def recorded_starts(completer: Completer, monkeypatch) -> list[np.ndarray]:
-    """The z each call of completer's search starts from, appended as the calls come."""
-    starts, search = [], completer.search.iterate
+def recorded_starts(filler: FaceFiller, monkeypatch) -> list[np.ndarray]:
+    """The z each call of filler's search starts from, appended as the calls come."""
+    starts, search = [], filler.search.iterate
 
     def recorded(z, *args):
         starts.append(z.numpy())
         return search(z, *args)
 
-    monkeypatch.setattr(completer.search, "iterate", recorded)
+    monkeypatch.setattr(filler.search, "iterate", recorded)
     return starts
 
 
 def test_the_other_fills_start_from_the_first_fills_pool_without_scoring_it_again(tiny_model, monkeypatch):
-    completer = Completer(tiny_model)
+    filler = FaceFiller(tiny_model)
     faces = to_uint8(tiny_model.generator(sample_z(2, tiny_model.config.z_dim, seed=9)).numpy())
-    first = completer.complete(faces, center_mask(16), FAST, keep_tuned=True)
+    first = filler.complete(faces, center_mask(16), FAST, keep_tuned=True)
     scored = []
-    monkeypatch.setattr(completer.search, "fit_only", lambda *args: scored.append(args))
-    starts = recorded_starts(completer, monkeypatch)
-    completer.other_fills(faces, center_mask(16), first, 3, FAST)
+    monkeypatch.setattr(filler.search, "fit_only", lambda *args: scored.append(args))
+    starts = recorded_starts(filler, monkeypatch)
+    filler.other_fills(faces, center_mask(16), first, 3, FAST)
     assert not scored
     for face, (pool, guess) in enumerate(first.pools):
         np.testing.assert_array_equal(starts[0][3 * face : 3 * face + 3], other_starts(pool, guess, 1, 3))
@@ -217,47 +217,47 @@ def test_spread_starts_takes_each_candidate_farthest_from_the_first_fill_and_tho
 
 
 def test_the_other_fills_can_start_apart_among_the_pools_best_fits(tiny_model, monkeypatch):
-    completer = Completer(tiny_model)
+    filler = FaceFiller(tiny_model)
     faces = to_uint8(tiny_model.generator(sample_z(2, tiny_model.config.z_dim, seed=9)).numpy())
     config = replace(FAST, start_candidates=6)
-    first = completer.complete(faces, center_mask(16), config, keep_tuned=True)
-    starts = recorded_starts(completer, monkeypatch)
-    completer.other_fills(faces, center_mask(16), first, 3, config)
+    first = filler.complete(faces, center_mask(16), config, keep_tuned=True)
+    starts = recorded_starts(filler, monkeypatch)
+    filler.other_fills(faces, center_mask(16), first, 3, config)
     hole = center_mask(16).fill
-    first_drawn = completer.search.draw(tf.constant(first.z), config.precision).numpy()
+    first_drawn = filler.search.draw(tf.constant(first.z), config.precision).numpy()
     for face, (pool, guess) in enumerate(first.pools):
         candidates = other_starts(pool, guess, 1, 6)
-        drawn = completer.search.draw(tf.constant(candidates), config.precision).numpy()
+        drawn = filler.search.draw(tf.constant(candidates), config.precision).numpy()
         chosen = candidates[spread_starts(drawn[:, hole], first_drawn[face][hole], 3)]
         np.testing.assert_allclose(starts[0][3 * face : 3 * face + 3], chosen)
         assert not np.allclose(chosen, candidates[:3])  # not simply the best fits
 
 
 def test_the_other_fills_search_their_own_steps_and_are_drawn_by_the_first_fills_g(tiny_model):
-    completer = Completer(tiny_model)
+    filler = FaceFiller(tiny_model)
     faces = tiny_model.generator(sample_z(2, tiny_model.config.z_dim, seed=5)).numpy()
     config = replace(FAST, iterations=12, variant_iterations=4, tune_steps=5, tune_learning_rate=1e-2, blend=False)
-    first = completer.complete(faces, center_mask(16), config, keep_tuned=True)
-    others = completer.other_fills(faces, center_mask(16), first, 3, config)
+    first = filler.complete(faces, center_mask(16), config, keep_tuned=True)
+    others = filler.other_fills(faces, center_mask(16), first, 3, config)
     assert others.iterations == 4 and others.z.shape == (6, tiny_model.config.z_dim)
     for face in range(2):  # each face's own G', not G, and not the other face's G'
         rows = slice(3 * face, 3 * face + 3)
-        drawn = completer.generate_with(first.tuned[face], others.z[rows])
+        drawn = filler.generate_with(first.tuned[face], others.z[rows])
         np.testing.assert_allclose(others.generated[rows], drawn, atol=1e-5)
-        assert np.abs(others.generated[rows] - completer.generator(others.z[rows]).numpy()).max() > 1e-3
+        assert np.abs(others.generated[rows] - filler.generator(others.z[rows]).numpy()).max() > 1e-3
     with pytest.raises(ValueError, match="keep_tuned"):
-        completer.other_fills(faces, center_mask(16), completer.complete(faces, center_mask(16), config), 3, config)
+        filler.other_fills(faces, center_mask(16), filler.complete(faces, center_mask(16), config), 3, config)
 
 
 def test_diversity_pushes_the_other_fills_apart_in_the_hole(tiny_model):
-    completer = Completer(tiny_model)
+    filler = FaceFiller(tiny_model)
     face = to_uint8(tiny_model.generator(sample_z(1, tiny_model.config.z_dim, seed=3)).numpy())
     mask = center_mask(16)
     config = replace(FAST, variant_iterations=30, tune_steps=0, blend=False)
-    first = completer.complete(face, mask, config)
+    first = filler.complete(face, mask, config)
 
     def spread(diversity: float) -> float:
-        holes = completer.other_fills(face, mask, first, 3, replace(config, diversity=diversity)).generated[:, mask.fill]
+        holes = filler.other_fills(face, mask, first, 3, replace(config, diversity=diversity)).generated[:, mask.fill]
         compared = [first.generated[0][mask.fill], *holes]
         return float(np.mean([np.abs(a - b).mean() for i, a in enumerate(compared) for b in compared[i + 1:]]))
 
@@ -302,12 +302,12 @@ def axis_directions(z_dim: int, names: tuple[str, ...]) -> Directions:
 
 def test_with_directions_the_other_fills_are_the_first_edited_and_farthest_apart(tiny_model):
     z_dim = tiny_model.config.z_dim
-    completer = Completer(tiny_model, axis_directions(z_dim, ("smile", "age", "yaw")))
+    filler = FaceFiller(tiny_model, axis_directions(z_dim, ("smile", "age", "yaw")))
     faces = to_uint8(tiny_model.generator(sample_z(2, z_dim, seed=5)).numpy())
     mask = center_mask(16)
     config = replace(FAST, tune_steps=3, variant_edit=1.5, variant_directions=("smile", "age", "mouth_open"))
-    first = completer.complete(faces, mask, config, keep_tuned=True)
-    others = completer.other_fills(faces, mask, first, 2, config)
+    first = filler.complete(faces, mask, config, keep_tuned=True)
+    others = filler.other_fills(faces, mask, first, 2, config)
     assert others.z.shape == (4, z_dim) and others.iterations == 0  # edits: no search
     for face in range(2):
         # the candidates: smile and age (yaw is not asked for, mouth_open not measured), both ways, from the first z
@@ -315,9 +315,9 @@ def test_with_directions_the_other_fills_are_the_first_edited_and_farthest_apart
         candidates = first.z[face] + 1.5 * np.stack([axes[0], -axes[0], axes[1], -axes[1]])
         rows = others.z[2 * face : 2 * face + 2]
         assert all(np.abs(candidates - row).max(axis=1).min() < 1e-5 for row in rows) and not np.allclose(*rows)
-        drawn = completer.generate_with(first.tuned[face], np.concatenate([first.z[face : face + 1], candidates]))
+        drawn = filler.generate_with(first.tuned[face], np.concatenate([first.z[face : face + 1], candidates]))
         np.testing.assert_allclose(others.generated[2 * face : 2 * face + 2],
-                                   completer.generate_with(first.tuned[face], rows), atol=1e-5)
+                                   filler.generate_with(first.tuned[face], rows), atol=1e-5)
         hole = drawn[:, mask.fill]
         hole = hole - hole.mean(axis=1, keepdims=True)
         from_first = [np.abs(h - hole[0]).mean() for h in hole[1:]]  # the first one picked is the farthest from it
@@ -329,12 +329,12 @@ def test_without_directions_or_with_variant_edit_off_the_other_fills_are_searche
     z_dim = tiny_model.config.z_dim
     face = to_uint8(tiny_model.generator(sample_z(1, z_dim, seed=5)).numpy())
     config = replace(FAST, variant_iterations=3)
-    for completer, settings in ((Completer(tiny_model), config),
-                                (Completer(tiny_model, axis_directions(z_dim, ("smile",))), config),  # 2 edits < 3
-                                (Completer(tiny_model, axis_directions(z_dim, ("smile", "age"))),
+    for filler, settings in ((FaceFiller(tiny_model), config),
+                                (FaceFiller(tiny_model, axis_directions(z_dim, ("smile",))), config),  # 2 edits < 3
+                                (FaceFiller(tiny_model, axis_directions(z_dim, ("smile", "age"))),
                                  replace(config, variant_edit=0.0))):
-        first = completer.complete(face, center_mask(16), settings, keep_tuned=True)
-        assert completer.other_fills(face, center_mask(16), first, 3, settings).iterations == 3
+        first = filler.complete(face, center_mask(16), settings, keep_tuned=True)
+        assert filler.other_fills(face, center_mask(16), first, 3, settings).iterations == 3
 
 
 def test_the_edits_the_other_fills_choose_among_are_checked_settings():

@@ -10,7 +10,7 @@ import pytest
 
 from core.align import FaceAligner
 from core.attributes import ATTRIBUTES
-from core.completer import Completer
+from core.face_filler import FaceFiller
 from core.directions import Directions, load_directions, save_directions
 from core.edit import edit_face, generated_face, main, project_face
 from core.edit_report import SliderBar, slider_limits, write_limits
@@ -107,31 +107,31 @@ def projected(tiny_model, astronaut):
     with FaceAligner() as aligner:
         alignment = aligner.align(astronaut, tiny_model.config.image_size)
         quick = replace(PROJECTION, iterations=5, report_every=5, init_pool=4)
-        return project_face(Completer(tiny_model), alignment.face, (astronaut, alignment), quick, aligner=aligner)
+        return project_face(FaceFiller(tiny_model), alignment.face, (astronaut, alignment), quick, aligner=aligner)
 
 
 def test_a_local_edit_keeps_every_photo_pixel_outside_its_region(tiny_model, projected):
-    completer, size = Completer(tiny_model), tiny_model.config.image_size
+    filler, size = FaceFiller(tiny_model), tiny_model.config.image_size
     directions = directions_for(tiny_model.config.z_dim)
     photo, alignment = projected.source
     assert projected.landmarks is not None
     region = photo_fill(photo.shape, alignment, edit_region(projected.landmarks, {"smile": 1.0}, size))
     face = photo_fill(photo.shape, alignment, face_mask(size))
-    local = edit_face(completer, directions, projected, {"smile": 3.0})
+    local = edit_face(filler, directions, projected, {"smile": 3.0})
     np.testing.assert_array_equal(local.pasted[~region], photo[~region])
     assert np.abs(local.pasted[region].astype(int) - photo[region]).mean() > 1
-    whole = edit_face(completer, directions, projected, {"smile": 3.0}, local=False)
+    whole = edit_face(filler, directions, projected, {"smile": 3.0}, local=False)
     elsewhere = face & ~region
     assert np.abs(whole.pasted[elsewhere].astype(int) - photo[elsewhere]).mean() > 1  # the whole face moved
     with pytest.raises(ValueError, match="No direction"):
-        edit_face(completer, directions, projected, {"grin": 1.0})
+        edit_face(filler, directions, projected, {"grin": 1.0})
 
 
 def test_a_face_of_the_grid_is_edited_like_a_photo(tiny_model):
-    completer = Completer(tiny_model)
+    filler = FaceFiller(tiny_model)
     with FaceAligner() as aligner:
-        drawn = generated_face(completer, np.zeros(tiny_model.config.z_dim, np.float32), aligner)
-    unedited = edit_face(completer, directions_for(tiny_model.config.z_dim), drawn, {"smile": 0.0})
+        drawn = generated_face(filler, np.zeros(tiny_model.config.z_dim, np.float32), aligner)
+    unedited = edit_face(filler, directions_for(tiny_model.config.z_dim), drawn, {"smile": 0.0})
     np.testing.assert_array_equal(unedited.face, drawn.face)
     assert unedited.pasted is None
 

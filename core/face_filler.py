@@ -53,7 +53,7 @@ class Completion:
     pools: list[tuple[np.ndarray, int | None]] | None = None
 
 
-class Completer:
+class FaceFiller:
     """Completion for one trained model: the search on z (self.search) and the tuning of G (self.tuner), warmed up
     once (warm_up). Reuse it across calls: traces are cached per shape."""
 
