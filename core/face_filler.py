@@ -12,6 +12,7 @@ The command-line tool is core.complete; the Inpaint page and the tool share core
 """
 from __future__ import annotations
 
+import itertools
 import threading
 from dataclasses import dataclass, field, replace
 from typing import Callable, Sequence
@@ -292,12 +293,16 @@ class FaceFiller:
         return tf.constant(z.reshape(n, self.z_dim))
 
     def variant_edits(self, config: CompletionConfig) -> list[dict[str, float]]:
-        """The edits other_fills chooses among: each of config.variant_directions the model has, both ways by
-        config.variant_edit; none without directions or with variant_edit 0."""
+        """The edits other_fills chooses among: along each of config.variant_directions the model has, and each set of
+        up to config.variant_directions_per_edit of them at once, every way by config.variant_edit; none without
+        directions or with variant_edit 0."""
         if self.directions is None or not config.variant_edit:
             return []
-        return [{name: sign * config.variant_edit} for name in config.variant_directions
-                if name in self.directions.names for sign in (1, -1)]
+        names = [name for name in config.variant_directions if name in self.directions.names]
+        return [{name: sign * config.variant_edit for name, sign in zip(chosen, signs)}
+                for count in range(1, config.variant_directions_per_edit + 1)
+                for chosen in itertools.combinations(names, count)
+                for signs in itertools.product((1, -1), repeat=count)]
 
     def _edited_fills(self, masks: list[Mask], first: Completion, count: int, config: CompletionConfig,
                        edits: list[dict[str, float]]) -> tuple[tf.Tensor, np.ndarray]:

@@ -330,9 +330,9 @@ def test_without_directions_or_with_variant_edit_off_the_other_fills_are_searche
     face = to_uint8(tiny_model.generator(sample_z(1, z_dim, seed=5)).numpy())
     config = replace(FAST, variant_iterations=3)
     for filler, settings in ((FaceFiller(tiny_model), config),
-                                (FaceFiller(tiny_model, axis_directions(z_dim, ("smile",))), config),  # 2 edits < 3
-                                (FaceFiller(tiny_model, axis_directions(z_dim, ("smile", "age"))),
-                                 replace(config, variant_edit=0.0))):
+                             (FaceFiller(tiny_model, axis_directions(z_dim, ("smile",))), config),  # 2 edits < 3
+                             (FaceFiller(tiny_model, axis_directions(z_dim, ("smile", "age"))),
+                              replace(config, variant_edit=0.0))):
         first = filler.complete(face, center_mask(16), settings, keep_tuned=True)
         assert filler.other_fills(face, center_mask(16), first, 3, settings).iterations == 3
 
@@ -340,6 +340,21 @@ def test_without_directions_or_with_variant_edit_off_the_other_fills_are_searche
 def test_the_edits_the_other_fills_choose_among_are_checked_settings():
     assert CompletionConfig(variant_directions=["smile", "age"]).variant_directions == ("smile", "age")  # a card's list
     for wrong in ({"variant_directions": "smile"}, {"variant_directions": [1]}, {"variant_edit": -1.0},
-                  {"variant_edit": float("nan")}):
+                  {"variant_edit": float("nan")}, {"variant_directions_per_edit": 0},
+                  {"variant_directions_per_edit": 1.5}):
         with pytest.raises(ValueError, match="variant_"):
             CompletionConfig(**wrong)
+
+
+def test_edits_along_two_directions_at_once_add_every_pair_every_way(tiny_model):
+    z_dim = tiny_model.config.z_dim
+    filler = FaceFiller(tiny_model, axis_directions(z_dim, ("smile", "age", "yaw")))
+    config = replace(FAST, variant_edit=1.5, variant_directions=("smile", "age", "yaw", "mouth_open"))
+    singles = filler.variant_edits(config)
+    edits = filler.variant_edits(replace(config, variant_directions_per_edit=2))
+    assert edits[: len(singles)] == singles and len(singles) == 6  # the single edits first, as before
+    pairs = edits[len(singles) :]
+    assert len(pairs) == 12 and all(len(edit) == 2 and set(map(abs, edit.values())) == {1.5} for edit in pairs)
+    assert {tuple(sorted(edit.items())) for edit in pairs} == {
+        ((a, s * 1.5), (b, t * 1.5)) for a, b in (("age", "smile"), ("smile", "yaw"), ("age", "yaw"))
+        for s in (1, -1) for t in (1, -1)}
