@@ -159,7 +159,8 @@ class CompletionConfig:
     variant_edit: float = 2.0
     variant_directions: tuple[str, ...] = ("smile", "eyes_closed", "brows_raised", "age", "female")
     # An edit moves along up to this many of variant_directions at once (each by variant_edit, either way): 2 adds
-    # every pair (a smile and older, ...) to the ten single edits, fills that differ in more than one way.
+    # every pair (a smile and older, ...) to the ten single edits. On lfw-dev those fills differ 1.2-1.3x as much but
+    # some are smears or have magenta lips (docs/performance.md), so one at a time is the default.
     variant_directions_per_edit: int = 1
     # >0: start from the best of this many random z (forward passes only); with the encoder's guess in the pool, 64 fill
     # lfw-dev as well as 256 at a quarter of the cost (0.08 s against 0.3 s a face).
