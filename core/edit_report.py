@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.random:
         with FaceAligner(max_faces=1) as aligner:  # the faces the landmark model finds, as the page's edits need
             drawn = [generated_face(filler, z, aligner) for z in sample_z(args.limit * 2, model.config.z_dim,
-                                                                             seed=1).numpy()]
+                                                                          seed=1).numpy()]
         projected = [face for face in drawn if face.landmarks is not None][: args.limit]
         if not projected:
             parser.exit(1, "error: the landmark model found no face among G's samples\n")

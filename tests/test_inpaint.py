@@ -65,7 +65,7 @@ def test_tuning_fits_the_known_pixels_and_leaves_g_alone(tiny_model):
     before = [w.copy() for w in tiny_model.generator.get_weights()]
     plain = filler.complete(faces, center_mask(16), CompletionConfig(iterations=10, tune_steps=0, blend=False))
     tuned = filler.complete(faces, center_mask(16), CompletionConfig(iterations=10, tune_steps=20,
-                                                                        tune_learning_rate=1e-2, blend=False))
+                                                                     tune_learning_rate=1e-2, blend=False))
     known = center_mask(16).known[..., None]
     def fit(r):
         return np.abs((r.generated - faces) * known).mean()
