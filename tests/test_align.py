@@ -1,12 +1,11 @@
 import re
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from core.align import LANDMARKS, MIN_FACE_HEIGHT, TEMPLATE, AlignmentError, FaceAligner, tiles
+from tests.helpers.cli import run_cli
 
 
 @pytest.fixture(scope="module")
@@ -85,10 +84,8 @@ def test_align_cli_counts(tmp_path, astronaut):
     Image.fromarray(np.full((100, 100, 3), 90, np.uint8)).save(raw / "blank.png")
     (raw / "broken.jpg").write_bytes(b"\xff\xd8 broken")
     out = tmp_path / "out"
-    result = subprocess.run(
-        [sys.executable, "-m", "core.align", str(raw), str(out), "--size", "32"],
-        capture_output=True, text=True, check=True,
-    )
+    result = run_cli("core.align", raw, out, "--size", "32")
+    assert result.returncode == 0, result.stderr
     assert "aligned 1" in result.stdout and "no_face 1" in result.stdout and "unreadable 1" in result.stdout
     assert [p.name for p in out.iterdir()] == ["nested_face.png"]
     assert Image.open(out / "nested_face.png").size == (32, 32)

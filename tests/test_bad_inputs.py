@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import io
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +19,7 @@ from core.inpaint import FillRequest, complete_faces
 from core.settings import Settings, SettingsError
 from core.train import train
 from core.weights import DISCRIMINATOR_FILE, GENERATOR_FILE, MODEL_JSON, WeightsError, load_model, save_model
+from tests.helpers.cli import run_cli
 
 
 def encode(image: Image.Image, fmt: str, **kwargs) -> bytes:
@@ -239,7 +238,7 @@ def test_bad_numeric_setting(monkeypatch):
 def test_cli_errors(args, message, tmp_path, tiny_weights):
     (tmp_path / "bad.jpg").write_bytes(b"garbage")
     args = [a.format(tmp=tmp_path, weights=tiny_weights) for a in args]
-    result = subprocess.run([sys.executable, "-m", *args], capture_output=True, text=True, timeout=300)
+    result = run_cli(*args)
     assert result.returncode != 0
     output = result.stdout + result.stderr
     assert message in output and "Traceback" not in output

@@ -15,6 +15,7 @@ from core.masks import Mask, MaskError, center_mask, full_mask, lowres_mask
 from core.model import sample_z
 from core.inpaint import FillRequest, complete_faces
 from core.weights import save_model
+from tests.helpers.cli import run_cli
 
 FAST = CompletionConfig(iterations=60, learning_rate=0.05, report_every=20, blend=False, init_pool=0)
 
@@ -157,11 +158,8 @@ def test_complete_cli_writes_outputs(tmp_path, tiny_weights, tiny_model):
     Image.fromarray(face).save(tmp_path / "face.png")
     (tmp_path / "junk.jpg").write_bytes(b"junk")
     out = tmp_path / "out"
-    result = subprocess.run(
-        [sys.executable, "-m", "core.complete", str(tmp_path / "face.png"), str(tmp_path / "junk.jpg"),
-         "--weights", str(tiny_weights), "--out", str(out), "--iters", "20", "--restarts", "2"],
-        capture_output=True, text=True,
-    )
+    result = run_cli("core.complete", tmp_path / "face.png", tmp_path / "junk.jpg", "--weights", tiny_weights,
+                     "--out", out, "--iters", "20", "--restarts", "2")
     assert result.returncode == 0, result.stderr
     assert "skipped" in result.stdout and "junk.jpg" in result.stdout
     names = sorted(p.name for p in out.iterdir())
@@ -174,26 +172,21 @@ def test_complete_cli_writes_fills_to_choose_from(tmp_path, tiny_weights, tiny_m
     face = to_uint8(tiny_model.generator(sample_z(1, tiny_model.config.z_dim, seed=4)).numpy()[0])
     Image.fromarray(face).save(tmp_path / "face.png")
     out = tmp_path / "out"
-    result = subprocess.run(
-        [sys.executable, "-m", "core.complete", str(tmp_path / "face.png"), "--weights", str(tiny_weights),
-         "--out", str(out), "--iters", "10", "--variants", "3", "--variant-iters", "4"], capture_output=True, text=True,
-    )
+    result = run_cli("core.complete", tmp_path / "face.png", "--weights", tiny_weights, "--out", out, "--iters", "10",
+                     "--variants", "3", "--variant-iters", "4")
     assert result.returncode == 0, result.stderr
     assert "2 more fills" in result.stdout
     assert {p.name for p in out.glob("*_completed.png")} == {"face_completed.png", "face_v2_completed.png",
                                                              "face_v3_completed.png"}
-    too_many = subprocess.run([sys.executable, "-m", "core.complete", str(tmp_path / "face.png"), "--weights",
-                               str(tiny_weights), "--variants", "99"], capture_output=True, text=True)
+    too_many = run_cli("core.complete", tmp_path / "face.png", "--weights", tiny_weights, "--variants", "99")
     assert too_many.returncode == 2 and "--variants must be from 1 to" in too_many.stderr
-    no_search = subprocess.run([sys.executable, "-m", "core.complete", str(tmp_path / "face.png"), "--weights",
-                                str(tiny_weights), "--variants", "2", "--variant-iters", "0"], capture_output=True, text=True)
+    no_search = run_cli("core.complete", tmp_path / "face.png", "--weights", tiny_weights, "--variants", "2",
+                        "--variant-iters", "0")
     assert no_search.returncode == 2 and "variant_iterations must be" in no_search.stderr
 
 
 def test_complete_cli_refuses_missing_weights(tmp_path):
-    result = subprocess.run(
-        [sys.executable, "-m", "core.complete", "x.png", "--weights", str(tmp_path)], capture_output=True, text=True
-    )
+    result = run_cli("core.complete", "x.png", "--weights", tmp_path)
     assert result.returncode == 2 and "model.json is missing" in result.stderr
 
 

@@ -17,6 +17,7 @@ from core.model import sample_z
 from core.inpaint import photo_fill
 from core.project import PROJECTION, project
 from core.weights import WeightsError
+from tests.helpers.cli import run_cli
 
 
 def planted(z_dim: int = 20, n: int = 2000, seed: int = 0):
@@ -251,16 +252,13 @@ def test_photo_edit_effects_measure_the_app_s_edits_on_real_faces(tiny_model):
 
 def test_project_cli_writes_z_and_reports_its_own_time(tmp_path, tiny_weights, tiny_model, faces_drawn_by_g):
     import re
-    import subprocess
-    import sys
     import time
 
     folder = faces_drawn_by_g(3, seed=2)
     out = tmp_path / "z.npz"
     started = time.perf_counter()
-    result = subprocess.run([sys.executable, "-m", "core.project", str(folder), "--weights", str(tiny_weights),
-                             "--out", str(out), "--iters", "2", "--batch-size", "1"],
-                            capture_output=True, text=True, timeout=300)
+    result = run_cli("core.project", folder, "--weights", tiny_weights, "--out", out, "--iters", "2",
+                     "--batch-size", "1")
     wall = time.perf_counter() - started
     assert result.returncode == 0, result.stderr
     assert np.load(out)["z"].shape == (3, tiny_model.config.z_dim)

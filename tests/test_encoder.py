@@ -1,8 +1,6 @@
 """The completion encoder: optional in a weights folder, trained on G's own samples, and a start that can only help."""
 import json
 import shutil
-import subprocess
-import sys
 
 import keras
 import numpy as np
@@ -15,6 +13,7 @@ from core.encoder import encoder_input, train_encoder, training_masks
 from core.masks import center_mask
 from core.model import build_encoder, sample_z
 from core.weights import ENCODER_FILE, MODEL_JSON, TrainedModel, WeightsError, load_model
+from tests.helpers.cli import run_cli
 
 
 def planted_encoder(config, z) -> keras.Model:
@@ -60,16 +59,14 @@ def test_encoder_cli_writes_the_file_and_load_model_reads_it(tmp_path, tiny_weig
     folder = tmp_path / "weights"
     shutil.copytree(tiny_weights, folder)
     assert load_model(folder).encoder is None  # older weight folders have none
-    result = subprocess.run([sys.executable, "-m", "core.encoder", "--weights", str(folder), "--steps", "2",
-                             "--batch-size", "4"], capture_output=True, text=True, timeout=300)
+    result = run_cli("core.encoder", "--weights", folder, "--steps", "2", "--batch-size", "4")
     assert result.returncode == 0, result.stderr
     loaded = load_model(folder)
     assert loaded.encoder is not None and loaded.card["encoder"]["steps"] == 2
     assert loaded.card["steps"] == 0  # the generator's own card is kept
     assert not list(folder.glob(".*tmp*"))
     published = tmp_path / "published"  # core.weights publishes the encoder with G and D
-    result = subprocess.run([sys.executable, "-m", "core.weights", str(folder), str(published)],
-                            capture_output=True, text=True, timeout=300)
+    result = run_cli("core.weights", folder, published)
     assert result.returncode == 0, result.stderr
     assert load_model(published).encoder is not None
 
@@ -85,8 +82,7 @@ def test_a_broken_encoder_file_is_refused(tmp_path, tiny_weights):
 def test_publishing_a_new_generator_keeps_the_companions_and_says_which_to_refit(tmp_path, tiny_weights):
     weights = tmp_path / "weights"
     shutil.copytree(tiny_weights, weights)
-    result = subprocess.run([sys.executable, "-m", "core.encoder", "--weights", str(weights), "--steps", "2",
-                             "--batch-size", "4"], capture_output=True, text=True, timeout=300)
+    result = run_cli("core.encoder", "--weights", weights, "--steps", "2", "--batch-size", "4")
     assert result.returncode == 0, result.stderr
     meta = json.loads((weights / MODEL_JSON).read_text())
     meta["card"].update(steps=6000, age_gender={"epochs": 12}, completion={"tune_steps": 3})
@@ -97,8 +93,7 @@ def test_publishing_a_new_generator_keeps_the_companions_and_says_which_to_refit
     meta["card"] = {"steps": 7000, "initialised_from": "weights"}
     (run_model / MODEL_JSON).write_text(json.dumps(meta))
 
-    result = subprocess.run([sys.executable, "-m", "core.weights", str(run_model), str(weights)],
-                            capture_output=True, text=True, timeout=300)
+    result = run_cli("core.weights", run_model, weights)
     assert result.returncode == 0, result.stderr
     assert "kept the encoder fitted to the previous generator" in result.stdout and "--warm-start" in result.stdout
     card = load_model(weights).card
@@ -106,8 +101,8 @@ def test_publishing_a_new_generator_keeps_the_companions_and_says_which_to_refit
     assert card["completion"] == {"tune_steps": 3}  # the folder's own completion defaults survive a new G
     assert card["encoder"]["steps"] == 2 and card["encoder"]["fitted_to_generator_steps"] == 6000
 
-    result = subprocess.run([sys.executable, "-m", "core.encoder", "--weights", str(weights), "--steps", "2",
-                             "--batch-size", "4", "--warm-start"], capture_output=True, text=True, timeout=300)
+    result = run_cli("core.encoder", "--weights", weights, "--steps", "2", "--batch-size", "4",
+                     "--warm-start")
     assert result.returncode == 0, result.stderr
     encoder = load_model(weights).card["encoder"]
     assert "fitted_to_generator_steps" not in encoder and encoder["started_from"]["fitted_to_generator_steps"] == 6000

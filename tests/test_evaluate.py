@@ -2,8 +2,6 @@
 import argparse
 import json
 import shutil
-import subprocess
-import sys
 from dataclasses import replace
 
 import cv2
@@ -18,6 +16,7 @@ from core.images import to_model, to_uint8
 from core.masks import center_mask, stroke_mask
 from core.model import sample_z
 from core.realism import detection_rate, swd
+from tests.helpers.cli import run_cli
 
 
 def test_quality_is_perfect_for_the_truth_and_worse_for_noise():
@@ -71,11 +70,8 @@ def test_landmark_check_on_a_real_face(astronaut):
 def test_evaluate_cli_writes_a_report(tmp_path, tiny_weights, faces_drawn_by_g):
     folder = faces_drawn_by_g(3, seed=5)
     out = tmp_path / "report"
-    result = subprocess.run(
-        [sys.executable, "-m", "core.evaluate", str(folder), "--weights", str(tiny_weights), "--limit", "3",
-         "--iters", "10", "--seed-iters", "10", "--masks", "center", "strokes", "--out", str(out)],
-        capture_output=True, text=True, timeout=300,
-    )
+    result = run_cli("core.evaluate", folder, "--weights", tiny_weights, "--limit", "3", "--iters", "10",
+                     "--seed-iters", "10", "--masks", "center", "strokes", "--out", out)
     assert result.returncode == 0, result.stderr
     report = json.loads((out / "report.json").read_text())
     assert report["faces"] == 3 and set(report["results"]) == {"center", "strokes"}
@@ -92,11 +88,8 @@ def test_evaluate_photo_measures_fills_pasted_back_into_the_photos(tmp_path, tin
     folder.mkdir()
     Image.fromarray(astronaut).save(folder / "astronaut.jpg", quality=95)
     out = tmp_path / "report"
-    result = subprocess.run(
-        [sys.executable, "-m", "core.evaluate", str(folder), "--weights", str(tiny_weights), "--photo", "--limit", "1",
-         "--iters", "5", "--masks", "center", "--out", str(out)],
-        capture_output=True, text=True, timeout=300,
-    )
+    result = run_cli("core.evaluate", folder, "--weights", tiny_weights, "--photo", "--limit", "1", "--iters",
+                     "5", "--masks", "center", "--out", out)
     assert result.returncode == 0, result.stderr
     report = json.loads((out / "photo.json").read_text())
     rows = report["center"]
@@ -129,11 +122,8 @@ def test_evaluate_compares_weights_on_the_same_faces_without_baselines(tmp_path,
     folder = faces_drawn_by_g(2, seed=5)
     other = shutil.copytree(tiny_weights, tmp_path / "other")
     out = tmp_path / "report"
-    result = subprocess.run(
-        [sys.executable, "-m", "core.evaluate", str(folder), "--weights", str(tiny_weights), str(other),
-         "--no-baselines", "--no-landmarks", "--limit", "2", "--iters", "5", "--masks", "center", "--out", str(out)],
-        capture_output=True, text=True, timeout=300,
-    )
+    result = run_cli("core.evaluate", folder, "--weights", tiny_weights, other, "--no-baselines",
+                     "--no-landmarks", "--limit", "2", "--iters", "5", "--masks", "center", "--out", out)
     assert result.returncode == 0, result.stderr
     report = json.loads((out / "report.json").read_text())
     assert set(report["results"]["center"]) == {f"ours ({tiny_weights})", f"ours ({other})"}
@@ -153,11 +143,8 @@ def test_evaluate_compares_weights_on_the_same_faces_without_baselines(tmp_path,
 def test_one_model_modes_refuse_several_models_or_settings_not_measure_the_first_alone(tiny_weights, faces_drawn_by_g,
                                                                                      mode, several):
     several = [str(tiny_weights) if arg == "WEIGHTS" else arg for arg in several]
-    result = subprocess.run(
-        [sys.executable, "-m", "core.evaluate", str(faces_drawn_by_g(2, seed=5)), "--weights", str(tiny_weights),
-         *mode, *several, "--no-baselines"],
-        capture_output=True, text=True, timeout=300,
-    )
+    result = run_cli("core.evaluate", faces_drawn_by_g(2, seed=5), "--weights", tiny_weights, *mode, *several,
+                     "--no-baselines")
     assert result.returncode == 2 and f"{mode[0]} measures one model with one setting" in result.stderr, result.stderr
 
 
@@ -188,12 +175,9 @@ def test_models_of_two_sizes_and_named_settings_are_compared_at_the_larger_size(
     assert np.abs(filled[:, mask.fill].astype(int) - large[:, mask.fill]).mean() > 1  # the hole was filled
 
     out = tmp_path / "report"
-    result = subprocess.run(
-        [sys.executable, "-m", "core.evaluate", str(folder), "--weights", str(tmp_path / "bigger"), str(tiny_weights),
-         "--configs", "default", "thorough", "--iters", "4", "--no-baselines", "--no-landmarks", "--limit", "2",
-         "--masks", "center", "--out", str(out)],
-        capture_output=True, text=True, timeout=300,
-    )
+    result = run_cli("core.evaluate", folder, "--weights", tmp_path / "bigger", tiny_weights, "--configs",
+                     "default", "thorough", "--iters", "4", "--no-baselines", "--no-landmarks", "--limit",
+                     "2", "--masks", "center", "--out", out)
     assert result.returncode == 0, result.stderr
     report = json.loads((out / "report.json").read_text())
     assert report["size"] == 32 and report["faces"] == 2
@@ -241,18 +225,14 @@ def test_realism_cli_compares_models_on_the_same_z(tmp_path, tiny_weights):
         Image.fromarray(rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)).save(real / f"{i}.png")
     other = shutil.copytree(tiny_weights, tmp_path / "other")
     grid = tmp_path / "grid.png"
-    result = subprocess.run(
-        [sys.executable, "-m", "core.realism", "--weights", str(tiny_weights), str(other), "--samples", "4",
-         "--real", str(real), "--grid", str(grid)],
-        capture_output=True, text=True, timeout=300,
-    )
+    result = run_cli("core.realism", "--weights", tiny_weights, other, "--samples", "4", "--real", real,
+                     "--grid", grid)
     assert result.returncode == 0, result.stderr
     lines = [line for line in result.stdout.splitlines() if "SWD" in line]
     assert len(lines) == 3 and "the floor" in lines[0]
     assert lines[1].split(":", 1)[1] == lines[2].split(":", 1)[1]  # same weights, same z: same figures
     assert Image.open(grid).size == (4 * 16, 2 * 16)
-    too_few = subprocess.run([sys.executable, "-m", "core.realism", "--weights", str(tiny_weights), "--samples", "5",
-                              "--real", str(real)], capture_output=True, text=True, timeout=300)
+    too_few = run_cli("core.realism", "--weights", tiny_weights, "--samples", "5", "--real", real)
     assert too_few.returncode == 2 and "10 are needed" in too_few.stderr
 
 

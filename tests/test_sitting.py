@@ -4,8 +4,6 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +12,7 @@ import pytest
 from core.config import TrainConfig
 from core.sitting import REPORT, TABLE_END, Comparison, Figures, PublishRule, SittingConfig, close
 from core.weights import MODEL_JSON, load_model
+from tests.helpers.cli import run_cli
 
 CHEAP = SittingConfig(samples=16, faces=4, encoder_steps=2)
 ANYTHING_WINS = PublishRule(min_psnr_gain=-100, max_detail_loss=100, max_faces_found_loss=1, max_swd_change=1e9)
@@ -130,9 +129,8 @@ def test_a_publish_killed_half_way_leaves_the_shipped_weights_as_they_were(sitti
 
 def test_the_cli_says_what_it_decided_and_refuses_a_run_of_another_model(sitting, tmp_path, tiny_weights):
     run, weights, faces = sitting
-    command = [sys.executable, "-m", "core.sitting", str(run), "--weights", str(weights), "--photos", str(faces),
-               "--real", str(faces), "--samples", "16", "--faces", "4", "--min-psnr-gain", "100"]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    options = ["--photos", faces, "--real", faces, "--samples", "16", "--faces", "4", "--min-psnr-gain", "100"]
+    result = run_cli("core.sitting", run, "--weights", weights, *options)
     assert result.returncode == 0, result.stderr
     assert "kept the shipped model, because" in result.stdout and "hole PSNR on center is" in result.stdout
     other = tmp_path / "other"
@@ -140,7 +138,7 @@ def test_the_cli_says_what_it_decided_and_refuses_a_run_of_another_model(sitting
     meta = json.loads((other / MODEL_JSON).read_text())
     meta["config"]["gf"] = 8
     (other / MODEL_JSON).write_text(json.dumps(meta))
-    result = subprocess.run(command[:5] + [str(other)] + command[6:], capture_output=True, text=True, timeout=600)
+    result = run_cli("core.sitting", run, "--weights", other, *options)
     assert result.returncode == 2 and "error:" in result.stderr and "other" in result.stderr
 
 

@@ -7,6 +7,7 @@ from core.config import TrainConfig
 from core.data import face_dataset, list_images
 from core.train import CHECKPOINT, RunExistsError, read_checkpoint_state, read_metrics, train
 from core.weights import load_model
+from tests.helpers.cli import run_cli
 
 STEPS = dict(batch_size=4, log_every=1, sample_every=1, checkpoint_every=1, steps=3)
 
@@ -275,13 +276,10 @@ def test_a_spectrally_normalised_d_trains_from_a_plain_one_and_exports_plain(syn
 
 
 def test_training_a_model_on_from_the_command_line_takes_its_widths(synthetic_faces, tmp_path, tiny_weights, tiny_config):
-    import subprocess
-    import sys
 
     run = tmp_path / "run"  # no --gf, --df or --z-dim: the shipped model's own, not ModelConfig's defaults
-    result = subprocess.run([sys.executable, "-m", "core.train", "--data", str(synthetic_faces), "--out", str(run),
-                             "--init-from", str(tiny_weights), "--image-size", "16", "--steps", "1", "--batch-size", "4",
-                             "--log-every", "1", "--sample-every", "1", "--checkpoint-every", "1"],
-                            capture_output=True, text=True, timeout=300)
+    result = run_cli("core.train", "--data", synthetic_faces, "--out", run, "--init-from", tiny_weights,
+                     "--image-size", "16", "--steps", "1", "--batch-size", "4", "--log-every", "1",
+                     "--sample-every", "1", "--checkpoint-every", "1")
     assert result.returncode == 0, result.stderr[-2000:]
     assert load_model(run / "model").config == tiny_config
