@@ -20,6 +20,7 @@ from core.weights import load_model  # noqa: E402
 
 HELPER = Path(__file__).parent / "helpers" / "jax_steps.py"
 STEPS, BATCH = 3, 4
+R1_GAMMAS = (0.0, 0.5)
 
 
 def on_jax(*args: str) -> subprocess.CompletedProcess:
@@ -49,15 +50,23 @@ def tensorflow_steps(weights: Path, batches: dict, r1_gamma: float) -> tuple[np.
     return np.array(losses), gan
 
 
-@pytest.mark.parametrize("r1_gamma", [0.0, 0.5])
-def test_a_jax_step_gives_the_losses_and_weights_of_a_tensorflow_step(tmp_path, tiny_weights, tiny_config, r1_gamma):
+@pytest.fixture(scope="module")
+def parity_runs(tmp_path_factory, tiny_weights, tiny_config) -> tuple[dict, Path]:
+    """The same batches, and the folder where one JAX process wrote its steps from them for each of R1_GAMMAS."""
     rng = np.random.default_rng(0)
     size = tiny_config.image_size
     batches = {"real": rng.uniform(-1, 1, (STEPS, BATCH, size, size, 3)).astype(np.float32),
                "z": rng.uniform(-1, 1, (STEPS, BATCH, tiny_config.z_dim)).astype(np.float32)}
-    np.savez(tmp_path / "batches.npz", **batches)
-    on_jax(str(HELPER), str(tiny_weights), str(tmp_path / "batches.npz"), str(tmp_path / "jax.npz"), str(r1_gamma))
-    jax_run = np.load(tmp_path / "jax.npz")
+    folder = tmp_path_factory.mktemp("jax_parity")
+    np.savez(folder / "batches.npz", **batches)
+    on_jax(str(HELPER), str(tiny_weights), str(folder / "batches.npz"), str(folder), *map(str, R1_GAMMAS))
+    return batches, folder
+
+
+@pytest.mark.parametrize("r1_gamma", R1_GAMMAS)
+def test_a_jax_step_gives_the_losses_and_weights_of_a_tensorflow_step(parity_runs, tiny_weights, r1_gamma):
+    batches, folder = parity_runs
+    jax_run = np.load(folder / f"jax-{r1_gamma}.npz")
     losses, gan = tensorflow_steps(tiny_weights, batches, r1_gamma)
 
     # Losses agree to float32 rounding. Weights: on average within 0.1% of how far the 3 steps moved them; one weight
@@ -78,17 +87,18 @@ def test_a_jax_run_writes_weights_the_app_loads_and_draws_the_same_faces(tmp_pat
     from core.model import sample_z
 
     faces = faces_drawn_by_g(8, seed=3)
-    on_jax("-m", "core.train_jax", "--data", str(faces), "--init-from", str(tiny_weights), "--out", str(tmp_path / "run"),
-           "--minutes", "5", "--steps", "3", "--batch-size", "4", "--log-every", "1", "--snapshots", "0", "--held-out", "2")
     z = sample_z(4, tiny_config.z_dim, seed=1).numpy()
     np.save(tmp_path / "z.npy", z)
-    drawn = on_jax("-c", "import sys, numpy as np; from core.weights import load_model; "
-                   f"m = load_model(r'{tmp_path / 'run' / 'model'}'); "
-                   f"np.save(r'{tmp_path / 'jax_faces.npy'}', np.asarray(m.generator(np.load(r'{tmp_path / 'z.npy'}'))))")
-    assert drawn.returncode == 0
+    # One JAX process (it starts slowly): the command-line run, then its model drawing z on JAX.
+    on_jax("-c", "import sys, numpy as np; from core.train_jax import main; from core.weights import load_model; "
+           "main(sys.argv[3:]); drawn = load_model(sys.argv[1] + '/model').generator(np.load(sys.argv[2])); "
+           "np.save(sys.argv[1] + '/jax_faces.npy', np.asarray(drawn))",
+           str(tmp_path / "run"), str(tmp_path / "z.npy"),
+           "--data", str(faces), "--init-from", str(tiny_weights), "--out", str(tmp_path / "run"),
+           "--minutes", "5", "--steps", "3", "--batch-size", "4", "--log-every", "1", "--snapshots", "0", "--held-out", "2")
     model = load_model(tmp_path / "run" / "model")  # TensorFlow, as the app loads it
     assert model.card["steps"] == 3 and model.card["initialised_from"] == str(tiny_weights)
-    np.testing.assert_allclose(model.generator(z).numpy(), np.load(tmp_path / "jax_faces.npy"), atol=1e-5)
+    np.testing.assert_allclose(model.generator(z).numpy(), np.load(tmp_path / "run" / "jax_faces.npy"), atol=1e-5)
     start = load_model(tiny_weights).generator(z).numpy()
     assert np.abs(model.generator(z).numpy() - start).max() > 0  # the average moved with the 3 steps
     rows = (tmp_path / "run" / "losses.csv").read_text().splitlines()
