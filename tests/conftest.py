@@ -82,3 +82,15 @@ def astronaut() -> np.ndarray:
     from skimage import data
 
     return data.astronaut()
+
+
+# pytest-xdist's workers (-n 2 in pyproject.toml) take whole modules in the order they were collected. The modules that
+# take longest on 2 cores (a fresh virtual environment, two training workers, a browser, processes killed at random)
+# go first, so the many short ones run beside them instead of leaving them alone at the end.
+LONGEST_FIRST = ("test_install.py", "test_distribute.py", "test_browser.py", "test_kill_resume.py", "test_train_jax.py",
+                 "test_jobs.py", "test_sitting.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: place for place, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
