@@ -1,5 +1,6 @@
 """Background training as the Train page uses it: start, status, stop, resume; plus the loss plot."""
 import time
+from pathlib import Path
 
 from PIL import Image
 
@@ -47,6 +48,11 @@ def test_a_stale_pid_file_never_signals_another_process(tmp_path):
     run.mkdir()
     other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True)
     try:
+        # An unrelated process runs its own program. Until exec, a child has no command line of its own, which
+        # status() takes for a job just started: on a busy machine (two test workers) the check could land there.
+        deadline = time.monotonic() + 30
+        while b"time.sleep" not in Path(f"/proc/{other.pid}/cmdline").read_bytes() and time.monotonic() < deadline:
+            time.sleep(0.01)
         (run / jobs.PID_FILE).write_text(str(other.pid))
         assert not jobs.status(run).running
         assert not jobs.stop(run)
