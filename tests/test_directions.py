@@ -263,7 +263,8 @@ def test_project_cli_writes_z_and_reports_its_own_time(tmp_path, tiny_weights, t
     assert result.returncode == 0, result.stderr
     assert np.load(out)["z"].shape == (3, tiny_model.config.z_dim)
     seconds = int(re.search(r"3 faces -> .* in (\d+) s", result.stdout).group(1))
-    assert seconds <= wall  # the batch loop once reused the timer's name and printed the perf_counter clock
+    # The batch loop once reused the timer's name and printed the perf_counter clock; the figure is rounded.
+    assert seconds <= wall + 0.5
 
 
 def test_remeasure_keeps_what_holds_on_a_further_trained_g_and_refits_what_falls(tiny_config):
