@@ -15,6 +15,10 @@ class ModelConfig:
     z_dim: int = 100
     gf: int = 64  # generator width: the last transposed conv has gf filters
     df: int = 64  # discriminator width: the first conv has df filters
+    # How far G's face is moved towards itself low-passed by a fixed [1, 2, 1] / 4 filter (0: not at all, 1: the
+    # whole way). The last stride-2 transposed conv leaves a checkerboard at half the sampling rate that real
+    # faces do not have; this takes half of it out. It has no weights, so any G's weights load at any strength.
+    output_blur: float = 0.0
 
     def __post_init__(self) -> None:
         size = self.image_size
@@ -22,6 +26,12 @@ class ModelConfig:
             raise ValueError(f"image_size must be a power of two >= 8, got {size}")
         if self.z_dim < 1 or self.gf < 1 or self.df < 1:
             raise ValueError(f"z_dim, gf and df must be positive: {self}")
+        if not 0 <= self.output_blur <= 1:
+            raise ValueError(f"output_blur must be in [0, 1], got {self.output_blur}")
+
+    def same_weights(self, other: "ModelConfig") -> bool:
+        """Whether other's G and D have exactly this model's weights (output_blur has none)."""
+        return replace(self, output_blur=other.output_blur) == other
 
     @property
     def n_scales(self) -> int:
@@ -33,7 +43,7 @@ class ModelConfig:
         one more block in G and D, at half the width, so the layers below keep their widths."""
         if self.gf % 2 or self.df % 2:
             raise ValueError(f"gf and df must be even to grow a model, got {self.gf} and {self.df}")
-        return ModelConfig(self.image_size * 2, self.z_dim, self.gf // 2, self.df // 2)
+        return ModelConfig(self.image_size * 2, self.z_dim, self.gf // 2, self.df // 2, self.output_blur)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -40,9 +40,26 @@ class Fade(keras.layers.Layer):
         return old + keras.ops.cast(self.alpha, old.dtype) * (new - old)
 
 
+class LowPass(keras.layers.Layer):
+    """x + strength * (blur(x) - x), blur a separable [1, 2, 1] / 4 filter with mirrored edges (no weights)."""
+
+    def __init__(self, strength: float, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.strength = strength
+
+    def call(self, x):
+        p = keras.ops.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]], mode="reflect")
+        p = (p[:, :-2] + 2 * p[:, 1:-1] + p[:, 2:]) / 4
+        blurred = (p[:, :, :-2] + 2 * p[:, :, 1:-1] + p[:, :, 2:]) / 4
+        return x + self.strength * (blurred - x)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "strength": self.strength}
+
+
 def build_generator(config: ModelConfig, dtype: str | None = None, synchronized: bool = False,
                     fade: bool = False) -> keras.Model:
-    """G: z -> dense 4x4x(8gf) -> 5x5 stride-2 transposed convs -> tanh image in [-1, 1].
+    """G: z -> dense 4x4x(8gf) -> 5x5 stride-2 transposed convs -> tanh image in [-1, 1] (-> LowPass).
 
     Layers are named by the resolution they make (g_conv32, g_bn32, g_rgb64), so a G of twice the size with
     half of gf holds every layer of the smaller one but its last (toRGB), under the same names.
@@ -73,6 +90,8 @@ def build_generator(config: ModelConfig, dtype: str | None = None, synchronized:
                                            name=f"g_rgb{half}")(below_top)
         old = keras.layers.UpSampling2D(2, interpolation="bilinear", dtype=dtype)(old)
         rgb = Fade(dtype=dtype, name="fade")([old, rgb])
+    if config.output_blur:
+        rgb = LowPass(config.output_blur, dtype=dtype, name="g_lowpass")(rgb)
     return keras.Model(z, rgb, name="generator")
 
 

@@ -202,19 +202,21 @@ def publish_sitting(run_model: Path, weights: Path, photos: np.ndarray, config: 
 
 def recipe(run_dir: Path) -> str:
     """What the run changed from core.train's defaults: from its run.json (core.train), else from its model's card
-    (core.train_jax writes no run.json), with the machine it names ('' with neither)."""
-    path, machine = run_dir / "run.json", ""
+    (core.train_jax writes no run.json), with the machine it names ('' with neither); and G's output_blur."""
+    path, machine, blur = run_dir / "run.json", "", 0.0
     defaults = asdict(TrainConfig())
     if path.is_file():
-        train = json.loads(path.read_text())["train"]
+        run = json.loads(path.read_text())
+        train, blur = run["train"], run["model"].get("output_blur", 0.0)
     elif (run_dir / "model" / MODEL_JSON).is_file():
-        card = read_model_json(run_dir / "model").get("card", {})
+        meta = read_model_json(run_dir / "model")
+        card, blur = meta.get("card", {}), meta["config"].output_blur
         train, machine = {key: card[key] for key in defaults if key in card}, card.get("machine", "")
     else:
         return ""
     skip = {"steps", "log_every", "sample_every", "checkpoint_every", "d_learning_rate"}
     changed = [f"{key} {value:g}" if isinstance(value, float) else f"{key} {value}" for key, value in train.items()
-               if key not in skip and value != defaults.get(key)]
+               if key not in skip and value != defaults.get(key)] + ([f"output_blur {blur:g}"] if blur else [])
     return ", ".join(changed + ([f"on {machine.split(',')[0]}"] if machine else []))
 
 
@@ -246,7 +248,7 @@ def close(run_dir: Path, weights: Path, photos_dir: Path, real_dir: Path, config
     """Close the sitting in run_dir (see the module's docstring); returns (published, reasons it was not)."""
     run_dir, weights = Path(run_dir), Path(weights)
     candidate, shipped = load_model(run_dir / "model"), load_model(weights)
-    if candidate.config != shipped.config:
+    if not candidate.config.same_weights(shipped.config):
         raise WeightsError(f"{run_dir / 'model'} holds {candidate.config}, {weights} {shipped.config}: a sitting "
                            f"trains the shipped model on (--init-from {weights}).")
     size = shipped.config.image_size

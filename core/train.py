@@ -290,9 +290,10 @@ def initialise_from(gan: DCGAN, folder: str | Path) -> dict:
     """Start G and D from the model in folder: one of the same config gives every weight; one of half the
     size grows into gan's (ModelConfig.grown): its layers are kept, the new ones start fresh. The card's lines."""
     previous = load_model(folder)
-    if gan.train_config.fade_steps and previous.config == gan.config:
+    same = previous.config.same_weights(gan.config)
+    if gan.train_config.fade_steps and same:
         raise ValueError("--fade-steps fades in the blocks of a grown model: --init-from a model of half the size.")
-    if previous.config != gan.config and previous.config.grown() != gan.config:
+    if not same and not previous.config.grown().same_weights(gan.config):
         raise WeightsError(f"{folder} holds {previous.config}: a run from it is {previous.config} or, grown, "
                            f"{previous.config.grown()}; this run is {gan.config}.")
     new = copy_layers(previous.generator, gan.generator) + copy_layers(previous.discriminator, gan.discriminator)
@@ -300,8 +301,8 @@ def initialise_from(gan: DCGAN, folder: str | Path) -> dict:
     card = {"initialised_from": str(folder), "previous_steps": int(previous.card.get("steps", 0))}
     # A G that is already a moving average (its card says so) is averaged on at the full decay from the first step;
     # the warm-up would export the raw G's fine noise for thousands of steps. A grown G's new blocks start untrained.
-    card["ema_warm_up"] = previous.config != gan.config or not previous.card.get("ema_decay")
-    if previous.config != gan.config:
+    card["ema_warm_up"] = not same or not previous.card.get("ema_decay")
+    if not same:
         card["grown_from_size"] = previous.config.image_size
         print(f"grown from the {previous.config.image_size} px model in {folder}; new layers: {', '.join(new)}")
     print(f"initialised from {folder} ({card['previous_steps']} steps)")
@@ -355,6 +356,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--d-learning-rate", type=float, help="Adam's step size for D (default: --learning-rate)")
     parser.add_argument("--label-smoothing", type=float, default=defaults.label_smoothing,
                         help="D's target for real faces is 1 minus this (one-sided; 0: none)")
+    parser.add_argument("--output-blur", type=float,
+                        help="low-pass G's faces this far, 0-1 (ModelConfig.output_blur; default: --init-from's, else 0)")
     parser.add_argument("--spectral-norm", action="store_true", help="spectrally normalise D's layers")
     parser.add_argument("--r1-gamma", type=float, default=defaults.r1_gamma,
                         help="weight of the R1 penalty on D's gradient at real faces (0: none)")
@@ -377,6 +380,8 @@ def main(argv: list[str] | None = None) -> None:
             elif args.image_size == previous.image_size:  # training a model on: its own widths unless told
                 model = replace(previous, gf=previous.gf if args.gf is None else args.gf,
                                 df=previous.df if args.df is None else args.df)
+        if args.output_blur is not None:
+            model = replace(model, output_blur=args.output_blur)
         config = TrainConfig(
             batch_size=args.batch_size,
             steps=args.steps,

@@ -23,7 +23,7 @@ import io  # noqa: E402
 import platform  # noqa: E402
 import time  # noqa: E402
 import zipfile  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
+from dataclasses import dataclass, replace  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
@@ -35,7 +35,7 @@ from core.cli import argument_parser  # noqa: E402
 from core.config import PRECISIONS, ModelConfig, TrainConfig  # noqa: E402
 from core.networks import build_discriminator, build_generator, dtype_policy  # noqa: E402
 from core.weights import (  # noqa: E402
-    GENERATOR_FILE, atomic_write, load_model, read_model_json, save_model,
+    GENERATOR_FILE, WeightsError, atomic_write, load_model, read_model_json, save_model,
 )
 
 LOSSES = "losses.csv"
@@ -86,7 +86,9 @@ class JaxGAN:
     def start_from(self, folder: Path) -> dict[str, Any]:
         """G and D from a published model of the same config (the averaged G also starts the average); the card's
         lines for the run, as core.train.initialise_from writes them."""
-        previous = load_model(folder, expect=self.config)
+        previous = load_model(folder)
+        if not previous.config.same_weights(self.config):
+            raise WeightsError(f"{folder} holds {previous.config}; this run is {self.config}.")
         self.generator.set_weights(previous.generator.get_weights())
         self.discriminator.set_weights(previous.discriminator.get_weights())
         self.ema_generator.set_weights(previous.generator.get_weights())
@@ -194,12 +196,13 @@ def read_faces(path: Path, size: int) -> np.ndarray:
 
 def train(faces: np.ndarray, out: Path, init_from: Path, train_config: TrainConfig, minutes: float,
           log_every: int = 50, storage: str = "float32", snapshots: tuple[float, ...] = (),
-          held_out: int = 0) -> dict[str, Any]:
+          held_out: int = 0, output_blur: float | None = None) -> dict[str, Any]:
     """Train from init_from on faces (uint8) until train_config.steps or the wall time; write out/model (the averaged G
     and D, stored as storage: float16 halves them) and out/losses.csv, and a whole model out/model-stepN at each of
     snapshots (minutes into the run), so a run that goes wrong late still brings back its earlier state. The last
     held_out faces are not trained on: each log row gives D's mean probability of "real" on 64 of them and on 64 it
-    trains on, which part once D learns its faces by heart. Returns the card written with the final model."""
+    trains on, which part once D learns its faces by heart. output_blur: ModelConfig.output_blur of the trained model
+    (None: init_from's). Returns the card written with the final model."""
     import jax
 
     out = Path(out)
@@ -208,6 +211,8 @@ def train(faces: np.ndarray, out: Path, init_from: Path, train_config: TrainConf
         raise ValueError(f"held_out must leave faces to train on: {held_out} of {len(faces)}")
     faces, unseen = faces[: len(faces) - held_out], faces[len(faces) - held_out :]
     config = read_model_json(init_from)["config"]
+    if output_blur is not None:
+        config = replace(config, output_blur=output_blur)
     gan = JaxGAN(config, train_config)
     card = gan.start_from(init_from)
     card.update(data=f"{len(faces)} faces", images=len(faces), batch_size=train_config.batch_size,
@@ -277,6 +282,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch-size", type=int, default=defaults.batch_size, help="faces per step")
     parser.add_argument("--learning-rate", type=float, default=defaults.learning_rate, help="Adam's step size")
     parser.add_argument("--r1-gamma", type=float, default=defaults.r1_gamma, help="R1 penalty weight (0: none)")
+    parser.add_argument("--output-blur", type=float,
+                        help="low-pass G's faces this far, 0-1 (ModelConfig.output_blur; default: --init-from's)")
     parser.add_argument("--precision", choices=PRECISIONS, default=defaults.precision, help="compute dtype policy")
     parser.add_argument("--seed", type=int, default=defaults.seed, help="seed of the batches and of z")
     parser.add_argument("--log-every", type=int, default=50, help="steps between rows of losses.csv")
@@ -292,7 +299,7 @@ def main(argv: list[str] | None = None) -> None:
                              r1_gamma=args.r1_gamma, precision=args.precision, seed=args.seed)
         faces = read_faces(args.data, read_model_json(args.init_from)["config"].image_size)
         train(faces, args.out, args.init_from, config, args.minutes, args.log_every, args.storage,
-              tuple(args.snapshots), args.held_out)
+              tuple(args.snapshots), args.held_out, args.output_blur)
     except (ValueError, FileNotFoundError, RuntimeError) as err:
         parser.exit(2, f"error: {err}\n")
 

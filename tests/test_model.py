@@ -53,6 +53,35 @@ def test_a_grown_model_starts_as_the_small_one_enlarged(tiny_model):
     assert np.abs(plain(z).numpy() - enlarged).max() > 0.05
 
 
+def test_output_blur_low_passes_g_and_any_gs_weights_load_under_it(tmp_path, tiny_weights, tiny_model):
+    """ModelConfig.output_blur moves G's face towards itself blurred by [1, 2, 1] / 4 with mirrored edges (OpenCV's
+    default border). It has no weights: a G saved without it loads under it and draws the same faces, blurred."""
+    import shutil
+
+    import cv2
+
+    folder = tmp_path / "blurred"
+    shutil.copytree(tiny_weights, folder)
+    meta = json.loads((folder / MODEL_JSON).read_text())
+    meta["config"]["output_blur"] = 0.5
+    (folder / MODEL_JSON).write_text(json.dumps(meta))
+    blurred = load_model(folder)
+    assert blurred.config == replace(tiny_model.config, output_blur=0.5)
+    assert blurred.config.same_weights(tiny_model.config) and not blurred.config.same_weights(replace(blurred.config, gf=8))
+    z = sample_z(3, tiny_model.config.z_dim, seed=4)
+    plain = tiny_model.generator(z).numpy()
+    kernel = np.array([0.25, 0.5, 0.25], np.float32)
+    expected = np.stack([face + 0.5 * (cv2.sepFilter2D(face, -1, kernel, kernel) - face) for face in plain])
+    np.testing.assert_allclose(blurred.generator(z).numpy(), expected, atol=1e-6)
+    # The transposed conv's checkerboard (half the sampling rate both ways) is halved; a flat face is untouched.
+    checkerboard = np.indices((1, 8, 8, 3)).sum(axis=0) % 2 * 2.0 - 1
+    lowpass = blurred.generator.get_layer("g_lowpass")
+    np.testing.assert_allclose(lowpass(checkerboard).numpy()[:, 1:-1, 1:-1], 0.5 * checkerboard[:, 1:-1, 1:-1], atol=1e-6)
+    np.testing.assert_allclose(lowpass(np.full((1, 8, 8, 3), 0.3)).numpy(), 0.3, atol=1e-6)
+    with pytest.raises(ValueError, match="output_blur"):
+        ModelConfig(output_blur=1.5)
+
+
 def test_z_is_uniform_in_unit_cube():
     z = sample_z(1000, 100, seed=3).numpy()
     assert z.min() >= -1 and z.max() <= 1 and abs(z.mean()) < 0.05

@@ -142,6 +142,18 @@ def test_the_cli_says_what_it_decided_and_refuses_a_run_of_another_model(sitting
     assert result.returncode == 2 and "error:" in result.stderr and "other" in result.stderr
 
 
+def test_a_run_that_low_passes_g_is_compared_and_published_with_its_low_pass(sitting):
+    """output_blur has no weights: a run that adds it to the shipped G is the same model to compare, and what it
+    publishes draws with it."""
+    run, weights, faces = sitting
+    meta = json.loads((run / "model" / MODEL_JSON).read_text())
+    meta["config"]["output_blur"] = 0.5
+    (run / "model" / MODEL_JSON).write_text(json.dumps(meta))
+    published, reasons = close(run, weights, faces, faces, CHEAP, ANYTHING_WINS)
+    assert published, reasons
+    assert load_model(weights).config.output_blur == 0.5
+
+
 def test_a_run_without_run_json_is_described_by_its_models_card(tmp_path, tiny_weights):
     """core.train_jax writes no run.json: the card row names what its model's card says it changed, and where."""
     from core.sitting import recipe
@@ -153,4 +165,7 @@ def test_a_run_without_run_json_is_described_by_its_models_card(tmp_path, tiny_w
     meta["card"].update(batch_size=32, r1_gamma=0.005, learning_rate=2e-4, machine="NVIDIA H100 80GB HBM3, x86_64")
     write_json(run / "model" / MODEL_JSON, meta)
     assert recipe(run) == "batch_size 32, r1_gamma 0.005, on NVIDIA H100 80GB HBM3"
+    meta["config"]["output_blur"] = 0.5
+    write_json(run / "model" / MODEL_JSON, meta)
+    assert recipe(run) == "batch_size 32, r1_gamma 0.005, output_blur 0.5, on NVIDIA H100 80GB HBM3"
     assert recipe(tmp_path / "nothing") == ""

@@ -95,9 +95,11 @@ def test_a_jax_run_writes_weights_the_app_loads_and_draws_the_same_faces(tmp_pat
            "np.save(sys.argv[1] + '/jax_faces.npy', np.asarray(drawn))",
            str(tmp_path / "run"), str(tmp_path / "z.npy"),
            "--data", str(faces), "--init-from", str(tiny_weights), "--out", str(tmp_path / "run"),
-           "--minutes", "5", "--steps", "3", "--batch-size", "4", "--log-every", "1", "--snapshots", "0", "--held-out", "2")
+           "--minutes", "5", "--steps", "3", "--batch-size", "4", "--log-every", "1", "--snapshots", "0", "--held-out", "2",
+           "--output-blur", "0.5")
     model = load_model(tmp_path / "run" / "model")  # TensorFlow, as the app loads it
     assert model.card["steps"] == 3 and model.card["initialised_from"] == str(tiny_weights)
+    assert model.config.output_blur == 0.5  # G's low-pass draws the same on JAX as on TensorFlow
     np.testing.assert_allclose(model.generator(z).numpy(), np.load(tmp_path / "run" / "jax_faces.npy"), atol=1e-5)
     start = load_model(tiny_weights).generator(z).numpy()
     assert np.abs(model.generator(z).numpy() - start).max() > 0  # the average moved with the 3 steps
