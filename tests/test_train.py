@@ -278,24 +278,13 @@ def test_a_spectrally_normalised_d_trains_from_a_plain_one_and_exports_plain(syn
 
 
 def test_training_a_model_on_from_the_command_line_takes_its_widths(synthetic_faces, tmp_path, tiny_weights, tiny_config):
-
-    run = tmp_path / "run"  # no --gf, --df or --z-dim: the shipped model's own, not ModelConfig's defaults
-    result = run_cli("core.train", "--data", synthetic_faces, "--out", run, "--init-from", tiny_weights,
-                     "--image-size", "16", "--steps", "1", "--batch-size", "4", "--log-every", "1",
-                     "--sample-every", "1", "--checkpoint-every", "1")
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert load_model(run / "model").config == tiny_config
-
-
-def test_a_run_can_low_pass_the_g_it_trains_on(synthetic_faces, tmp_path, tiny_weights, tiny_config):
-    """--output-blur trains a published G on with ModelConfig.output_blur (its weights load under any strength);
-    the run keeps it when resumed and exports it."""
+    """No --gf, --df or --z-dim: the shipped model's own, not ModelConfig's defaults. --output-blur low-passes the G
+    it trains on (ModelConfig.output_blur has no weights, so any G loads under it); a resumed run keeps it."""
     run = tmp_path / "run"
     options = ["--data", synthetic_faces, "--out", run, "--image-size", "16", "--batch-size", "4", "--log-every", "1",
-               "--sample-every", "2", "--checkpoint-every", "1"]
+               "--sample-every", "1", "--checkpoint-every", "1"]
     result = run_cli("core.train", *options, "--init-from", tiny_weights, "--steps", "1", "--output-blur", "0.5")
     assert result.returncode == 0, result.stderr[-2000:]
-    assert "initialised from" in result.stdout
     result = run_cli("core.train", *options, "--resume", "--steps", "2")
     assert result.returncode == 0, result.stderr[-2000:]
     model = load_model(run / "model")
