@@ -42,27 +42,41 @@ def folder_digest(folder: Path, skip: tuple[str, ...] = ()) -> dict[str, str]:
             if p.is_file() and p.name not in skip}
 
 
-@pytest.fixture
-def sitting(tmp_path, tiny_weights, faces_drawn_by_g, tiny_config):
+@pytest.fixture(scope="module")
+def sitting_template(tmp_path_factory, tiny_weights, tiny_model, tiny_config) -> Path:
     """A shipped tiny model with an encoder, a completion section and a card table; a sitting trained 2 steps
-    from it; photos and real faces (the tiny G's own samples)."""
+    from it; photos and real faces (the tiny G's own samples). Built once; each test closes a copy (`sitting`)."""
+    from PIL import Image
+
     from core.encoder import train_encoder
-    from core.model import build_encoder
+    from core.images import to_uint8
+    from core.model import build_encoder, sample_z
     from core.train import train
     from core.weights import ENCODER_FILE, save_network, write_json
 
-    weights = tmp_path / "weights"
+    root = tmp_path_factory.mktemp("sitting")
+    weights = root / "weights"
     shutil.copytree(tiny_weights, weights)
     save_network(weights / ENCODER_FILE, build_encoder, tiny_config, train_encoder(load_model(weights), 2, 4, verbose=0))
     meta = json.loads((weights / MODEL_JSON).read_text())
     meta["card"].update(ema_decay=0.999, completion={"iterations": 3, "tune_steps": 2, "restarts": 2}, encoder={})
     write_json(weights / MODEL_JSON, meta)
     (weights / "MODEL_CARD.md").write_text(f"# Tiny\n\n| date | run |\n| --- | --- |\n{TABLE_END}\n\nMore.\n")
-    faces = faces_drawn_by_g(24, seed=5)
-    run = tmp_path / "runs" / "sitting"
-    train(faces, run, tiny_config, TrainConfig(batch_size=4, steps=2, log_every=1, sample_every=2, checkpoint_every=1),
-          verbose=0, init_from=weights)
-    return run, weights, faces
+    faces = root / "faces"
+    faces.mkdir()
+    for i, face in enumerate(to_uint8(tiny_model.generator(sample_z(24, tiny_config.z_dim, seed=5)).numpy())):
+        Image.fromarray(face).save(faces / f"{i}.png")
+    train(faces, root / "runs" / "sitting", tiny_config,
+          TrainConfig(batch_size=4, steps=2, log_every=1, sample_every=2, checkpoint_every=1), verbose=0, init_from=weights)
+    return root
+
+
+@pytest.fixture
+def sitting(sitting_template, tmp_path):
+    """(run, weights, faces): a copy of sitting_template of the test's own."""
+    root = tmp_path / "sitting"
+    shutil.copytree(sitting_template, root)
+    return root / "runs" / "sitting", root / "weights", root / "faces"
 
 
 def test_a_sitting_that_does_not_win_leaves_only_its_row_in_the_card(sitting):
