@@ -108,16 +108,24 @@ def fit_encoder(folder: Path, steps: int, batch_size: int = 64, warm_start: bool
     start = time.perf_counter()
     encoder = train_encoder(model, steps, batch_size, warm_start=warm_start, verbose=verbose)
     seconds = time.perf_counter() - start
-    meta = read_model_json(folder)
-    save_network(folder / ENCODER_FILE, build_encoder, model.config, encoder, meta.get("dtype", "float32"))
     command = command or f"python -m core.encoder --weights {folder} --steps {steps}" + " --warm-start" * warm_start
+    write_encoder(folder, encoder, steps, batch_size, seconds, command, warm_start)
+    return seconds
+
+
+def write_encoder(folder: Path, encoder: keras.Model, steps: int, batch_size: int, seconds: float, command: str,
+                  warm_start: bool) -> None:
+    """Write a trained encoder into the model folder, with the card section that says how it was trained (a warm
+    start also keeps the section of the encoder it started from)."""
+    meta = read_model_json(folder)
+    config = meta["config"]
+    save_network(folder / ENCODER_FILE, build_encoder, config, encoder, meta.get("dtype", "float32"))
     section = {"steps": steps, "batch_size": batch_size, "wall_seconds": round(seconds),
                "trained": date.today().isoformat(), "command": command}
     if warm_start:
         section["started_from"] = meta.get("card", {}).get("encoder", {})
     card = {**meta.get("card", {}), "encoder": section}
-    write_json(folder / MODEL_JSON, {**meta, "config": model.config.to_dict(), "card": card})
-    return seconds
+    write_json(folder / MODEL_JSON, {**meta, "config": config.to_dict(), "card": card})
 
 
 def main(argv: list[str] | None = None) -> None:

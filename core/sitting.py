@@ -7,12 +7,14 @@ machine may be gone after three hours, with the run on it, so every sitting ends
 
 1. the run's last export (RUN/model) and the shipped model draw the same z: faces found (mediapipe) and the SWD of
    their patches to real aligned faces at each scale (core.realism);
-2. both fill the same photos under the centre and stroke masks with the shipped model's completion settings and
-   encoder (core.evaluate): hole PSNR and detail, as paired differences;
-3. the run wins only if every condition of PublishRule holds. Then it is published: G and D in float16, the encoder
-   trained on from the shipped one (core.encoder's warm start), the attribute directions measured again on the new
-   G's samples and refitted where one falls below its row in the card (core.directions.remeasure). All of it is
-   built in a staging folder and swapped in whole, so a kill never leaves a half-published weights folder;
+2. both fill the same photos under the centre and stroke masks with the shipped model's completion settings
+   (core.evaluate): hole PSNR and detail, as paired differences. Each fills with its own encoder: the run's is the
+   shipped one trained on for a few hundred steps on the run's G (core.encoder's warm start), the one it would be
+   published with; an encoder fitted to another G starts the search from z that G does not draw well;
+3. the run wins only if every condition of PublishRule holds. Then it is published: G and D in float16, that
+   encoder, the attribute directions measured again on the new G's samples and refitted where one falls below its
+   row in the card (core.directions.remeasure). All of it is built in a staging folder and swapped in whole, so a
+   kill never leaves a half-published weights folder;
 4. either way the sitting's row is added to the model card's table, and the verdict is printed: "published", or
    "kept the shipped model, because ...".
 """
@@ -25,6 +27,7 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
+import keras
 import numpy as np
 
 from core.align import FaceAligner, find_images, load_faces
@@ -37,7 +40,7 @@ from core.directions import (
 )
 from core.edit_report import LIMITS_COMMANDS, photo_edit_effects
 from core.edit import PIVOT_TUNING, project_face
-from core.encoder import fit_encoder
+from core.encoder import train_encoder, write_encoder
 from core.evaluate import eval_masks, evaluate, gan_method, paired_differences
 from core.realism import faces_found, generate, real_faces, swd
 from core.weights import (MODEL_JSON, TrainedModel, WeightsError, atomic_write, load_model, publish,
@@ -56,7 +59,8 @@ class SittingConfig:
     samples: int = 500  # G's samples (the same z for both models) for faces found and SWD
     faces: int = 64  # photos filled under each mask
     masks: tuple[str, ...] = ("center", "strokes")
-    encoder_steps: int = 400  # the encoder's warm start on the new G's samples
+    encoder_steps: int = 400  # the encoder's warm start on the run's G's samples, before it fills
+    encoder_batch_size: int = 64
     edit_photos: int = 16  # of the photos, those on which the directions are measured as the app edits
     seed: int = 0
 
@@ -133,10 +137,9 @@ def measure_samples(model: TrainedModel, real: np.ndarray, aligner: FaceAligner,
 
 def compare(candidate: TrainedModel, shipped: TrainedModel, photos: np.ndarray, real: np.ndarray,
             config: SittingConfig = SittingConfig()) -> Comparison:
-    """Both models on the same z, photos and masks; both fill with the shipped model's settings and encoder (the
-    candidate has none of its own until it is published)."""
+    """Both models on the same z, photos and masks; both fill with the shipped model's settings, each with its own
+    encoder (the candidate's from with_own_encoder)."""
     settings = shipped.completion
-    candidate = replace(candidate, encoder=shipped.encoder)
     figures = {}
     with FaceAligner(max_faces=1) as aligner:
         for name, model in (("candidate", candidate), ("shipped", shipped)):
@@ -156,23 +159,38 @@ def compare(candidate: TrainedModel, shipped: TrainedModel, photos: np.ndarray, 
     return Comparison(figures["candidate"], figures["shipped"], differences, len(photos))
 
 
+def with_own_encoder(candidate: TrainedModel, shipped: TrainedModel,
+                     config: SittingConfig) -> tuple[TrainedModel, float]:
+    """The candidate with the encoder it would be published with: the shipped encoder trained on for
+    config.encoder_steps batches of the candidate's G (core.encoder's warm start); the seconds it took. The candidate
+    as it is when the shipped model has no encoder."""
+    if shipped.encoder is None:
+        return candidate, 0.0
+    start = time.perf_counter()
+    encoder = train_encoder(replace(candidate, encoder=shipped.encoder), config.encoder_steps,
+                            config.encoder_batch_size, warm_start=True, verbose=0)
+    return replace(candidate, encoder=encoder), time.perf_counter() - start
+
+
 def publish_sitting(run_model: Path, weights: Path, photos: np.ndarray, config: SittingConfig,
-                    directions_config: DirectionConfig | None = None) -> dict:
-    """Publish run_model into weights with everything that depends on G refitted; returns what was refitted. The
-    directions are measured on G's samples (and refitted where they fall, core.directions.remeasure) and on the
-    first config.edit_photos photos, edited as the app does.
+                    directions_config: DirectionConfig | None = None, encoder: keras.Model | None = None,
+                    encoder_seconds: float = 0.0) -> dict:
+    """Publish run_model into weights with everything that depends on G refitted; returns what was refitted.
+    encoder: the one with_own_encoder fitted to run_model's G (in encoder_seconds), written in place of the
+    shipped one. The directions are measured on G's samples (and refitted where they fall, core.directions.remeasure)
+    and on the first config.edit_photos photos, edited as the app does.
 
     The new folder is built beside weights and swapped in whole: weights is the old or the new model, never a mix."""
     staging, old = weights.with_name(f".{weights.name}.new"), weights.with_name(f".{weights.name}.old")
     shutil.rmtree(staging, ignore_errors=True)
     shutil.copytree(weights, staging)
     publish(run_model, staging)
-    model = load_model(staging)
     done: dict = {}
-    if model.encoder is not None:
-        fit_encoder(staging, config.encoder_steps, warm_start=True, verbose=0,
-                    command=f"python -m core.sitting (core.encoder --steps {config.encoder_steps} --warm-start)")
+    if encoder is not None:
+        write_encoder(staging, encoder, config.encoder_steps, config.encoder_batch_size, encoder_seconds, warm_start=True,
+                      command=f"python -m core.sitting (core.encoder --steps {config.encoder_steps} --warm-start)")
         done["encoder"] = f"{config.encoder_steps} warm-start steps"
+    model = load_model(staging)
     meta = read_model_json(staging)
     card = meta["card"]
     directions = load_directions(staging, model.config.z_dim)
@@ -257,10 +275,12 @@ def close(run_dir: Path, weights: Path, photos_dir: Path, real_dir: Path, config
     if len(faces) < 2:
         raise ValueError(f"{photos_dir} has {len(faces)} usable face photos; at least 2 are needed")
     photos = np.stack(faces[: config.faces])
+    candidate, encoder_seconds = with_own_encoder(candidate, shipped, config)
     comparison = compare(candidate, shipped, photos, real, config)
     reasons = comparison.losses(rule)
     published = not reasons and not dry_run
-    refitted = publish_sitting(run_dir / "model", weights, photos, config) if published else {}
+    refitted = publish_sitting(run_dir / "model", weights, photos, config, encoder=candidate.encoder,
+                               encoder_seconds=encoder_seconds) if published else {}
     report = {"run": str(run_dir), "weights": str(weights), "config": asdict(config), "rule": asdict(rule),
               "candidate": asdict(comparison.candidate), "shipped": asdict(comparison.shipped),
               "differences": comparison.differences, "photos": comparison.photos, "published": published,
@@ -283,7 +303,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--samples", type=int, default=defaults.samples, help="G's samples for faces found and SWD")
     parser.add_argument("--faces", type=int, default=defaults.faces, help="photos filled under each mask")
     parser.add_argument("--encoder-steps", type=int, default=defaults.encoder_steps,
-                        help="the encoder's warm-start steps when the run is published")
+                        help="the encoder's warm-start steps on the run's G (it fills with it, and ships with it)")
     parser.add_argument("--min-psnr-gain", type=float, default=rule.min_psnr_gain,
                         help="dB the run's fills must gain on every mask, on average over the photos")
     parser.add_argument("--dry-run", action="store_true", help="compare and say what would happen; change nothing")

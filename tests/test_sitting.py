@@ -94,7 +94,8 @@ def test_a_sitting_that_does_not_win_leaves_only_its_row_in_the_card(sitting):
     assert set(report["differences"]) == {"center", "strokes"}
 
 
-def test_a_sitting_that_wins_replaces_the_weights_whole_with_the_encoder_trained_on(sitting, tiny_config):
+def test_a_sitting_that_wins_replaces_the_weights_whole_with_the_encoder_trained_on(sitting, tiny_config, monkeypatch):
+    import core.sitting
     from core.directions import Directions, load_directions, save_directions
     from core.weights import write_json
 
@@ -112,10 +113,23 @@ def test_a_sitting_that_wins_replaces_the_weights_whole_with_the_encoder_trained
     meta = json.loads((run / "model" / MODEL_JSON).read_text())
     meta["config"]["output_blur"] = 0.5
     write_json(run / "model" / MODEL_JSON, meta)
+    measured = {}
+
+    def compare(candidate, shipped, *args):
+        measured.update(candidate=candidate.encoder.get_weights(), shipped=shipped.encoder.get_weights())
+        return real_compare(candidate, shipped, *args)
+
+    real_compare = core.sitting.compare
+    monkeypatch.setattr(core.sitting, "compare", compare)
     published, reasons = close(run, weights, faces, faces, CHEAP, ANYTHING_WINS)
     assert published and reasons == []
     new, trained = load_model(weights), load_model(run / "model")
     assert new.config.output_blur == 0.5
+    # The run filled with the encoder it ships with, trained on from the shipped one on its own G.
+    assert all(np.array_equal(a, b) for a, b in zip(measured["shipped"], old_encoder))
+    assert any(np.abs(a - b).max() > 0 for a, b in zip(measured["candidate"], old_encoder))
+    for a, b in zip(new.encoder.get_weights(), measured["candidate"]):
+        np.testing.assert_allclose(a, b, atol=2e-3, rtol=2e-3)  # float16 storage
     for a, b in zip(new.generator.get_weights(), trained.generator.get_weights()):
         np.testing.assert_allclose(a, b, atol=2e-3, rtol=2e-3)  # float16 storage
     assert any(np.abs(a - b).max() > 0 for a, b in zip(new.encoder.get_weights(), old_encoder))
@@ -137,7 +151,7 @@ def test_a_publish_killed_half_way_leaves_the_shipped_weights_as_they_were(sitti
     def killed(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(core.sitting, "fit_encoder", killed)
+    monkeypatch.setattr(core.sitting, "write_encoder", killed)
     with pytest.raises(KeyboardInterrupt):
         close(run, weights, faces, faces, CHEAP, ANYTHING_WINS)
     assert folder_digest(weights, skip=("MODEL_CARD.md",)) == before
