@@ -35,7 +35,7 @@ from core.cli import argument_parser  # noqa: E402
 from core.config import PRECISIONS, ModelConfig, TrainConfig  # noqa: E402
 from core.networks import build_discriminator, build_generator, dtype_policy  # noqa: E402
 from core.weights import (  # noqa: E402
-    GENERATOR_FILE, WeightsError, atomic_write, load_model, read_model_json, save_model,
+    GENERATOR_FILE, atomic_write, load_model, read_model_json, save_model,
 )
 
 LOSSES = "losses.csv"
@@ -86,9 +86,7 @@ class JaxGAN:
     def start_from(self, folder: Path) -> dict[str, Any]:
         """G and D from a published model of the same config (the averaged G also starts the average); the card's
         lines for the run, as core.train.initialise_from writes them."""
-        previous = load_model(folder)
-        if not previous.config.same_weights(self.config):
-            raise WeightsError(f"{folder} holds {previous.config}; this run is {self.config}.")
+        previous = load_model(folder, expect=self.config)
         self.generator.set_weights(previous.generator.get_weights())
         self.discriminator.set_weights(previous.discriminator.get_weights())
         self.ema_generator.set_weights(previous.generator.get_weights())

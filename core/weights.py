@@ -127,14 +127,15 @@ def _load_weights_file(model: keras.Model, path: Path, config: ModelConfig) -> N
 
 
 def load_model(folder: str | Path, expect: ModelConfig | None = None) -> TrainedModel:
-    """Build the model described by folder/model.json and load its weights.
+    """Build the model described by folder/model.json and load its weights. expect: a config whose weights the
+    folder's must be (ModelConfig.same_weights: its output_blur may differ).
 
     Raises WeightsError naming the file and what differs when anything does not fit.
     """
     folder = Path(folder)
     meta = read_model_json(folder)
     config: ModelConfig = meta["config"]
-    if expect is not None and expect != config:
+    if expect is not None and not expect.same_weights(config):
         raise WeightsError(f"{folder / MODEL_JSON} describes {config}, expected {expect}.")
     generator, discriminator = build_generator(config), build_discriminator(config)
     _load_weights_file(generator, folder / GENERATOR_FILE, config)
