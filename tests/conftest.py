@@ -12,6 +12,7 @@ import core  # noqa: F401  (sets TensorFlow's environment before it loads)
 from core.config import ModelConfig
 from core.model import build_discriminator, build_generator
 from core.weights import TrainedModel, save_model
+from tests.helpers.drawn_faces import write_faces_drawn_by
 
 TINY = ModelConfig(image_size=16, z_dim=8, gf=4, df=4)
 
@@ -48,18 +49,7 @@ def tiny_model(tiny_weights) -> TrainedModel:
 @pytest.fixture
 def faces_drawn_by_g(tmp_path, tiny_model):
     """write(count, seed) -> a folder of count PNGs of the tiny G's own samples (z seeded), for the CLIs' tests."""
-    from core.images import to_uint8
-    from core.model import sample_z
-
-    def write(count: int, seed: int) -> Path:
-        folder = tmp_path / "faces"
-        folder.mkdir()
-        samples = to_uint8(tiny_model.generator(sample_z(count, TINY.z_dim, seed=seed)).numpy())
-        for i, face in enumerate(samples):
-            Image.fromarray(face).save(folder / f"{i}.png")
-        return folder
-
-    return write
+    return lambda count, seed: write_faces_drawn_by(tiny_model, tmp_path / "faces", count, seed)
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from core.config import TrainConfig
 from core.sitting import REPORT, TABLE_END, Comparison, Figures, PublishRule, SittingConfig, close
 from core.weights import MODEL_JSON, load_model
 from tests.helpers.cli import run_cli
+from tests.helpers.drawn_faces import write_faces_drawn_by
 
 CHEAP = SittingConfig(samples=16, faces=4, encoder_steps=2)
 ANYTHING_WINS = PublishRule(min_psnr_gain=-100, max_detail_loss=100, max_faces_found_loss=1, max_swd_change=1e9)
@@ -46,11 +47,8 @@ def folder_digest(folder: Path, skip: tuple[str, ...] = ()) -> dict[str, str]:
 def sitting_template(tmp_path_factory, tiny_weights, tiny_model, tiny_config) -> Path:
     """A shipped tiny model with an encoder, a completion section and a card table; a sitting trained 2 steps
     from it; photos and real faces (the tiny G's own samples). Built once; each test closes a copy (`sitting`)."""
-    from PIL import Image
-
     from core.encoder import train_encoder
-    from core.images import to_uint8
-    from core.model import build_encoder, sample_z
+    from core.model import build_encoder
     from core.train import train
     from core.weights import ENCODER_FILE, save_network, write_json
 
@@ -62,10 +60,7 @@ def sitting_template(tmp_path_factory, tiny_weights, tiny_model, tiny_config) ->
     meta["card"].update(ema_decay=0.999, completion={"iterations": 3, "tune_steps": 2, "restarts": 2}, encoder={})
     write_json(weights / MODEL_JSON, meta)
     (weights / "MODEL_CARD.md").write_text(f"# Tiny\n\n| date | run |\n| --- | --- |\n{TABLE_END}\n\nMore.\n")
-    faces = root / "faces"
-    faces.mkdir()
-    for i, face in enumerate(to_uint8(tiny_model.generator(sample_z(24, tiny_config.z_dim, seed=5)).numpy())):
-        Image.fromarray(face).save(faces / f"{i}.png")
+    faces = write_faces_drawn_by(tiny_model, root / "faces", 24, seed=5)
     train(faces, root / "runs" / "sitting", tiny_config,
           TrainConfig(batch_size=4, steps=2, log_every=1, sample_every=2, checkpoint_every=1), verbose=0, init_from=weights)
     return root
