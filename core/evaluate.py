@@ -11,7 +11,8 @@ seed's exact settings and the project's defaults (with each --weights folder and
 Models of different sizes are compared at the largest: a smaller model fills the face shrunk to its size,
 and its fill is enlarged and blended against the true known pixels, as the app pastes a fill into a larger
 photo. For each mask and method: PSNR over the hole's pixels, SSIM over the hole's bounding box, the detail
-ratio (the hole's high-frequency energy over the truth's there, 1.0 = as detailed as the truth), the seam
+ratio (the hole's high-frequency energy over the truth's there, 1.0 = as detailed as the truth; below the Nyquist
+frequency, where a generator's checkerboard lies, except with --photo), the seam
 excess (the jump across the hole's border beyond the true image's jump there, in grey levels; negative =
 smoother than the truth), and a landmark check (mediapipe's landmarks in the hole, completed against true
 face, over the inter-ocular distance; with how often a face is found at all).
@@ -34,7 +35,7 @@ from core.blend import neighbour_slices
 from core.cli import argument_parser
 from core.face_filler import FaceFiller
 from core.config import COMPLETION_PRESETS, SEED_COMPLETION, CompletionConfig, completion_preset
-from core.detail import detail_in_place, detail_ratio
+from core.detail import detail_in_place, detail_ratio, without_checkerboard
 from core.directions import Directions, load_directions
 from core.images import image_grid, save_png, to_uint8
 from core.masks import PRESETS, Mask, masked_preview, preset_mask
@@ -76,7 +77,8 @@ def quality(truth: np.ndarray, result: np.ndarray, masks: Mask | list[Mask]) -> 
     """Per-image figures (uint8 inputs, N x H x W x 3) of result against truth.
 
     psnr_hole: over the hole's pixels; ssim_hole: over the hole's bounding box (SSIM needs
-    windows); detail: the hole's high-frequency energy over the truth's (core.detail.detail_ratio);
+    windows); detail: the hole's high-frequency energy over the truth's (core.detail.detail_ratio), both without
+    their Nyquist frequency (core.detail.without_checkerboard), so a model's checkerboard does not count as detail;
     seam: the jump across the hole's border minus the true image's jump there;
     psnr_full, ssim_full: the whole image.
     """
@@ -86,7 +88,7 @@ def quality(truth: np.ndarray, result: np.ndarray, masks: Mask | list[Mask]) -> 
     for ti, ri, mask in zip(t, r, masks):
         fill = mask.fill
         psnr.append(hole_psnr(ti, ri, fill))
-        detail.append(detail_ratio(ri, ti, fill))
+        detail.append(detail_ratio(without_checkerboard(ri), without_checkerboard(ti), fill))
         rows, cols = np.where(fill)
         box = (slice(rows.min(), rows.max() + 1), slice(cols.min(), cols.max() + 1))
         filter_size = min(11, box[0].stop - box[0].start, box[1].stop - box[1].start)

@@ -7,6 +7,9 @@ python -m core.realism --weights weights runs/ema/model --real data/aligned --sa
   the distributions of 7x7 patches of samples and of real faces, at each level of a Laplacian pyramid
   (64 px: fine texture; 16 px: the face's layout). Lower is better; two disjoint sets of real faces
   give the floor that estimation noise leaves.
+- Fine detail: the samples' energy in the finest band (core.detail.high_band) over real faces', as drawn and below
+  the Nyquist frequency (core.detail.without_checkerboard). Where the first is much above the second, much of the
+  finest band is a stride-2 transposed convolution's checkerboard rather than texture.
 """
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ import numpy as np
 from core.align import FaceAligner
 from core.cli import argument_parser
 from core.data import list_images
+from core.detail import high_band, without_checkerboard
 from core.images import image_grid, read_image, save_png, to_uint8
 from core.model import sample_z
 from core.weights import TrainedModel, WeightsError, load_models
@@ -54,6 +58,15 @@ def detection_rate(model: TrainedModel, samples: int = 1000, seed: int = 0, batc
     """Fraction of generated samples in which FaceLandmarker finds a face with landmarks."""
     with FaceAligner(max_faces=1) as aligner:
         return float(faces_found(aligner, generate(model, samples, seed, batch)).mean())
+
+
+def fine_detail(real: np.ndarray, fake: np.ndarray) -> tuple[float, float]:
+    """fake's mean energy in the finest band over real's (uint8 images of one size): as drawn, and both below the
+    Nyquist frequency. 1.0 = as much fine detail as real faces."""
+    def energy(images: np.ndarray, filtered: bool) -> float:
+        return float(np.mean([(high_band(without_checkerboard(i) if filtered else i) ** 2).mean() for i in images]))
+
+    return tuple(energy(fake, filtered) / energy(real, filtered) for filtered in (False, True))
 
 
 def laplacian_pyramid(images: np.ndarray, levels: int) -> list[np.ndarray]:
@@ -149,6 +162,8 @@ def main(argv: list[str] | None = None) -> None:
             if real is not None:
                 distances = swd(real[: args.samples], images, seed=args.seed)
                 line += f"; SWD x 1e3 {by_level(distances)} (mean {np.mean(list(distances.values())):.1f})"
+                drawn, below_nyquist = fine_detail(real[: args.samples], images)
+                line += f"; fine detail {drawn:.2f} of real faces' ({below_nyquist:.2f} below Nyquist)"
             print(line, flush=True)
     if args.grid:
         save_png(args.grid, image_grid(np.concatenate(rows), columns=len(rows[0])))

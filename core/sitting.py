@@ -8,7 +8,8 @@ machine may be gone after three hours, with the run on it, so every sitting ends
 1. the run's last export (RUN/model) and the shipped model draw the same z: faces found (mediapipe) and the SWD of
    their patches to real aligned faces at each scale (core.realism);
 2. both fill the same photos under the centre and stroke masks with the shipped model's completion settings
-   (core.evaluate): hole PSNR and detail, as paired differences. Each fills with its own encoder: the run's is the
+   (core.evaluate): hole PSNR and detail (below the Nyquist frequency, so a checkerboard is not detail), as paired
+   differences. Each fills with its own encoder: the run's is the
    shipped one trained on for a few hundred steps on the run's G (core.encoder's warm start), the one it would be
    published with; an encoder fitted to another G starts the search from z that G does not draw well;
 3. the run wins only if every condition of PublishRule holds. Then it is published: G and D in float16, that

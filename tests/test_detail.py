@@ -3,7 +3,8 @@ import cv2
 import numpy as np
 import pytest
 
-from core.detail import MAX_MATCHES, TOLERANCE, add_photo_detail, detail_in_place, detail_ratio, near_match
+from core.detail import (MAX_MATCHES, TOLERANCE, add_photo_detail, detail_in_place, detail_ratio, near_match,
+                         without_checkerboard)
 
 
 def grainy_photo(sigma: float = 6.0, size: int = 120, seed: int = 0) -> np.ndarray:
@@ -34,6 +35,26 @@ def test_detail_ratio_is_one_for_the_truth_and_small_for_a_blur():
     photo, hole = grainy_photo(), centre_hole()
     assert detail_ratio(photo, photo, hole) == 1.0
     assert detail_ratio(cv2.GaussianBlur(photo, (0, 0), 3), photo, hole) < 0.05
+
+
+def checkerboard(shape: tuple[int, ...], amplitude: float) -> np.ndarray:
+    """+-amplitude alternating pixel to pixel, the pattern a stride-2 transposed convolution leaves."""
+    rows, cols = np.indices(shape[:2])
+    return (amplitude * (1 - 2 * ((rows + cols) % 2)))[..., None].astype(np.float32) * np.ones(shape[2:], np.float32)
+
+
+def test_without_checkerboard_removes_the_pattern_and_keeps_texture():
+    """A checkerboard counts as detail to detail_ratio; without_checkerboard takes it out and leaves grain, edges and
+    flat colour, so that a fill's detail, both sides filtered, still reads 1.0 for the truth and ~0 for a blur."""
+    photo, hole = grainy_photo(), centre_hole()
+    blurred = cv2.GaussianBlur(photo, (0, 0), 3)
+    patterned = blurred + checkerboard(photo.shape, 6.0)
+    assert detail_ratio(patterned, photo, hole) > 0.5
+    assert detail_ratio(without_checkerboard(patterned), without_checkerboard(photo), hole) < 0.05
+    assert np.abs(without_checkerboard(checkerboard(photo.shape, 6.0))).max() < 1e-4
+    assert without_checkerboard(np.full((8, 8, 3), 90.0)) == pytest.approx(90.0)
+    assert detail_ratio(without_checkerboard(photo), without_checkerboard(photo), hole) == 1.0
+    assert detail_ratio(without_checkerboard(blurred), without_checkerboard(photo), hole) < 0.05
 
 
 def test_detail_in_place_counts_the_truths_band_and_not_noise():

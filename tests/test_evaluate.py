@@ -15,7 +15,7 @@ from core.evaluate import convergence_curve, landmark_error, paired_differences,
 from core.images import to_model, to_uint8
 from core.masks import center_mask, stroke_mask
 from core.model import sample_z
-from core.realism import detection_rate, swd
+from core.realism import detection_rate, fine_detail, swd
 from tests.helpers.cli import run_cli
 
 
@@ -26,6 +26,17 @@ def test_quality_is_perfect_for_the_truth_and_worse_for_noise():
     assert np.isinf(same["psnr_hole"]).all() and np.allclose(same["ssim_hole"], 1)
     noisy = quality(truth, np.clip(truth.astype(int) + rng.integers(-40, 40, truth.shape), 0, 255).astype(np.uint8), center_mask(32))
     assert (noisy["psnr_hole"] < 30).all() and (noisy["ssim_full"] < 1).all()
+
+
+def test_quality_does_not_count_a_checkerboard_as_detail(astronaut):
+    """A fill that is the truth blurred plus a transposed convolution's checkerboard has no more detail than the blur."""
+    truth = cv2.resize(astronaut[:256, 96:352], (64, 64), interpolation=cv2.INTER_AREA)[None]
+    blurred = cv2.GaussianBlur(truth[0], (0, 0), 2)[None]
+    rows, cols = np.indices((64, 64))
+    patterned = np.clip(blurred + (12 * (1 - 2 * ((rows + cols) % 2)))[None, ..., None], 0, 255).astype(np.uint8)
+    mask = center_mask(64)
+    assert quality(truth, patterned, mask)["detail"][0] == pytest.approx(quality(truth, blurred, mask)["detail"][0], abs=0.02)
+    assert quality(truth, truth, mask)["detail"][0] == 1.0
 
 
 def test_convergence_curve_improves(tiny_model):
@@ -218,6 +229,18 @@ def test_swd_tells_blur_and_noise_from_more_of_the_same(astronaut):
         swd(real, more[:10])
 
 
+def test_fine_detail_tells_a_checkerboard_from_texture(astronaut):
+    """More of the same reads 1.0 both ways; a checkerboard on it raises the drawn figure only; a blur lowers both."""
+    real, more = _crops(astronaut, 96, seed=1), _crops(astronaut, 96, seed=2)
+    rows, cols = np.indices(real.shape[1:3])
+    patterned = np.clip(more + (10 * (1 - 2 * ((rows + cols) % 2)))[None, ..., None], 0, 255).astype(np.uint8)
+    blurred = np.stack([cv2.GaussianBlur(crop, (5, 5), 1.5) for crop in more])
+    assert fine_detail(real, more) == pytest.approx((1.0, 1.0), abs=0.2)
+    drawn, below_nyquist = fine_detail(real, patterned)
+    assert drawn > 1.5 and below_nyquist == pytest.approx(fine_detail(real, more)[1], abs=0.05)
+    assert max(fine_detail(real, blurred)) < 0.3
+
+
 def test_realism_cli_compares_models_on_the_same_z(tmp_path, tiny_weights):
     real = tmp_path / "real"
     real.mkdir()
@@ -232,6 +255,7 @@ def test_realism_cli_compares_models_on_the_same_z(tmp_path, tiny_weights):
     lines = [line for line in result.stdout.splitlines() if "SWD" in line]
     assert len(lines) == 3 and "the floor" in lines[0]
     assert lines[1].split(":", 1)[1] == lines[2].split(":", 1)[1]  # same weights, same z: same figures
+    assert "below Nyquist" in lines[1]
     assert Image.open(grid).size == (4 * 16, 2 * 16)
     too_few = run_cli("core.realism", "--weights", tiny_weights, "--samples", "5", "--real", real)
     assert too_few.returncode == 2 and "10 are needed" in too_few.stderr
