@@ -5,6 +5,7 @@ import pytest
 
 from core.detail import (MAX_MATCHES, TOLERANCE, add_photo_detail, detail_in_place, detail_ratio, near_match,
                          without_checkerboard)
+from tests.helpers.patterns import checkerboard
 
 
 def grainy_photo(sigma: float = 6.0, size: int = 120, seed: int = 0) -> np.ndarray:
@@ -35,12 +36,6 @@ def test_detail_ratio_is_one_for_the_truth_and_small_for_a_blur():
     photo, hole = grainy_photo(), centre_hole()
     assert detail_ratio(photo, photo, hole) == 1.0
     assert detail_ratio(cv2.GaussianBlur(photo, (0, 0), 3), photo, hole) < 0.05
-
-
-def checkerboard(shape: tuple[int, ...], amplitude: float) -> np.ndarray:
-    """+-amplitude alternating pixel to pixel, the pattern a stride-2 transposed convolution leaves."""
-    rows, cols = np.indices(shape[:2])
-    return (amplitude * (1 - 2 * ((rows + cols) % 2)))[..., None].astype(np.float32) * np.ones(shape[2:], np.float32)
 
 
 def test_without_checkerboard_removes_the_pattern_and_keeps_texture():

@@ -17,6 +17,7 @@ from core.masks import center_mask, stroke_mask
 from core.model import sample_z
 from core.realism import detection_rate, fine_detail, swd
 from tests.helpers.cli import run_cli
+from tests.helpers.patterns import checkerboard
 
 
 def test_quality_is_perfect_for_the_truth_and_worse_for_noise():
@@ -32,8 +33,7 @@ def test_quality_does_not_count_a_checkerboard_as_detail(astronaut):
     """A fill that is the truth blurred plus a transposed convolution's checkerboard has no more detail than the blur."""
     truth = cv2.resize(astronaut[:256, 96:352], (64, 64), interpolation=cv2.INTER_AREA)[None]
     blurred = cv2.GaussianBlur(truth[0], (0, 0), 2)[None]
-    rows, cols = np.indices((64, 64))
-    patterned = np.clip(blurred + (12 * (1 - 2 * ((rows + cols) % 2)))[None, ..., None], 0, 255).astype(np.uint8)
+    patterned = np.clip(blurred + checkerboard(blurred.shape, 12), 0, 255).astype(np.uint8)
     mask = center_mask(64)
     assert quality(truth, patterned, mask)["detail"][0] == pytest.approx(quality(truth, blurred, mask)["detail"][0], abs=0.02)
     assert quality(truth, truth, mask)["detail"][0] == 1.0
@@ -232,8 +232,7 @@ def test_swd_tells_blur_and_noise_from_more_of_the_same(astronaut):
 def test_fine_detail_tells_a_checkerboard_from_texture(astronaut):
     """More of the same reads 1.0 both ways; a checkerboard on it raises the drawn figure only; a blur lowers both."""
     real, more = _crops(astronaut, 96, seed=1), _crops(astronaut, 96, seed=2)
-    rows, cols = np.indices(real.shape[1:3])
-    patterned = np.clip(more + (10 * (1 - 2 * ((rows + cols) % 2)))[None, ..., None], 0, 255).astype(np.uint8)
+    patterned = np.clip(more + checkerboard(more.shape, 10), 0, 255).astype(np.uint8)
     blurred = np.stack([cv2.GaussianBlur(crop, (5, 5), 1.5) for crop in more])
     assert fine_detail(real, more) == pytest.approx((1.0, 1.0), abs=0.2)
     drawn, below_nyquist = fine_detail(real, patterned)

@@ -7,8 +7,10 @@ import numpy as np
 import pytest
 
 from core.config import CompletionConfig, ModelConfig, completion_preset
+from core.detail import without_checkerboard
 from core.model import build_discriminator, build_generator, copy_layers, sample_z
 from core.weights import GENERATOR_FILE, MODEL_JSON, WeightsError, load_model, save_model
+from tests.helpers.patterns import checkerboard
 
 
 @pytest.mark.parametrize("config", [ModelConfig(), ModelConfig(image_size=16, z_dim=8, gf=4, df=4)])
@@ -58,8 +60,6 @@ def test_output_blur_low_passes_g_and_any_gs_weights_load_under_it(tmp_path, tin
     default border). It has no weights: a G saved without it loads under it and draws the same faces, blurred."""
     import shutil
 
-    import cv2
-
     folder = tmp_path / "blurred"
     shutil.copytree(tiny_weights, folder)
     meta = json.loads((folder / MODEL_JSON).read_text())
@@ -70,13 +70,12 @@ def test_output_blur_low_passes_g_and_any_gs_weights_load_under_it(tmp_path, tin
     assert blurred.config.same_weights(tiny_model.config) and not blurred.config.same_weights(replace(blurred.config, gf=8))
     z = sample_z(3, tiny_model.config.z_dim, seed=4)
     plain = tiny_model.generator(z).numpy()
-    kernel = np.array([0.25, 0.5, 0.25], np.float32)
-    expected = np.stack([face + 0.5 * (cv2.sepFilter2D(face, -1, kernel, kernel) - face) for face in plain])
+    expected = np.stack([face + 0.5 * (without_checkerboard(face) - face) for face in plain])
     np.testing.assert_allclose(blurred.generator(z).numpy(), expected, atol=1e-6)
     # The transposed conv's checkerboard (half the sampling rate both ways) is halved; a flat face is untouched.
-    checkerboard = np.indices((1, 8, 8, 3)).sum(axis=0) % 2 * 2.0 - 1
+    pattern = checkerboard((1, 8, 8, 3), 1.0)
     lowpass = blurred.generator.get_layer("g_lowpass")
-    np.testing.assert_allclose(lowpass(checkerboard).numpy()[:, 1:-1, 1:-1], 0.5 * checkerboard[:, 1:-1, 1:-1], atol=1e-6)
+    np.testing.assert_allclose(lowpass(pattern).numpy()[:, 1:-1, 1:-1], 0.5 * pattern[:, 1:-1, 1:-1], atol=1e-6)
     np.testing.assert_allclose(lowpass(np.full((1, 8, 8, 3), 0.3)).numpy(), 0.3, atol=1e-6)
     with pytest.raises(ValueError, match="output_blur"):
         ModelConfig(output_blur=1.5)
