@@ -8,8 +8,9 @@ FaceFill's Poisson paste-back at the photo's resolution.
 example_detail.png: the photo round the face at 100% and its centre filled: before 2026-12-02 (the 64 px model, the
 'thorough' settings, without the photo's grain), by the 64 px model with today's defaults, and by the shipped model
 with 25 fine-tuning steps (its defaults until 3 December 2026) and with its defaults.
-example_edits.png: each shipped direction at -2, -1, 0, +1, +2 units, on the example face (projected, the
-change blended in) and on one of G's own samples, edited as the Explore page does.
+example_edits.png: each shipped direction from one end of its slider to the other (-range, -range/2, 0, +range/2,
++range; the card's ranges for photos and for the grid's faces), on the example face (projected, the change blended in)
+and on one of G's own samples, edited as the Explore page does.
 example_local_edits.png: the photo round the face and, for each local direction at -3 and at +3 (the sliders' ends),
 the whole face changed with nothing held (as before 2026-12-05, but with colours bounded) and the page's edit now.
 Only the example photo (public domain) is used: the data sets' faces must not be committed.
@@ -41,7 +42,7 @@ from core.weights import load_model  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SCALE = 3  # aligned faces are enlarged for the page
-AMOUNTS = (-2, -1, 0, 1, 2)  # units along a direction in the edit figure
+STOPS = (-1, -0.5, 0, 0.5, 1)  # where along a slider's range the edit figure's columns sit
 
 
 def enlarge(image: np.ndarray, scale: int = SCALE) -> np.ndarray:
@@ -109,9 +110,10 @@ def main() -> None:
             sample = generated_face(filler, sample_z(1, filler.z_dim, seed=7).numpy()[0], aligner)
         rows = []
         for name in directions.names:
-            rows += [edit_face(filler, directions, projected, {name: a}).face for a in AMOUNTS]
-            rows += [edit_face(filler, directions, sample, {name: a}).face for a in AMOUNTS]
-        save_png(args.out / "example_edits.png", enlarge(image_grid(np.stack(rows), columns=2 * len(AMOUNTS)), 2))
+            for face, grid in ((projected, False), (sample, True)):
+                rows += [edit_face(filler, directions, face, {name: stop * directions.limit(name, grid)}).face
+                         for stop in STOPS]
+        save_png(args.out / "example_edits.png", enlarge(image_grid(np.stack(rows), columns=2 * len(STOPS)), 2))
         view = face_view(photo.shape, alignment, filler.size, 256, max_shown_height=256)
         local = []
         for name in [d for d in directions.names if d in LOCAL_PARTS]:
