@@ -11,8 +11,9 @@ with 25 fine-tuning steps (its defaults until 3 December 2026) and with its defa
 example_edits.png: each shipped direction from one end of its slider to the other (-range, -range/2, 0, +range/2,
 +range; the card's ranges for photos and for the grid's faces), on the example face (projected, the change blended in)
 and on one of G's own samples, edited as the Explore page does.
-example_local_edits.png: the photo round the face and, for each local direction at -3 and at +3 (the sliders' ends),
-the whole face changed with nothing held (as before 2026-12-05, but with colours bounded) and the page's edit now.
+example_local_edits.png: the photo round the face and, for each local direction at -3 and at +3 (the model card's
+comparison at ±3), the whole face changed with nothing held (as before 2026-12-05, but with colours bounded) and the
+page's edit now.
 Only the example photo (public domain) is used: the data sets' faces must not be committed.
 """
 from __future__ import annotations
