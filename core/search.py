@@ -38,6 +38,14 @@ class Repulsion(NamedTuple):
     hole: tf.Tensor  # (N, S, S, 1) 1 in each face's hole
 
 
+def adam_step(grad, m, v, t, learning_rate, beta1=0.9, beta2=0.999):
+    """One Adam update (Kingma and Ba) of a tensor optimised by hand in a compiled loop, step t (from 1): the step to
+    subtract, and the new first and second moments."""
+    m = beta1 * m + (1 - beta1) * grad
+    v = beta2 * v + (1 - beta2) * tf.square(grad)
+    return learning_rate * (m / (1 - beta1**t)) / (tf.sqrt(v / (1 - beta2**t)) + 1e-8), m, v
+
+
 def contextual_weights(mask: Mask, weighted: bool = False, window: int = 7) -> np.ndarray:
     """Per-pixel weights of the contextual loss, (h, w, 1).
 
@@ -175,9 +183,7 @@ class ZSearch:
             best_z = tf.where(better[:, None], z, best_z)
             t += 1.0
             if optimizer == "adam":
-                m = beta1 * m + (1 - beta1) * grad
-                v = beta2 * v + (1 - beta2) * tf.square(grad)
-                step = lr * (m / (1 - beta1**t)) / (tf.sqrt(v / (1 - beta2**t)) + 1e-8)
+                step, m, v = adam_step(grad, m, v, t, lr, beta1, beta2)
                 z = tf.clip_by_value(z - step, -1.0, 1.0)
             elif optimizer == "momentum":  # Nesterov momentum, as in Amos's write-up
                 previous = m
