@@ -1,5 +1,6 @@
-"""Editing the example photo as the Explore page does: projecting it once, then one slider move, at two photo sizes,
-each as a ratio to one forward pass of G in the same process.
+"""Editing the example photo as the Explore page does: projecting it once, then one slider move (a whole-face
+direction, and a local one whose region G keeps the rest of its face for), at two photo sizes, each as a ratio to one
+forward pass of G in the same process.
 
 python -m benchmarks.edit_photo [--weights weights]
 """
@@ -32,8 +33,9 @@ def main() -> None:
     from core.align import FaceAligner
     from core.face_filler import FaceFiller
     from core.directions import load_directions
-    from core.edit import apply_edit, project_face
+    from core.edit import edit_face, project_face
     from core.images import read_image
+    from core.regions import LOCAL_PARTS
     from core.weights import load_model
 
     parser = argument_parser(__doc__.splitlines()[0])
@@ -42,7 +44,8 @@ def main() -> None:
     model = load_model(args.weights)
     filler = FaceFiller(model)
     directions = load_directions(args.weights, model.config.z_dim)
-    name = directions.names[0]
+    whole = next(name for name in directions.names if name not in LOCAL_PARTS)
+    local = next(name for name in directions.names if name in LOCAL_PARTS)
     photo = read_image(ROOT / "examples" / "astronaut.jpg")
     z = np.zeros((1, model.config.z_dim), np.float32)
     forward = seconds(lambda: model.generator(z, training=False).numpy(), 10)
@@ -53,9 +56,10 @@ def main() -> None:
             alignment = aligner.align(big, model.config.image_size)
             projected = project_face(filler, alignment.face, (big, alignment))
             project = seconds(lambda: project_face(filler, alignment.face, (big, alignment)), 1)
-            move = seconds(lambda: apply_edit(filler, projected, directions.edit(projected.z, {name: 1.5})))
-            print(f"{side} px photo: projection + tuning {project:6.2f} s ({project / forward:6.0f}x G), "
-                  f"a slider move {move * 1e3:6.0f} ms ({move / forward:5.0f}x G)")
+            moves = [seconds(lambda: edit_face(filler, directions, projected, {name: 1.5})) for name in (whole, local)]
+            print(f"{side} px photo: projection + tuning {project:6.2f} s ({project / forward:6.0f}x G), a slider "
+                  + ", ".join(f"move on {name} {move * 1e3:6.0f} ms ({move / forward:5.0f}x G)"
+                              for name, move in zip((whole, local), moves)))
 
 
 if __name__ == "__main__":

@@ -107,14 +107,17 @@ class Directions:
             direction = direction - basis @ (basis.T @ direction)
         return (direction / np.linalg.norm(direction)).astype(np.float32)
 
+    def edit_vectors(self, amounts: Mapping[str, float], hold: Sequence[str] | None = None) -> dict[str, np.ndarray]:
+        """The unit vector each direction moved by amounts follows, holding hold fixed; hold None: each direction
+        holds the one it is most tangled with (self.tangled), () holds nothing."""
+        return {name: self.vector(name, [self.tangled[name]] if hold is None and name in self.tangled else hold or ())
+                for name, amount in amounts.items() if amount}
+
     def edit(self, z: np.ndarray, amounts: Mapping[str, float], hold: Sequence[str] | None = None) -> np.ndarray:
-        """z (z_dim,) or (n, z_dim) moved by amounts[name] units along each direction, holding hold fixed; hold None:
-        each direction holds the one it is most tangled with (self.tangled), () holds nothing."""
+        """z (z_dim,) or (n, z_dim) moved by amounts[name] units along each direction (edit_vectors)."""
         edited = np.array(z, np.float32, copy=True)
-        for name, amount in amounts.items():
-            if amount:
-                held = [self.tangled[name]] if hold is None and name in self.tangled else hold or ()
-                edited = edited + amount * self.vector(name, held)
+        for name, vector in self.edit_vectors(amounts, hold).items():
+            edited = edited + amounts[name] * vector
         return edited
 
     def concept(self, traits: Sequence[str], count: int = 3) -> np.ndarray:

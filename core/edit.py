@@ -8,7 +8,8 @@ smile or the age while the photo keeps its skin, hair and resolution; with detai
 becomes G'(z') outright. The change is pasted back
 into the photo with the same Poisson blend as an inpainted hole, over the part of the face the edit is about
 (core.regions: the mouth and cheeks for a smile, the whole face for age), so a slider at 0 gives the photo back
-unchanged and the rest of the face keeps its own pixels.
+unchanged and the rest of the face keeps its own pixels. A local edit first keeps the rest of G's face too (KeepRest),
+so the region brings the attribute and not another person's light.
 
 The Explore page and the command line call edit_face; core.project gives the z.
 
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 import numpy as np
+import tensorflow as tf
 
 from core.align import Alignment, FaceAligner, load_faces
 from core.blend import blend_fill, colour_range, keep_colours
@@ -30,16 +32,62 @@ from core.face_filler import FaceFiller
 from core.config import CompletionConfig
 from core.directions import LABELS, LIMIT_REASON, Directions, load_directions
 from core.masks import Mask, face_mask
-from core.regions import edit_region, face_landmarks
+from core.regions import edit_region, face_landmarks, is_local
 from core.inpaint import paste_back, photo_fill
 from core.images import save_png, to_uint8
 from core.project import PROJECTION, project, psnr
+from core.search import adam_step
 from core.weights import WeightsError, load_model
 
 EDIT_BLEND = CompletionConfig(guidance=1.0, colour_fit=False)
 """Plain Poisson cloning of the change: with no change, the face and the photo come back exactly."""
 PIVOT_TUNING = CompletionConfig(tune_steps=50, tune_learning_rate=3e-4)
 """Fine-tuning of G on the projected face: 50 Adam steps at the completion's rate (25 left more of G's face)."""
+
+
+@dataclass(frozen=True)
+class KeepRest:
+    """How a local edit keeps the rest of G's face: the edited z moves, never along the directions edited, until G's
+    face outside the edit's region is the unedited one again (L1 distance, Adam). Three units along a direction is
+    five standard deviations of z along it, someone else and lit otherwise; blended in over a region alone, that
+    other light showed as a pale chin at mouth open -3 and pale lids at eyes closed +3."""
+
+    steps: int = 40
+    learning_rate: float = 0.05
+
+    def __post_init__(self) -> None:
+        if self.steps < 0 or not self.learning_rate > 0:
+            raise ValueError("steps must be at least 0 and learning_rate positive")
+
+
+KEEP_REST = KeepRest()
+
+
+@tf.function(reduce_retracing=True)
+def _rest_kept(generator, z, target, outside, basis, steps, learning_rate):
+    """z after steps of Adam on ||outside * (G(z) - target)||_1, each step with its part in basis' span taken out."""
+    m, v = tf.zeros_like(z), tf.zeros_like(z)
+    for t in tf.range(1, steps + 1):
+        with tf.GradientTape() as tape:
+            tape.watch(z)
+            loss = tf.reduce_mean(tf.abs(outside * (generator(z, training=False) - target)))
+        step, m, v = adam_step(tape.gradient(loss, z), m, v, tf.cast(t, tf.float32), learning_rate)
+        z -= step - tf.matmul(tf.matmul(step, basis), basis, transpose_b=True)
+    return z
+
+
+def keep_rest(filler: FaceFiller, z: np.ndarray, z_edited: np.ndarray, along: np.ndarray, region: Mask,
+              config: KeepRest = KEEP_REST) -> np.ndarray:
+    """z_edited moved as config says, with its components along the edited directions (along: (k, z_dim)) unchanged,
+    until G(z_edited) outside region (a mask whose fill is the region) draws G(z) again."""
+    if not config.steps:
+        return np.asarray(z_edited, np.float32)
+    basis, _ = np.linalg.qr(np.asarray(along, np.float32).T)  # (z_dim, k), orthonormal
+    target = filler.generator(np.asarray(z, np.float32)[None], training=False)
+    kept = _rest_kept(filler.generator, tf.constant(np.asarray(z_edited, np.float32)[None]), target,
+                      tf.constant(region.known[None, ..., None], tf.float32), tf.constant(basis, tf.float32),
+                      tf.constant(config.steps), tf.constant(config.learning_rate, tf.float32))
+    return kept.numpy()[0]
 
 
 @dataclass
@@ -116,15 +164,22 @@ def own_colours(edited: np.ndarray, before: np.ndarray, face: np.ndarray) -> np.
 
 
 def edit_face(filler: FaceFiller, directions: Directions, projected: ProjectedFace, amounts: Mapping[str, float],
-              hold: Sequence[str] | None = None, detail: float = 1.0, local: bool = True) -> EditedFace:
+              hold: Sequence[str] | None = None, detail: float = 1.0, local: bool = True,
+              keep: KeepRest | None = KEEP_REST) -> EditedFace:
     """A projected face (or G's own, generated_face) edited by amounts along the directions, as the Explore page and
     core.edit's command line do. hold None: each direction holds what it is most tangled with (Directions.edit).
-    local: only the part of the face the moved directions are about changes (core.regions)."""
+    local: only the part of the face the moved directions are about changes (core.regions), and G keeps the rest of
+    its face as it was (keep; None: z moves along the directions alone)."""
     unknown = [name for name in amounts if name not in directions.names]
     if unknown:
         raise ValueError(f"No direction {', '.join(unknown)}; there are {', '.join(directions.names)}.")
-    region = edit_region(projected.landmarks if local else None, amounts, filler.size)
-    return apply_edit(filler, projected, directions.edit(projected.z, amounts, hold), detail, region=region)
+    landmarks = projected.landmarks if local else None
+    region = edit_region(landmarks, amounts, filler.size)
+    z_edited = directions.edit(projected.z, amounts, hold)
+    if keep is not None and is_local(landmarks, amounts):
+        along = np.stack(list(directions.edit_vectors(amounts, hold).values()))
+        z_edited = keep_rest(filler, projected.z, z_edited, along, region, keep)
+    return apply_edit(filler, projected, z_edited, detail, region=region)
 
 
 def amounts_argument(text: str) -> tuple[str, float]:

@@ -1,7 +1,8 @@
 """The page's edits measured on real photos, at both ends of each direction: does the attribute move the right way,
-is the face still the same person (core.identity, dlib's face embedding), and does the edit bring colours the face
-did not have? Compares the whole-face edits with nothing held and the page's defaults (PHOTO_SETTINGS), and finds
-each slider's range: the farthest amount at which the app's edit still holds the bars (SliderBar).
+is the face still the same person (core.identity, dlib's face embedding), does the edit bring colours the face did
+not have, or lighten or darken what it changed? Compares the whole-face edits with nothing held, the local edits
+without the rest of G's face kept (core.edit.KeepRest) and the page's defaults (PHOTO_SETTINGS), and finds each
+slider's range: the farthest amount at which the app's edit still holds the bars (SliderBar).
 
 python -m core.edit_report ../shared/data/lfw-dev --limit 24 --amount 3
 python -m core.edit_report ../shared/data/lfw-dev --limit 24 --amount 1 1.5 2 2.5 3 --app-only --write-limits
@@ -26,20 +27,22 @@ from core.face_filler import FaceFiller
 from core.directions import (
     DIRECTIONS_FILE, GRID_SLIDERS_KEY, LABELS, SLIDERS_KEY, Directions, load_directions, rises_and_falls,
 )
-from core.edit import edit_face, generated_face, project_face
+from core.edit import KEEP_REST, KeepRest, edit_face, generated_face, project_face
 from core.model import sample_z
-from core.identity import SAME_PERSON, IdentityMeter, new_colour_share
+from core.identity import SAME_PERSON, IdentityMeter, lightness_shift, new_colour_share
 from core.masks import face_mask
 from core.inpaint import photo_fill
 from core.weights import MODEL_JSON, WeightsError, load_model, read_model_json, write_json
 
 
 def photo_edit_effects(filler, meter: FaceMeter, directions: Directions, projected: Sequence, amount: float,
-                       local: bool = True, hold: Sequence[str] | None = None, identity=None) -> dict:
-    """The directions on real faces (core.edit.ProjectedFace), edited as the app does (core.edit.edit_face; local and
-    hold as there): for each direction, the share of faces whose attribute rises at +amount and falls at -amount;
-    the share of changed pixels in colours the face did not have (core.identity.new_colour_share); and with an
-    identity meter (core.identity.IdentityMeter), the share of edits, at either end, still the same person."""
+                       local: bool = True, hold: Sequence[str] | None = None, identity=None,
+                       keep: KeepRest | None = KEEP_REST) -> dict:
+    """The directions on real faces (core.edit.ProjectedFace), edited as the app does (core.edit.edit_face; local,
+    hold and keep as there): for each direction, the share of faces whose attribute rises at +amount and falls at
+    -amount; the share of changed pixels in colours the face did not have (core.identity.new_colour_share); how far
+    the edit lightened or darkened what it changed (the mean size of core.identity.lightness_shift, L* units); and
+    with an identity meter (core.identity.IdentityMeter), the share of edits, at either end, still the same person."""
     def before_and_face(p) -> tuple[np.ndarray, np.ndarray]:
         """The photo (or aligned face) an edit is seen in, and where its face is."""
         if p.source is None:
@@ -50,26 +53,30 @@ def photo_edit_effects(filler, meter: FaceMeter, directions: Directions, project
     base = meter.measure(np.stack([p.face for p in projected]))
     report: dict = {"psnr": round(float(np.mean([p.psnr for p in projected])), 2)}
     for name in directions.names:
-        ends = [[edit_face(filler, directions, p, {name: sign * amount}, hold, local=local) for p in projected]
+        ends = [[edit_face(filler, directions, p, {name: sign * amount}, hold, local=local, keep=keep)
+                 for p in projected]
                 for sign in (1, -1)]
         plus, minus = (meter.measure(np.stack([e.face for e in edits])) for edits in ends)
         report[name] = entry = rises_and_falls(base, plus, minus, name)
-        colours, distances = [], []
+        colours, shifts, distances = [], [], []
         for p, edits in zip(projected, zip(*ends)):
             before, face = before_and_face(p)
             after = [e.face if e.pasted is None else e.pasted for e in edits]
             colours += [new_colour_share(before, image, face) for image in after]
+            shifts += [abs(lightness_shift(before, image)) for image in after]
             if identity is not None:
                 distances += list(identity.distances(before, after))
         entry["new_colour"] = round(float(np.mean(colours)), 4)
+        entry["lightness_shift"] = round(float(np.mean(shifts)), 2)
         if distances and not np.isnan(distances).all():
             entry["same_person"] = float(np.mean(np.array(distances)[~np.isnan(distances)] < SAME_PERSON))
     return report
 
 
-APP = "local, tangled held (the app)"
-PHOTO_SETTINGS = {  # what main compares: the edits before local regions and holds, and the app's defaults
-    "whole face, nothing held": {"local": False, "hold": ()},
+APP = "local, tangled held, rest kept (the app)"
+PHOTO_SETTINGS = {  # what main compares: the edits before local regions and holds, before G kept the rest, and now
+    "whole face, nothing held": {"local": False, "hold": (), "keep": None},
+    "local, tangled held": {"local": True, "hold": None, "keep": None},
     APP: {"local": True, "hold": None},
 }
 LIMITS_COMMANDS = (  # photos, then the grid's random faces
@@ -122,7 +129,7 @@ def write_limits(weights: Path, by_amount: Mapping[float, Mapping], limits: Mapp
     section[GRID_SLIDERS_KEY if grid else SLIDERS_KEY] = {"limits": dict(limits), "bar": asdict(bar), "photos": photos, "command": command,
                           "computed": date.today().isoformat(),
                           "measured": {f"{a:g}": {n: {k: v for k, v in r[n].items() if k in ("up", "down", "same_person",
-                                                                                           "new_colour")}
+                                                                                           "new_colour", "lightness_shift")}
                                                   for n in limits} for a, r in sorted(by_amount.items())}}
     write_json(weights / MODEL_JSON, {**meta, "config": meta["config"].to_dict()})
 
@@ -178,12 +185,13 @@ def main(argv: list[str] | None = None) -> None:
                                                  **setting) for label, setting in settings.items()}
             app_results[amount] = results[APP]
             print(f"{what}; edits at +-{amount:g}: rises / falls, still the same person (dlib), changed pixels in "
-                  "new colours")
+                  "new colours, lightness shift (L*)")
             print("| direction | " + " | ".join(results) + " |\n" + "| --- " * (len(results) + 1) + "|")
             for name in directions.names:
                 print(f"| {name} | " + " | ".join(
                     f"{r[name]['up']:.0%} / {r[name]['down']:.0%}, {r[name].get('same_person', float('nan')):.0%} "
-                    f"same, {r[name]['new_colour']:.1%} new colour" for r in results.values()) + " |", flush=True)
+                    f"same, {r[name]['new_colour']:.1%} new colour, {r[name]['lightness_shift']:.1f} L*"
+                    for r in results.values()) + " |", flush=True)
     if len(app_results) < 2:  # a range is read off several amounts
         return
     bar = SliderBar()

@@ -58,3 +58,15 @@ def new_colour_share(before: np.ndarray, after: np.ndarray, face: np.ndarray) ->
     chroma = cv2.cvtColor(after, cv2.COLOR_RGB2LAB)[..., 1:].astype(np.float32)
     outside = ((chroma < low) | (chroma > high)).any(axis=-1)
     return float(outside[changed].mean())
+
+
+def lightness_shift(before: np.ndarray, after: np.ndarray) -> float:
+    """How much an edit lightened (+) or darkened (-) what it changed: the median change of CIE L* (0-100) over the
+    pixels it changed by more than 8 grey levels (0 where none). A pale chin or bleached brows read high; an edit
+    that moves a feature lightens where it was and darkens where it goes, and reads near 0."""
+    changed = np.abs(after.astype(int) - before).max(axis=-1) > 8
+    if not changed.any():
+        return 0.0
+    lightness = [cv2.cvtColor(image, cv2.COLOR_RGB2LAB)[..., 0][changed].astype(np.float32) * 100 / 255
+                 for image in (before, after)]
+    return float(np.median(lightness[1] - lightness[0]))

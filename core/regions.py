@@ -60,13 +60,19 @@ def _hull(points: np.ndarray, grow: float, up: bool, size: int) -> np.ndarray:
     return region.astype(bool)
 
 
+def is_local(landmarks: np.ndarray | None, amounts: Mapping[str, float]) -> bool:
+    """Whether an edit by amounts changes only part of the face: something moves, every direction moved has a region
+    (LOCAL_PARTS), and the landmarks that find it are known."""
+    moved = [name for name, amount in amounts.items() if amount]
+    return landmarks is not None and bool(moved) and all(name in LOCAL_PARTS for name in moved)
+
+
 def edit_region(landmarks: np.ndarray | None, amounts: Mapping[str, float], size: int) -> Mask:
     """The part of an aligned face (size px) that an edit by amounts may change: the union of its directions' regions,
-    or the whole face (face_mask) when a direction moved is a whole-face one or no landmarks are known. A mask's fill
-    is the region."""
-    moved = [name for name, amount in amounts.items() if amount]
-    if landmarks is None or not moved or any(name not in LOCAL_PARTS for name in moved):
+    or the whole face (face_mask) where the edit is not local (is_local). A mask's fill is the region."""
+    if not is_local(landmarks, amounts):
         return face_mask(size)
+    moved = [name for name, amount in amounts.items() if amount]
     region = np.zeros((size, size), bool)
     for name in moved:
         for points, grow, up in LOCAL_PARTS[name]:

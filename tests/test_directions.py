@@ -246,8 +246,8 @@ def test_photo_edit_effects_measure_the_app_s_edits_on_real_faces(tiny_model):
     plain = photo_edit_effects(filler, BrightnessMeter(), directions, plain, 2.0)
     tuned = photo_edit_effects(filler, BrightnessMeter(), directions, tuned, 2.0)
     assert tuned["psnr"] > plain["psnr"]
-    assert set(plain["smile"]) == {"up", "down", "new_colour"} and 0 <= plain["smile"]["up"] <= 1
-    assert 0 <= plain["smile"]["new_colour"] <= 1
+    assert set(plain["smile"]) == {"up", "down", "new_colour", "lightness_shift"} and 0 <= plain["smile"]["up"] <= 1
+    assert 0 <= plain["smile"]["new_colour"] <= 1 and plain["smile"]["lightness_shift"] >= 0
 
 
 def test_project_cli_writes_z_and_reports_its_own_time(tmp_path, tiny_weights, tiny_model, faces_drawn_by_g):

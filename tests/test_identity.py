@@ -10,7 +10,7 @@ import pytest
 
 from core.align import FaceAligner
 from core.config import CompletionConfig
-from core.identity import SAME_PERSON, IdentityMeter, new_colour_share
+from core.identity import SAME_PERSON, IdentityMeter, lightness_shift, new_colour_share
 from core.masks import face_mask
 from core.model import sample_z
 from core.inpaint import paste_back, photo_fill
@@ -52,6 +52,20 @@ def test_only_changed_pixels_in_colours_the_face_lacks_count_as_new(astronaut):
     assert new_colour_share(astronaut, magenta, face) > 0.9
     assert new_colour_share(astronaut, skin, face) < 0.1
     assert new_colour_share(astronaut, astronaut, face) == 0.0
+
+
+def test_a_pale_patch_shifts_lightness_and_a_moved_feature_does_not():
+    skin = np.full((60, 60, 3), (200, 160, 140), np.uint8)
+    before = skin.copy()
+    before[20:30, 10:30] = 60  # a dark feature
+    pale = before.copy()
+    pale[35:55, 10:50] = 245  # a pale chin under it
+    moved = skin.copy()
+    moved[25:35, 10:30] = 60  # the feature 5 px lower: skin where its top was, feature below
+    assert lightness_shift(before, pale) > 10
+    assert abs(lightness_shift(before, moved)) < 1
+    assert lightness_shift(before, before) == 0.0
+    assert lightness_shift(pale, before) == -lightness_shift(before, pale)
 
 
 def test_bounding_colours_keeps_lightness_and_the_face_s_own_colours(astronaut):

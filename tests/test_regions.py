@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,15 +13,17 @@ from core.align import FaceAligner
 from core.attributes import ATTRIBUTES
 from core.face_filler import FaceFiller
 from core.directions import Directions, load_directions, save_directions
-from core.edit import edit_face, generated_face, main, project_face
+from core.edit import KeepRest, edit_face, generated_face, keep_rest, main, project_face
 from core.edit_report import SliderBar, slider_limits, write_limits
 from core.images import read_image, save_png
-from core.masks import face_mask
+from core.masks import center_mask, face_mask
 from core.inpaint import photo_fill
 from core.project import PROJECTION
-from core.regions import LOCAL_PARTS, edit_region, face_landmarks
-from core.weights import read_model_json, write_json
+from core.model import sample_z
+from core.regions import LOCAL_PARTS, edit_region, face_landmarks, is_local
+from core.weights import load_model, read_model_json, write_json
 
+ROOT = Path(__file__).resolve().parent.parent
 SIZE = 128
 MOUTH, RIGHT_EYE, LEFT_EYE, BROW = 13, 159, 386, 52  # mesh points: upper lip, the eyes' upper lids, a brow
 
@@ -125,6 +128,33 @@ def test_a_local_edit_keeps_every_photo_pixel_outside_its_region(tiny_model, pro
     assert np.abs(whole.pasted[elsewhere].astype(int) - photo[elsewhere]).mean() > 1  # the whole face moved
     with pytest.raises(ValueError, match="No direction"):
         edit_face(filler, directions, projected, {"grin": 1.0})
+
+
+def test_keeping_the_rest_draws_g_s_face_again_outside_the_region_and_keeps_the_edit():
+    model = load_model(ROOT / "weights")  # the shipped G: an untrained one hardly depends on z
+    filler, size, z_dim = FaceFiller(model), model.config.image_size, model.config.z_dim
+    z = sample_z(1, z_dim, seed=3).numpy()[0]
+    along = np.linalg.qr(np.random.default_rng(1).normal(size=(z_dim, 2)))[0].T.astype(np.float32)  # two directions
+    z_edited = z + 3.0 * along[0] - 1.0 * along[1]
+    region = center_mask(size)
+    kept = keep_rest(filler, z, z_edited, along, region)
+    np.testing.assert_allclose(along @ (kept - z), along @ (z_edited - z), atol=1e-4)  # still edited as far
+
+    def rest_moved(edited: np.ndarray) -> float:
+        drawn = filler.generator(np.stack([z, edited]), training=False).numpy()
+        return float(np.abs(drawn[1] - drawn[0])[~region.fill].mean())
+
+    assert rest_moved(kept) < 0.5 * rest_moved(z_edited)
+    np.testing.assert_array_equal(keep_rest(filler, z, z_edited, along, region, KeepRest(steps=0)), z_edited)
+    with pytest.raises(ValueError, match="steps"):
+        KeepRest(steps=-1)
+
+
+def test_only_local_edits_with_landmarks_are_local(landmarks):
+    assert is_local(landmarks, {"smile": 1.0, "eyes_closed": -2.0, "age": 0.0})
+    assert not is_local(landmarks, {"smile": 1.0, "age": 1.0})
+    assert not is_local(landmarks, {"smile": 0.0})
+    assert not is_local(None, {"smile": 1.0})
 
 
 def test_a_face_of_the_grid_is_edited_like_a_photo(tiny_model):
