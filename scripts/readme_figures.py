@@ -5,15 +5,15 @@
 example_faces.png: the aligned face for the centre and a stroke mask: truth, masked, OpenCV Telea, FaceFill.
 example_photo.png: the photo round the face: with the hole, G's face pasted without blending, and
 FaceFill's Poisson paste-back at the photo's resolution.
-example_detail.png: the photo round the face at 100% and its centre filled: before 2026-12-02 (the 64 px model, the
-'thorough' settings, without the photo's grain), by the 64 px model with today's defaults, and by the shipped model
-with 25 fine-tuning steps (its defaults until 3 December 2026) and with its defaults.
+example_detail.png: the photo round the face at 100% and its centre filled: as first released (the 64 px model, the
+'thorough' settings, without the photo's detail), by the 64 px model with today's defaults, and by the shipped model
+with 25 fine-tuning steps (its earlier default) and with its defaults.
 example_edits.png: each shipped direction from one end of its slider to the other (-range, -range/2, 0, +range/2,
 +range; the card's ranges for photos and for the grid's faces), on the example face (projected, the change blended in)
 and on one of G's own samples, edited as the Explore page does.
 example_local_edits.png: the photo round the face and, for each local direction at -3 and at +3 (the model card's
-comparison at ±3), the whole face changed with nothing held (as before 2026-12-05, but with colours bounded) and the
-page's edit now.
+comparison at ±3), the whole face changed with nothing held (the edit before local regions, but with colours
+bounded) and the page's edit now (local, the tangled direction held, the rest of G's face kept).
 Only the example photo (public domain) is used: the data sets' faces must not be committed.
 """
 from __future__ import annotations
