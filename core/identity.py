@@ -48,10 +48,15 @@ class IdentityMeter:
         return np.array([np.linalg.norm(self.embedding(image, box) - own) for image in edited])
 
 
+def changed_pixels(before: np.ndarray, after: np.ndarray) -> np.ndarray:
+    """(H, W) bool: where an edit changed a pixel by more than 8 grey levels in some channel (what the edit meters count)."""
+    return np.abs(after.astype(int) - before).max(axis=-1) > 8
+
+
 def new_colour_share(before: np.ndarray, after: np.ndarray, face: np.ndarray) -> float:
     """The share of the pixels an edit changed (by more than 8 grey levels) whose colour lies outside the face's own
     (core.blend.colour_range over face): magenta lips, cyan rims round the eyes."""
-    changed = np.abs(after.astype(int) - before).max(axis=-1) > 8
+    changed = changed_pixels(before, after)
     if not changed.any():
         return 0.0
     low, high = colour_range(before, face)
@@ -64,7 +69,7 @@ def lightness_shift(before: np.ndarray, after: np.ndarray) -> float:
     """How much an edit lightened (+) or darkened (-) what it changed: the median change of CIE L* (0-100) over the
     pixels it changed by more than 8 grey levels (0 where none). A pale chin or bleached brows read high; an edit
     that moves a feature lightens where it was and darkens where it goes, and reads near 0."""
-    changed = np.abs(after.astype(int) - before).max(axis=-1) > 8
+    changed = changed_pixels(before, after)
     if not changed.any():
         return 0.0
     lightness = [cv2.cvtColor(image, cv2.COLOR_RGB2LAB)[..., 0][changed].astype(np.float32) * 100 / 255
