@@ -107,9 +107,9 @@ class FaceFiller:
 
         z, y, w, steps = spec(None, self.z_dim), spec(None, s, s, 3), spec(None, s, s, 1), spec(dtype=tf.int32)
 
-        def tuner_optimizer() -> None:
+        def tuner_moments() -> None:
             with self.tuner.lock:
-                self.tuner.optimizer(config.tune_learning_rate)
+                self.tuner.moments()
 
         def run_once() -> None:  # a function is optimised when it first runs, not when traced: run each once
             face = to_uint8(self.generator(sample_z(1, self.z_dim, seed=0), training=False).numpy()[0])
@@ -119,14 +119,14 @@ class FaceFiller:
 
         steps_in_order = [
             lambda: self.search.networks(precision),
-            tuner_optimizer,
+            tuner_moments,
             lambda: self.search.fit_only.get_concrete_function(z, y, w, 1, precision),
             *(lambda away=away: self.search.iterate.get_concrete_function(
                 z, z, z, spec(), z, spec(None), y, w, steps, spec(7), config.optimizer, 1, precision, away)
               for away in [None] + [Repulsion(y, w)] * (not self.variant_edits(config))),  # other fills searched for
             lambda: self.search.draw.get_concrete_function(z, precision),
             lambda: self.search.evaluate.get_concrete_function(z, y, w, config.lam, 1, precision),
-            lambda: self.tuner.steps.get_concrete_function(z, y, w, steps, 1),
+            lambda: self.tuner.steps.get_concrete_function(z, y, w, steps, spec(), 1),
             run_once,
         ]
         with self._warming:

@@ -1,6 +1,7 @@
 """Inpainting a photo, as the page and the CLI share it: complete, blend, paste back at the photo's resolution."""
 import io
 
+import keras
 import numpy as np
 import tensorflow as tf
 import pytest
@@ -72,6 +73,31 @@ def test_tuning_fits_the_known_pixels_and_leaves_g_alone(tiny_model):
     assert fit(tuned) < 0.8 * fit(plain)
     for a, b in zip(before, tiny_model.generator.get_weights()):
         np.testing.assert_array_equal(a, b)
+
+
+def test_the_fused_tuning_step_is_keras_adam(tiny_model):
+    # GTuner updates G' with TensorFlow's fused Adam kernel; it must take the steps Keras' Adam takes, from zero
+    # moments on every face (a second face must not inherit the first's moments).
+    filler = FaceFiller(tiny_model)
+    z = tf.constant(sample_z(2, tiny_model.config.z_dim, seed=9))
+    y = tf.clip_by_value(tiny_model.generator(z[::-1], training=False) + 0.2, -1, 1)
+    w = tf.constant(np.repeat(center_mask(16).known[None, ..., None], 2, axis=0), tf.float32)
+    config = CompletionConfig(tune_steps=6, tune_learning_rate=1e-2)
+    fused, _ = filler.tuner.tuned_generate(z, y, w, config, factor=1)
+
+    expected = []
+    for i in range(2):
+        copy = keras.models.clone_model(tiny_model.generator)
+        copy.set_weights(tiny_model.generator.get_weights())
+        adam = keras.optimizers.Adam(config.tune_learning_rate)
+        for _ in range(config.tune_steps):
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_sum(tf.abs(copy(z[i : i + 1], training=False) - y[i : i + 1]) * w[i : i + 1])
+            adam.apply_gradients(zip(tape.gradient(loss, copy.trainable_variables), copy.trainable_variables))
+        expected.append(copy(z[i : i + 1], training=False).numpy())
+    untuned = tiny_model.generator(z, training=False).numpy()
+    assert np.abs(fused - untuned).max() > 0.01  # the steps moved G'
+    np.testing.assert_allclose(fused, np.concatenate(expected), atol=1e-4)
 
 
 def test_a_huge_hole_is_solved_at_a_reduced_scale_and_keeps_known_pixels(astronaut, alignment, monkeypatch):
