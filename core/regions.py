@@ -60,11 +60,16 @@ def _hull(points: np.ndarray, grow: float, up: bool, size: int) -> np.ndarray:
     return region.astype(bool)
 
 
+def moved(amounts: Mapping[str, float]) -> list[str]:
+    """The directions an edit by amounts moves (those whose amount is not 0)."""
+    return [name for name, amount in amounts.items() if amount]
+
+
 def is_local(landmarks: np.ndarray | None, amounts: Mapping[str, float]) -> bool:
     """Whether an edit by amounts changes only part of the face: something moves, every direction moved has a region
     (LOCAL_PARTS), and the landmarks that find it are known."""
-    moved = [name for name, amount in amounts.items() if amount]
-    return landmarks is not None and bool(moved) and all(name in LOCAL_PARTS for name in moved)
+    names = moved(amounts)
+    return landmarks is not None and bool(names) and all(name in LOCAL_PARTS for name in names)
 
 
 def edit_region(landmarks: np.ndarray | None, amounts: Mapping[str, float], size: int) -> Mask:
@@ -72,9 +77,8 @@ def edit_region(landmarks: np.ndarray | None, amounts: Mapping[str, float], size
     or the whole face (face_mask) where the edit is not local (is_local). A mask's fill is the region."""
     if not is_local(landmarks, amounts):
         return face_mask(size)
-    moved = [name for name, amount in amounts.items() if amount]
     region = np.zeros((size, size), bool)
-    for name in moved:
+    for name in moved(amounts):
         for points, grow, up in LOCAL_PARTS[name]:
             region |= _hull(landmarks[list(points)], grow, up, size)
     region &= _hull(landmarks[list(_FACE_OVAL)], 0.0, False, size)  # never past the face's outline: jaw, neck, collar
