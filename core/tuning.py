@@ -7,7 +7,9 @@ edited, not a stranger. A tuned G' is kept as float16 offsets from G's weights: 
 
 Tuning stays in float32 even where the search runs in bfloat16: its small steps would be lost in bfloat16's
 8-bit mantissa. Its Adam update is TensorFlow's fused kernel (ResourceApplyAdam), the same update as Keras' Adam in one
-op per weight instead of about ten: on 2 cores Keras' element-wise ops took as long as G's own gradients. There is one copy of G to tune; completions running at once take turns on it (GTuner.lock).
+op per weight instead of about ten, which on 2 cores competed with G's gradients for the cores (the tuning takes 0.88x
+the time; docs/performance.md). There is one copy of G to tune; completions running at once take turns on it
+(GTuner.lock).
 """
 from __future__ import annotations
 
