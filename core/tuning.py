@@ -55,10 +55,10 @@ class GTuner:
         """n Adam steps (Kingma and Ba, Keras' defaults) on the copy's weights to fit y's known pixels (w) from z,
         moments starting at zero; returns the copy's G'(z)."""
         variables = self._copy.trainable_variables
-        for t in tf.range(1, n + 1):
+        for step in tf.range(1, n + 1):
             with tf.GradientTape() as tape:
                 loss = tf.reduce_sum(contextual_loss(self._copy(z, training=False), y, w, factor))
-            t = tf.cast(t, tf.float32)
+            t = tf.cast(step, tf.float32)
             for variable, (m, v), grad in zip(variables, self._moments, tape.gradient(loss, variables)):
                 tf.raw_ops.ResourceApplyAdam(
                     var=variable.value.handle, m=m.handle, v=v.handle, beta1_power=BETA_1**t, beta2_power=BETA_2**t,
