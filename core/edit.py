@@ -9,7 +9,7 @@ becomes G'(z') outright. The change is pasted back
 into the photo with the same Poisson blend as an inpainted hole, over the part of the face the edit is about
 (core.regions: the mouth and cheeks for a smile, the whole face for age), so a slider at 0 gives the photo back
 unchanged and the rest of the face keeps its own pixels. A local edit first keeps the rest of G's face too (KeepRest),
-so the region brings the attribute and not another person's light.
+so the region brings the attribute and not another person's light; an opening mouth then drops the jaw (core.jaw).
 
 The Explore page and the command line call edit_face; core.project gives the z.
 
@@ -31,6 +31,7 @@ from core.cli import argument_parser
 from core.face_filler import FaceFiller
 from core.config import CompletionConfig
 from core.directions import LABELS, LIMIT_REASON, Directions, load_directions
+from core.jaw import JAW_DROP, JawDrop, drop_jaw
 from core.masks import Mask, face_mask
 from core.regions import edit_region, face_landmarks, is_local
 from core.inpaint import paste_back, photo_fill
@@ -165,11 +166,12 @@ def own_colours(edited: np.ndarray, before: np.ndarray, face: np.ndarray) -> np.
 
 def edit_face(filler: FaceFiller, directions: Directions, projected: ProjectedFace, amounts: Mapping[str, float],
               hold: Sequence[str] | None = None, detail: float = 1.0, local: bool = True,
-              keep: KeepRest | None = KEEP_REST) -> EditedFace:
+              keep: KeepRest | None = KEEP_REST, jaw: JawDrop = JAW_DROP) -> EditedFace:
     """A projected face (or G's own, generated_face) edited by amounts along the directions, as the Explore page and
     core.edit's command line do. hold None: each direction holds what it is most tangled with (Directions.edit).
     local: only the part of the face the moved directions are about changes (core.regions), and G keeps the rest of
-    its face as it was (keep; None: z moves along the directions alone)."""
+    its face as it was (keep; None: z moves along the directions alone), and an opening mouth drops the jaw
+    (core.jaw)."""
     unknown = [name for name in amounts if name not in directions.names]
     if unknown:
         raise ValueError(f"No direction {', '.join(unknown)}; there are {', '.join(directions.names)}.")
@@ -179,7 +181,12 @@ def edit_face(filler: FaceFiller, directions: Directions, projected: ProjectedFa
     if keep is not None and is_local(landmarks, amounts):
         along = np.stack(list(directions.edit_vectors(amounts, hold).values()))
         z_edited = keep_rest(filler, projected.z, z_edited, along, region, keep)
-    return apply_edit(filler, projected, z_edited, detail, region=region)
+    edited = apply_edit(filler, projected, z_edited, detail, region=region)
+    drop = jaw.drop(amounts, filler.size) if is_local(landmarks, amounts) else 0.0
+    if not drop:
+        return edited
+    pasted = None if edited.pasted is None else drop_jaw(edited.pasted, landmarks, drop, projected.source[1].matrix, jaw)
+    return EditedFace(drop_jaw(edited.face, landmarks, drop, config=jaw), pasted)
 
 
 def amounts_argument(text: str) -> tuple[str, float]:

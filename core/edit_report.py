@@ -37,12 +37,13 @@ from core.weights import MODEL_JSON, WeightsError, load_model, read_model_json, 
 
 def photo_edit_effects(filler, meter: FaceMeter, directions: Directions, projected: Sequence, amount: float,
                        local: bool = True, hold: Sequence[str] | None = None, identity=None,
-                       keep: KeepRest | None = KEEP_REST) -> dict:
+                       keep: KeepRest | None = KEEP_REST, names: Sequence[str] | None = None) -> dict:
     """The directions on real faces (core.edit.ProjectedFace), edited as the app does (core.edit.edit_face; local,
     hold and keep as there): for each direction, the share of faces whose attribute rises at +amount and falls at
     -amount; the share of changed pixels in colours the face did not have (core.identity.new_colour_share); how far
     the edit lightened or darkened what it changed (the mean size of core.identity.lightness_shift, L* units); and
-    with an identity meter (core.identity.IdentityMeter), the share of edits, at either end, still the same person."""
+    with an identity meter (core.identity.IdentityMeter), the share of edits, at either end, still the same person.
+    names: only these directions (None: all)."""
     def before_and_face(p) -> tuple[np.ndarray, np.ndarray]:
         """The photo (or aligned face) an edit is seen in, and where its face is."""
         if p.source is None:
@@ -52,7 +53,7 @@ def photo_edit_effects(filler, meter: FaceMeter, directions: Directions, project
 
     base = meter.measure(np.stack([p.face for p in projected]))
     report: dict = {"psnr": round(float(np.mean([p.psnr for p in projected])), 2)}
-    for name in directions.names:
+    for name in directions.names if names is None else names:
         ends = [[edit_face(filler, directions, p, {name: sign * amount}, hold, local=local, keep=keep)
                  for p in projected]
                 for sign in (1, -1)]
@@ -123,14 +124,25 @@ def slider_limits(by_amount: Mapping[float, Mapping], names: Sequence[str], bar:
 def write_limits(weights: Path, by_amount: Mapping[float, Mapping], limits: Mapping[str, float], bar: SliderBar,
                  photos: str, command: str, grid: bool = False) -> None:
     """Store the slider ranges in the weights' card (directions.sliders, or for G's random faces grid_sliders),
-    where core.directions.load_directions and so the Explore page and core.edit read them."""
+    where core.directions.load_directions and so the Explore page and core.edit read them. Ranges of only some
+    directions (a direction changed and measured again) replace theirs and keep the others', with their command
+    under "remeasured"."""
     meta = read_model_json(weights)
     section = meta["card"].setdefault("directions", {})
-    section[GRID_SLIDERS_KEY if grid else SLIDERS_KEY] = {"limits": dict(limits), "bar": asdict(bar), "photos": photos, "command": command,
+    key = GRID_SLIDERS_KEY if grid else SLIDERS_KEY
+    before = section.get(key)
+    stored = section[key] = {"limits": dict(limits), "bar": asdict(bar), "photos": photos, "command": command,
                           "computed": date.today().isoformat(),
                           "measured": {f"{a:g}": {n: {k: v for k, v in r[n].items() if k in ("up", "down", "same_person",
                                                                                            "new_colour", "lightness_shift")}
                                                   for n in limits} for a, r in sorted(by_amount.items())}}
+    if before and set(limits) < set(before["limits"]):
+        stored.update({k: before[k] for k in ("photos", "command", "computed") if k in before})
+        stored["limits"] = {**before["limits"], **limits}
+        stored["measured"] = {a: {**before["measured"].get(a, {}), **stored["measured"].get(a, {})}
+                              for a in {**before["measured"], **stored["measured"]}}
+        stored["remeasured"] = {**before.get("remeasured", {}),
+                                **{n: {"command": command, "computed": date.today().isoformat()} for n in limits}}
     write_json(weights / MODEL_JSON, {**meta, "config": meta["config"].to_dict()})
 
 
@@ -148,6 +160,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--amount", type=float, nargs="+", default=[3.0],
                         help="units moved along each direction, both ways (several: one table each)")
     parser.add_argument("--app-only", action="store_true", help="measure only the app's edits (local, tangled held)")
+    parser.add_argument("--directions", nargs="+", metavar="NAME",
+                        help="measure only these directions (with --write-limits, their ranges replace theirs alone)")
     parser.add_argument("--write-limits", action="store_true",
                         help="store each slider's range (the farthest --amount holding the bars) in the weights' card")
     args = parser.parse_args(argv)
@@ -164,6 +178,10 @@ def main(argv: list[str] | None = None) -> None:
         parser.exit(2, f"error: {err}\n")
     if directions is None:
         parser.exit(2, f"error: {args.weights} has no {DIRECTIONS_FILE}\n")
+    names = args.directions or directions.names
+    unknown = sorted(set(names) - set(directions.names))
+    if unknown:
+        parser.error(f"no direction {', '.join(unknown)}; there are {', '.join(directions.names)}")
     filler = FaceFiller(model)
     if args.random:
         with FaceAligner(max_faces=1) as aligner:  # the faces the landmark model finds, as the page's edits need
@@ -182,12 +200,12 @@ def main(argv: list[str] | None = None) -> None:
     with FaceMeter(age_gender) as meter:
         for amount in args.amount:
             results = {label: photo_edit_effects(filler, meter, directions, projected, amount, identity=identity,
-                                                 **setting) for label, setting in settings.items()}
+                                                 names=names, **setting) for label, setting in settings.items()}
             app_results[amount] = results[APP]
             print(f"{what}; edits at +-{amount:g}: rises / falls, still the same person (dlib), changed pixels in "
                   "new colours, lightness shift (L*)")
             print("| direction | " + " | ".join(results) + " |\n" + "| --- " * (len(results) + 1) + "|")
-            for name in directions.names:
+            for name in names:
                 print(f"| {name} | " + " | ".join(
                     f"{r[name]['up']:.0%} / {r[name]['down']:.0%}, {r[name].get('same_person', float('nan')):.0%} "
                     f"same, {r[name]['new_colour']:.1%} new colour, {r[name]['lightness_shift']:.1f} L*"
@@ -195,7 +213,7 @@ def main(argv: list[str] | None = None) -> None:
     if len(app_results) < 2:  # a range is read off several amounts
         return
     bar = SliderBar()
-    limits = slider_limits(app_results, directions.names, bar)
+    limits = slider_limits(app_results, names, bar)
     print("slider ranges (the farthest amount at which the app's edit moves the attribute both ways and keeps the "
           f"person on {bar.moves:.0%} / {bar.same_person:.0%} of the faces): "
           + ", ".join(f"{LABELS.get(n, n)} +-{limit:g}" for n, limit in limits.items()))

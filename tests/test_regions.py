@@ -6,6 +6,7 @@ import shutil
 from dataclasses import replace
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 
@@ -15,9 +16,11 @@ from core.face_filler import FaceFiller
 from core.directions import Directions, load_directions, save_directions
 from core.edit import KeepRest, edit_face, generated_face, keep_rest, main, project_face
 from core.edit_report import SliderBar, slider_limits, write_limits
+from core.edit_report import main as edit_report
 from core.images import read_image, save_png
 from core.masks import center_mask, face_mask
 from core.inpaint import photo_fill
+from core.jaw import JAW_DROP, JawDrop, drop_jaw, jaw_reach
 from core.project import PROJECTION
 from core.model import sample_z
 from core.regions import LOCAL_PARTS, edit_region, face_landmarks, is_local
@@ -25,7 +28,7 @@ from core.weights import load_model, read_model_json, write_json
 
 ROOT = Path(__file__).resolve().parent.parent
 SIZE = 128
-MOUTH, RIGHT_EYE, LEFT_EYE, BROW = 13, 159, 386, 52  # mesh points: upper lip, the eyes' upper lids, a brow
+MOUTH, RIGHT_EYE, LEFT_EYE, BROW, CHIN = 13, 159, 386, 52, 152  # mesh points: upper lip, the eyes' upper lids, a brow, chin
 
 
 @pytest.fixture(scope="module")
@@ -216,7 +219,80 @@ def test_slider_ranges_are_written_to_the_card_and_bound_the_command_line(tmp_pa
     assert directions.limit("smile") == 3.0 and directions.limit("female") == 1.5
     assert directions.limit("smile", grid=True) == 1.5  # G's random faces: their own ranges, beside the photos'
     assert read_model_json(folder)["card"]["directions"]["sliders"]["measured"]["1.5"]["female"]["same_person"] == 1
+    again = {a: {"female": figures(1, 1, 1)} for a in (1.5, 3.0)}  # one direction changed and measured again
+    write_limits(folder, again, slider_limits(again, ["female"]), SliderBar(), "2 photos", "again")
+    stored = read_model_json(folder)["card"]["directions"]["sliders"]
+    assert stored["limits"] == {"smile": 3.0, "female": 3.0} and stored["command"] == "test"
+    assert set(stored["measured"]["3"]) == {"smile", "female"} and stored["measured"]["3"]["female"]["same_person"] == 1
+    assert stored["remeasured"]["female"]["command"] == "again"
+    write_limits(folder, measured, {"smile": 3.0, "female": 1.5}, SliderBar(), "2 photos", "all")  # all: replaced
+    stored = read_model_json(folder)["card"]["directions"]["sliders"]
+    assert stored["command"] == "all" and "remeasured" not in stored
     save_png(tmp_path / "astronaut.png", astronaut)
     with pytest.raises(SystemExit) as exit_:
         main([str(tmp_path / "astronaut.png"), "--edit", "female=-2", "--weights", str(folder)])
     assert exit_.value.code == 2 and "female=-2 is past its range, +-1.5" in capsys.readouterr().err
+
+
+def test_an_opening_mouth_drops_the_jaw_and_moves_nothing_above_the_lips(landmarks):
+    rows = np.repeat(2 * np.arange(SIZE, dtype=np.uint8)[:, None], SIZE, axis=1)  # each row's grey says where it was
+    face = np.stack([rows] * 3, axis=-1)
+    drop = 6.0
+    dropped = drop_jaw(face, landmarks, drop)
+    x, y = np.round(landmarks[CHIN]).astype(int)
+    y -= 3
+    assert abs(int(dropped[y, x, 0]) - 2 * (y - drop)) <= 2  # the chin shows what was drop px above it
+    np.testing.assert_array_equal(dropped[: int(landmarks[MOUTH, 1])], face[: int(landmarks[MOUTH, 1])])
+    reach = jaw_reach(face.shape, landmarks, drop)
+    assert 0 < reach.mean() < 0.5 and not reach[: int(landmarks[MOUTH, 1]) - 3].any()
+    np.testing.assert_array_equal(dropped[~reach], face[~reach])
+    np.testing.assert_array_equal(drop_jaw(face, landmarks, 0.0), face)
+    assert JAW_DROP.drop({"mouth_open": -2.0, "smile": 1.0}, SIZE) == 0  # closing needs no warp
+    assert JAW_DROP.drop({"mouth_open": 2.0}, SIZE) == pytest.approx(2 * JAW_DROP.per_unit * SIZE)
+    with pytest.raises(ValueError, match="per_unit"):
+        JawDrop(per_unit=-0.1)
+
+
+def test_the_jaw_drops_alike_in_the_photo_and_in_its_aligned_face(astronaut):
+    with FaceAligner() as aligner:
+        alignment = aligner.align(astronaut, SIZE)
+    drop = 6.0
+
+    def aligned(photo: np.ndarray) -> np.ndarray:
+        return cv2.warpAffine(photo, alignment.matrix, (SIZE, SIZE), flags=cv2.INTER_AREA).astype(float)
+
+    in_photo = aligned(drop_jaw(astronaut, alignment.mesh, drop, alignment.matrix))
+    in_face = drop_jaw(alignment.face, alignment.mesh, drop).astype(float)
+    reach = jaw_reach(alignment.face.shape, alignment.mesh, drop)
+    change = np.abs(in_face - alignment.face)[reach].mean()
+    assert change > 2
+    assert np.abs(in_photo - in_face)[reach].mean() < 0.3 * change
+
+
+def test_an_opening_mouth_changes_the_photo_only_over_the_mouth_and_the_jaw(tiny_model, projected):
+    filler, size = FaceFiller(tiny_model), tiny_model.config.image_size
+    vectors = np.zeros((1, tiny_model.config.z_dim), np.float32)
+    vectors[0, 0] = 1
+    directions = Directions(["mouth_open"], vectors, np.zeros((4, tiny_model.config.z_dim), np.float32),
+                            np.full((4, len(ATTRIBUTES)), np.nan), {})
+    photo, alignment = projected.source
+    opening = {"mouth_open": 3.0}
+    moved = photo_fill(photo.shape, alignment, edit_region(projected.landmarks, opening, size)) | jaw_reach(
+        photo.shape, projected.landmarks, JAW_DROP.drop(opening, size), alignment.matrix)
+    opened = edit_face(filler, directions, projected, opening)
+    np.testing.assert_array_equal(opened.pasted[~moved], photo[~moved])
+    unwarped = edit_face(filler, directions, projected, opening, jaw=JawDrop(per_unit=0.0))
+    assert np.abs(opened.pasted.astype(int) - unwarped.pasted).max() > 8
+    assert np.abs(opened.face.astype(int) - unwarped.face).max() > 8
+    closing = {"mouth_open": -3.0}
+    np.testing.assert_array_equal(edit_face(filler, directions, projected, closing).pasted,
+                                  edit_face(filler, directions, projected, closing, jaw=JawDrop(per_unit=0.0)).pasted)
+
+
+def test_the_edit_report_measures_only_the_directions_it_is_given(tmp_path, tiny_weights, capsys):
+    folder = tmp_path / "weights"
+    shutil.copytree(tiny_weights, folder)
+    save_directions(folder, directions_for(read_model_json(folder)["config"].z_dim))
+    with pytest.raises(SystemExit) as exit_:
+        edit_report([str(tmp_path), "--weights", str(folder), "--directions", "smile", "grin"])
+    assert exit_.value.code == 2 and "no direction grin; there are smile, female" in capsys.readouterr().err
