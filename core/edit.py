@@ -9,7 +9,7 @@ becomes G'(z') outright. The change is pasted back
 into the photo with the same Poisson blend as an inpainted hole, over the part of the face the edit is about
 (core.regions: the mouth and cheeks for a smile, the whole face for age), so a slider at 0 gives the photo back
 unchanged and the rest of the face keeps its own pixels. A local edit first keeps the rest of G's face too (KeepRest),
-so the region brings the attribute and not another person's light; an opening mouth then drops the jaw (core.jaw).
+so the region brings the attribute and not another person's light; mouth open then moves the jaw (core.jaw).
 
 The Explore page and the command line call edit_face; core.project gives the z.
 
@@ -170,7 +170,7 @@ def edit_face(filler: FaceFiller, directions: Directions, projected: ProjectedFa
     """A projected face (or G's own, generated_face) edited by amounts along the directions, as the Explore page and
     core.edit's command line do. hold None: each direction holds what it is most tangled with (Directions.edit).
     local: only the part of the face the moved directions are about changes (core.regions), and G keeps the rest of
-    its face as it was (keep; None: z moves along the directions alone), and an opening mouth drops the jaw
+    its face as it was (keep; None: z moves along the directions alone), and mouth open moves the jaw
     (core.jaw)."""
     unknown = [name for name in amounts if name not in directions.names]
     if unknown:

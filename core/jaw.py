@@ -5,8 +5,9 @@ face that grows smaller above the lip (weights/MODEL_CARD.md, "Slider ranges"). 
 change parts the lips and shows teeth but leaves the chin where it was, and MediaPipe's jawOpen, like a person, barely
 sees a mouth open. So after G's change, a mouth-open edit moves the lower lip and the chin down, in the aligned
 frame's vertical, by JawDrop.per_unit of the frame for each unit of the slider: the lower half of the opening
-between the lips stretches, the chin slides over the neck, and the cheeks and the upper lip stay where they were. It is a warp, so it
-brings no pixel the face did not have. Closing a mouth needs no warp (G's change closes it on 88-96% of photos).
+between the lips stretches, the chin slides over the neck, and the cheeks and the upper lip stay where they were. A
+closing mouth raises the jaw, by at most CLOSABLE of the opening it has (a closed one stays closed). It is a warp, so
+it brings no pixel the face did not have.
 """
 from __future__ import annotations
 
@@ -18,13 +19,14 @@ import numpy as np
 
 UPPER_LIP, LOWER_LIP, LIP_TOP, LIP_BOTTOM, CHIN = 13, 14, 0, 17, 152  # MediaPipe mesh points (inner lips, outer, chin)
 JAW_ANGLES = (172, 397)
+CLOSABLE = 0.6  # the share of an open mouth's opening that closing may take (more would fold the lips over)
 
 
 @dataclass(frozen=True)
 class JawDrop:
-    """How far a mouth-open edit drops the jaw: per_unit of the aligned frame's side for each unit of the slider
-    (0: no warp); the band that stretches is at least opening times the lips' height, so a closed mouth's lips
-    part smoothly."""
+    """How far a mouth-open edit drops the jaw (raises it, closing): per_unit of the aligned frame's side for each
+    unit of the slider (0: no warp); the band that stretches is at least opening times the lips' height, so a closed
+    mouth's lips part smoothly."""
 
     per_unit: float = 0.02
     opening: float = 0.25
@@ -34,8 +36,8 @@ class JawDrop:
             raise ValueError("per_unit must be at least 0 and opening in (0, 1]")
 
     def drop(self, amounts: Mapping[str, float], size: int) -> float:
-        """Aligned pixels the chin moves down for an edit by amounts (only an opening mouth drops it)."""
-        return self.per_unit * max(amounts.get("mouth_open", 0.0), 0.0) * size
+        """Aligned pixels the chin moves down for an edit by amounts (up where the mouth closes)."""
+        return self.per_unit * amounts.get("mouth_open", 0.0) * size
 
 
 JAW_DROP = JawDrop()
@@ -48,16 +50,18 @@ def _smoothstep(t: np.ndarray) -> np.ndarray:
 
 class _Field:
     """How far down each point of the aligned face moves: 0 above the middle of the mouth's opening (the upper teeth
-    stay with the skull), rising across its lower half to drop at the lower lip, drop over the chin, fading out below it (the neck); across, most under the chin's middle, nothing
-    at the jaw's angles."""
+    stay with the skull), rising across its lower half to drop at the lower lip, drop over the chin, fading out below
+    it (the neck); across, most under the chin's middle, nothing at the jaw's angles. A closing mouth (drop < 0)
+    narrows the whole opening instead, by at most CLOSABLE of it: a closed mouth stays as it is."""
 
     def __init__(self, landmarks: np.ndarray, drop: float, config: JawDrop):
         lips = landmarks[LIP_BOTTOM, 1] - landmarks[LIP_TOP, 1]
-        self.drop = drop
-        self.top = (landmarks[UPPER_LIP, 1] + landmarks[LOWER_LIP, 1]) / 2  # where upper and lower teeth meet
-        self.lip = max(landmarks[LOWER_LIP, 1], self.top + config.opening * lips)
+        upper, lower = landmarks[UPPER_LIP, 1], landmarks[LOWER_LIP, 1]
+        self.drop = max(drop, -CLOSABLE * max(lower - upper, 0.0))
+        self.top = upper if drop < 0 else (upper + lower) / 2  # where upper and lower teeth meet
+        self.lip = max(lower, self.top + config.opening * lips)
         self.chin = landmarks[CHIN, 1]
-        self.fade = max(0.6 * (self.chin - landmarks[LIP_BOTTOM, 1]), 2.0 * drop)  # compresses the neck without folding
+        self.fade = max(0.6 * (self.chin - landmarks[LIP_BOTTOM, 1]), 2.0 * abs(drop))  # no folds in the neck
         self.centre = (landmarks[UPPER_LIP, 0] + landmarks[CHIN, 0]) / 2
         self.half = max(abs(landmarks[JAW_ANGLES[1], 0] - landmarks[JAW_ANGLES[0], 0]) / 2, 1.0)
 
@@ -69,7 +73,7 @@ class _Field:
 
     def box(self) -> tuple[float, float, float, float]:
         """(left, top, right, bottom) in the aligned frame: nothing outside it moves."""
-        return self.centre - self.half, self.top, self.centre + self.half, self.chin + self.fade + self.drop
+        return self.centre - self.half, self.top, self.centre + self.half, self.chin + self.fade + max(self.drop, 0.0)
 
 
 def _in_image(field: _Field, to_image: np.ndarray, shape: tuple[int, ...]) -> tuple[int, int, int, int]:
@@ -88,21 +92,19 @@ def _frames(to_aligned: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
 
 def drop_jaw(image: np.ndarray, landmarks: np.ndarray, drop: float, to_aligned: np.ndarray | None = None,
              config: JawDrop = JAW_DROP) -> np.ndarray:
-    """image with the jaw moved drop aligned pixels down. landmarks: the face's 478 in the aligned frame; to_aligned:
-    the 2x3 map from image to that frame (core.align.Alignment.matrix; None: image is the aligned face). Pixels
-    outside jaw_reach come back unchanged."""
-    if drop <= 0:
-        return image.copy()
+    """image with the jaw moved drop aligned pixels down (up: drop < 0). landmarks: the face's 478 in the aligned
+    frame; to_aligned: the 2x3 map from image to that frame (core.align.Alignment.matrix; None: image is the aligned
+    face). Pixels outside jaw_reach come back unchanged."""
     to_aligned, to_image = _frames(to_aligned)
     field = _Field(np.asarray(landmarks, np.float64), drop, config)
     x0, y0, x1, y1 = _in_image(field, to_image, image.shape)
-    if x1 <= x0 or y1 <= y0:
+    if not field.drop or x1 <= x0 or y1 <= y0:
         return image.copy()
     ys, xs = np.mgrid[y0:y1, x0:x1].astype(np.float64)
     qx = to_aligned[0, 0] * xs + to_aligned[0, 1] * ys + to_aligned[0, 2]
     qy = to_aligned[1, 0] * xs + to_aligned[1, 1] * ys + to_aligned[1, 2]
     # Each pixel shows the point that moved onto it: s + field(s) = qy, increasing in s, so bisect.
-    low, high = qy - drop - 1, qy + 1
+    low, high = qy - max(field.drop, 0.0) - 1, qy + max(-field.drop, 0.0) + 1
     for _ in range(20):
         mid = (low + high) / 2
         past = mid + field(qx, mid) > qy
@@ -123,8 +125,8 @@ def jaw_reach(shape: tuple[int, ...], landmarks: np.ndarray, drop: float, to_ali
     """(H, W) bool: the pixels of an image (shape; to_aligned as in drop_jaw) that drop_jaw may change. It reaches
     below the aligned frame where the neck does."""
     reach = np.zeros(shape[:2], bool)
-    if drop > 0:
-        x0, y0, x1, y1 = _in_image(_Field(np.asarray(landmarks, np.float64), drop, config), _frames(to_aligned)[1],
-                                   shape)
+    field = _Field(np.asarray(landmarks, np.float64), drop, config)
+    if field.drop:
+        x0, y0, x1, y1 = _in_image(field, _frames(to_aligned)[1], shape)
         reach[y0:y1, x0:x1] = True
     return reach

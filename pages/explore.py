@@ -212,7 +212,7 @@ def edit_section(directions: Directions) -> None:
         amounts = {d: direction_slider(directions, d, grid) for d in directions.names}
         hold = held(directions)
         local = st.toggle("Change only the part of the face an edit is about", True, key="edit_local",
-                          help="A smile changes the mouth and cheeks, mouth open the lips and drops the jaw, eyes closed "
+                          help="A smile changes the mouth and cheeks, mouth open the lips and moves the jaw, eyes closed "
                                "the eyes, brows raised the brows and forehead, and G keeps the rest of its face as it "
                                "was while it draws that part; turn, age and gender change the whole face.")
         detail = 1.0

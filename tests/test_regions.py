@@ -20,7 +20,7 @@ from core.edit_report import main as edit_report
 from core.images import read_image, save_png
 from core.masks import center_mask, face_mask
 from core.inpaint import photo_fill
-from core.jaw import JAW_DROP, JawDrop, drop_jaw, jaw_reach
+from core.jaw import CLOSABLE, JAW_DROP, JawDrop, drop_jaw, jaw_reach
 from core.project import PROJECTION
 from core.model import sample_z
 from core.regions import LOCAL_PARTS, edit_region, face_landmarks, is_local
@@ -28,7 +28,7 @@ from core.weights import load_model, read_model_json, write_json
 
 ROOT = Path(__file__).resolve().parent.parent
 SIZE = 128
-MOUTH, RIGHT_EYE, LEFT_EYE, BROW, CHIN = 13, 159, 386, 52, 152  # mesh points: upper lip, the eyes' upper lids, a brow, chin
+MOUTH, RIGHT_EYE, LEFT_EYE, BROW, LIP_BOTTOM = 13, 159, 386, 52, 17  # mesh points: upper lip, upper lids, a brow, lower lip
 
 
 @pytest.fixture(scope="module")
@@ -239,18 +239,32 @@ def test_an_opening_mouth_drops_the_jaw_and_moves_nothing_above_the_lips(landmar
     face = np.stack([rows] * 3, axis=-1)
     drop = 6.0
     dropped = drop_jaw(face, landmarks, drop)
-    x, y = np.round(landmarks[CHIN]).astype(int)
-    y -= 3
-    assert abs(int(dropped[y, x, 0]) - 2 * (y - drop)) <= 2  # the chin shows what was drop px above it
+    x, y = np.round(landmarks[LIP_BOTTOM]).astype(int) + [0, 2]
+    assert abs(int(dropped[y, x, 0]) - 2 * (y - drop)) <= 2  # under the lip: what was drop px above it
     np.testing.assert_array_equal(dropped[: int(landmarks[MOUTH, 1])], face[: int(landmarks[MOUTH, 1])])
     reach = jaw_reach(face.shape, landmarks, drop)
     assert 0 < reach.mean() < 0.5 and not reach[: int(landmarks[MOUTH, 1]) - 3].any()
     np.testing.assert_array_equal(dropped[~reach], face[~reach])
     np.testing.assert_array_equal(drop_jaw(face, landmarks, 0.0), face)
-    assert JAW_DROP.drop({"mouth_open": -2.0, "smile": 1.0}, SIZE) == 0  # closing needs no warp
     assert JAW_DROP.drop({"mouth_open": 2.0}, SIZE) == pytest.approx(2 * JAW_DROP.per_unit * SIZE)
+    assert JAW_DROP.drop({"mouth_open": -2.0, "smile": 1.0}, SIZE) == pytest.approx(-2 * JAW_DROP.per_unit * SIZE)
     with pytest.raises(ValueError, match="per_unit"):
         JawDrop(per_unit=-0.1)
+
+
+def test_a_closing_mouth_raises_the_jaw_as_far_as_the_mouth_is_open(landmarks):
+    rows = np.repeat(2 * np.arange(SIZE, dtype=np.uint8)[:, None], SIZE, axis=1)
+    face = np.stack([rows] * 3, axis=-1)
+    gap = landmarks[14, 1] - landmarks[MOUTH, 1]  # the astronaut smiles with her mouth open
+    assert gap > 1
+    raised = drop_jaw(face, landmarks, -50.0)  # far more than the opening
+    x, y = np.round(landmarks[LIP_BOTTOM]).astype(int) + [0, 2]
+    assert abs(int(raised[y, x, 0]) - 2 * (y + CLOSABLE * gap)) <= 2  # the jaw rose by its share of the opening
+    np.testing.assert_array_equal(raised[: int(landmarks[MOUTH, 1])], face[: int(landmarks[MOUTH, 1])])
+    closed = landmarks.copy()
+    closed[14] = closed[MOUTH]  # lips together: nothing to close
+    np.testing.assert_array_equal(drop_jaw(face, closed, -6.0), face)
+    assert not jaw_reach(face.shape, closed, -6.0).any()
 
 
 def test_the_jaw_drops_alike_in_the_photo_and_in_its_aligned_face(astronaut):
@@ -285,8 +299,10 @@ def test_an_opening_mouth_changes_the_photo_only_over_the_mouth_and_the_jaw(tiny
     assert np.abs(opened.pasted.astype(int) - unwarped.pasted).max() > 8
     assert np.abs(opened.face.astype(int) - unwarped.face).max() > 8
     closing = {"mouth_open": -3.0}
-    np.testing.assert_array_equal(edit_face(filler, directions, projected, closing).pasted,
-                                  edit_face(filler, directions, projected, closing, jaw=JawDrop(per_unit=0.0)).pasted)
+    closed = edit_face(filler, directions, projected, closing)
+    moved = photo_fill(photo.shape, alignment, edit_region(projected.landmarks, closing, size)) | jaw_reach(
+        photo.shape, projected.landmarks, JAW_DROP.drop(closing, size), alignment.matrix)
+    np.testing.assert_array_equal(closed.pasted[~moved], photo[~moved])
 
 
 def test_the_edit_report_measures_only_the_directions_it_is_given(tmp_path, tiny_weights, capsys):
