@@ -178,11 +178,12 @@ def edit_face(filler: FaceFiller, directions: Directions, projected: ProjectedFa
     landmarks = projected.landmarks if local else None
     region = edit_region(landmarks, amounts, filler.size)
     z_edited = directions.edit(projected.z, amounts, hold)
-    if keep is not None and is_local(landmarks, amounts):
+    in_region = is_local(landmarks, amounts)  # the edit changes its region alone
+    if keep is not None and in_region:
         along = np.stack(list(directions.edit_vectors(amounts, hold).values()))
         z_edited = keep_rest(filler, projected.z, z_edited, along, region, keep)
     edited = apply_edit(filler, projected, z_edited, detail, region=region)
-    drop = jaw.drop(amounts, filler.size) if is_local(landmarks, amounts) else 0.0
+    drop = jaw.drop(amounts, filler.size) if in_region else 0.0
     if not drop:
         return edited
     pasted = None if edited.pasted is None else drop_jaw(edited.pasted, landmarks, drop, projected.source[1].matrix, jaw)

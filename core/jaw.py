@@ -76,18 +76,24 @@ class _Field:
         return self.centre - self.half, self.top, self.centre + self.half, self.chin + self.fade + max(self.drop, 0.0)
 
 
-def _in_image(field: _Field, to_image: np.ndarray, shape: tuple[int, ...]) -> tuple[int, int, int, int]:
-    """(x0, y0, x1, y1): the pixels of an image (shape) that field's box covers, with a margin for interpolation."""
-    left, top, right, bottom = field.box()
-    corners = np.array([[left, top], [right, top], [left, bottom], [right, bottom]]) @ to_image[:, :2].T + to_image[:, 2]
-    x0, y0 = np.maximum(np.floor(corners.min(axis=0)).astype(int) - 2, 0)
-    x1, y1 = np.minimum(np.ceil(corners.max(axis=0)).astype(int) + 3, [shape[1], shape[0]])
-    return x0, y0, x1, y1
+def _affine(matrix: np.ndarray, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Points (x, y) mapped by a 2x3 affine matrix."""
+    return (matrix[0, 0] * x + matrix[0, 1] * y + matrix[0, 2],
+            matrix[1, 0] * x + matrix[1, 1] * y + matrix[1, 2])
 
 
-def _frames(to_aligned: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+def _placed(shape: tuple[int, ...], landmarks: np.ndarray, drop: float, to_aligned: np.ndarray | None,
+            config: JawDrop) -> tuple[_Field, np.ndarray, np.ndarray, tuple[int, int, int, int]]:
+    """The field of an image (shape), the maps to and from the aligned frame (to_aligned None: the image is that
+    frame), and (x0, y0, x1, y1): the image's pixels the field's box covers, with a margin for interpolation."""
     to_aligned = np.eye(3)[:2] if to_aligned is None else np.asarray(to_aligned, np.float64)
-    return to_aligned, cv2.invertAffineTransform(to_aligned)
+    to_image = cv2.invertAffineTransform(to_aligned)
+    field = _Field(np.asarray(landmarks, np.float64), drop, config)
+    left, top, right, bottom = field.box()
+    xs, ys = _affine(to_image, np.array([left, right, left, right]), np.array([top, top, bottom, bottom]))
+    x0, y0 = max(int(np.floor(xs.min())) - 2, 0), max(int(np.floor(ys.min())) - 2, 0)
+    x1, y1 = min(int(np.ceil(xs.max())) + 3, shape[1]), min(int(np.ceil(ys.max())) + 3, shape[0])
+    return field, to_aligned, to_image, (x0, y0, x1, y1)
 
 
 def drop_jaw(image: np.ndarray, landmarks: np.ndarray, drop: float, to_aligned: np.ndarray | None = None,
@@ -95,14 +101,11 @@ def drop_jaw(image: np.ndarray, landmarks: np.ndarray, drop: float, to_aligned: 
     """image with the jaw moved drop aligned pixels down (up: drop < 0). landmarks: the face's 478 in the aligned
     frame; to_aligned: the 2x3 map from image to that frame (core.align.Alignment.matrix; None: image is the aligned
     face). Pixels outside jaw_reach come back unchanged."""
-    to_aligned, to_image = _frames(to_aligned)
-    field = _Field(np.asarray(landmarks, np.float64), drop, config)
-    x0, y0, x1, y1 = _in_image(field, to_image, image.shape)
+    field, to_aligned, to_image, (x0, y0, x1, y1) = _placed(image.shape, landmarks, drop, to_aligned, config)
     if not field.drop or x1 <= x0 or y1 <= y0:
         return image.copy()
     ys, xs = np.mgrid[y0:y1, x0:x1].astype(np.float64)
-    qx = to_aligned[0, 0] * xs + to_aligned[0, 1] * ys + to_aligned[0, 2]
-    qy = to_aligned[1, 0] * xs + to_aligned[1, 1] * ys + to_aligned[1, 2]
+    qx, qy = _affine(to_aligned, xs, ys)
     # Each pixel shows the point that moved onto it: s + field(s) = qy, increasing in s, so bisect.
     low, high = qy - max(field.drop, 0.0) - 1, qy + max(-field.drop, 0.0) + 1
     for _ in range(20):
@@ -110,8 +113,7 @@ def drop_jaw(image: np.ndarray, landmarks: np.ndarray, drop: float, to_aligned: 
         past = mid + field(qx, mid) > qy
         low, high = np.where(past, low, mid), np.where(past, mid, high)
     sy = (low + high) / 2
-    map_x = to_image[0, 0] * qx + to_image[0, 1] * sy + to_image[0, 2]
-    map_y = to_image[1, 0] * qx + to_image[1, 1] * sy + to_image[1, 2]
+    map_x, map_y = _affine(to_image, qx, sy)
     moved = cv2.remap(image, map_x.astype(np.float32), map_y.astype(np.float32), cv2.INTER_CUBIC,
                       borderMode=cv2.BORDER_REPLICATE)
     still = np.abs(sy - qy) < 1e-3  # points that do not move keep their exact pixels
@@ -125,8 +127,7 @@ def jaw_reach(shape: tuple[int, ...], landmarks: np.ndarray, drop: float, to_ali
     """(H, W) bool: the pixels of an image (shape; to_aligned as in drop_jaw) that drop_jaw may change. It reaches
     below the aligned frame where the neck does."""
     reach = np.zeros(shape[:2], bool)
-    field = _Field(np.asarray(landmarks, np.float64), drop, config)
+    field, _, _, (x0, y0, x1, y1) = _placed(shape, landmarks, drop, to_aligned, config)
     if field.drop:
-        x0, y0, x1, y1 = _in_image(field, _frames(to_aligned)[1], shape)
         reach[y0:y1, x0:x1] = True
     return reach

@@ -234,9 +234,13 @@ def test_slider_ranges_are_written_to_the_card_and_bound_the_command_line(tmp_pa
     assert exit_.value.code == 2 and "female=-2 is past its range, +-1.5" in capsys.readouterr().err
 
 
+def striped() -> np.ndarray:
+    """A SIZE px face whose every row's grey (twice its index) says where it was before a warp."""
+    return np.stack([np.repeat(2 * np.arange(SIZE, dtype=np.uint8)[:, None], SIZE, axis=1)] * 3, axis=-1)
+
+
 def test_an_opening_mouth_drops_the_jaw_and_moves_nothing_above_the_lips(landmarks):
-    rows = np.repeat(2 * np.arange(SIZE, dtype=np.uint8)[:, None], SIZE, axis=1)  # each row's grey says where it was
-    face = np.stack([rows] * 3, axis=-1)
+    face = striped()
     drop = 6.0
     dropped = drop_jaw(face, landmarks, drop)
     x, y = np.round(landmarks[LIP_BOTTOM]).astype(int) + [0, 2]
@@ -253,8 +257,7 @@ def test_an_opening_mouth_drops_the_jaw_and_moves_nothing_above_the_lips(landmar
 
 
 def test_a_closing_mouth_raises_the_jaw_as_far_as_the_mouth_is_open(landmarks):
-    rows = np.repeat(2 * np.arange(SIZE, dtype=np.uint8)[:, None], SIZE, axis=1)
-    face = np.stack([rows] * 3, axis=-1)
+    face = striped()
     gap = landmarks[14, 1] - landmarks[MOUTH, 1]  # the astronaut smiles with her mouth open
     assert gap > 1
     raised = drop_jaw(face, landmarks, -50.0)  # far more than the opening
