@@ -22,6 +22,7 @@ machine may be gone after three hours, with the run on it, so every sitting ends
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import time
 from dataclasses import asdict, dataclass, field, replace
@@ -251,6 +252,52 @@ def card_row(run_dir: Path, comparison: Comparison, verdict: str) -> str:
             + " / ".join(f"{value:.1f}" for value in c.swd.values())
             + f" ({' / '.join(f'{value:.1f}' for value in s.swd.values())}) | {c.faces_found:.1%} ({s.faces_found:.1%}) | "
             f"{psnr} | {detail} | {verdict} |")
+
+
+@dataclass(frozen=True)
+class CardRow:
+    """One sitting as its row of the model card's table says it (card_row writes it, card_rows reads it back)."""
+
+    date: str
+    run: str  # the run folder's name and its recipe
+    steps: int  # the model's steps so far
+    added: int  # of them, this sitting's
+    swd: tuple[float, ...]  # x 1e3 at each scale, finest first
+    shipped_swd: tuple[float, ...]  # the shipped model's at the time
+    faces_found: float  # share of samples
+    psnr_hole: tuple[float, ...]  # dB, by mask (centre, strokes)
+    psnr_change: tuple[float, ...]  # paired mean against the shipped model, dB, by mask
+    detail: tuple[float, ...]
+    verdict: str
+
+    @property
+    def published(self) -> bool:
+        return self.verdict.lstrip("*").startswith("published")
+
+
+def card_rows(card: str) -> list[CardRow]:
+    """Every sitting's row in a model card's text, in the table's order (an empty list without the table)."""
+    if TABLE_END not in card:
+        return []
+    lines = card[: card.index(TABLE_END)].rstrip().splitlines()
+    rows = []
+    for line in reversed(lines):
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) != 8 or not re.fullmatch(r"\d{4}-\d\d-\d\d", cells[0]):
+            break
+        date_, run, steps, swd, faces, psnr, detail, verdict = cells
+        total, added = (int(n.replace(",", "")) for n in re.fullmatch(r"([\d,]+) \(\+([\d,]+)\)", steps).groups())
+        own, shipped = re.fullmatch(r"(.+) \((.+)\)", swd).groups()
+        holes = [re.fullmatch(r"([\d.]+) \(([+-][\d.]+)\)", part).groups() for part in psnr.split(" / ")]
+        rows.append(CardRow(
+            date_, run, total, added, _numbers(own), _numbers(shipped), float(faces.split("%")[0]) / 100,
+            tuple(float(hole) for hole, _ in holes), tuple(float(change) for _, change in holes), _numbers(detail),
+            verdict))
+    return rows[::-1]
+
+
+def _numbers(cell: str) -> tuple[float, ...]:
+    return tuple(float(part) for part in cell.split(" / "))
 
 
 def add_card_row(weights: Path, row: str) -> bool:

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from core.config import TrainConfig
-from core.sitting import REPORT, TABLE_END, Comparison, Figures, PublishRule, SittingConfig, close
-from core.weights import MODEL_JSON, load_model
+from core.sitting import REPORT, TABLE_END, Comparison, Figures, PublishRule, SittingConfig, card_rows, close
+from core.weights import MODEL_JSON, load_model, read_model_json
 from tests.helpers.cli import run_cli
 from tests.helpers.drawn_faces import write_faces_drawn_by
 
@@ -87,6 +87,10 @@ def test_a_sitting_that_does_not_win_leaves_only_its_row_in_the_card(sitting):
     report = json.loads((run / REPORT).read_text())
     assert report["published"] is False and report["reasons"] == reasons
     assert set(report["differences"]) == {"center", "strokes"}
+    (read,) = card_rows(card)  # the row reads back as the figures it was written from
+    assert (read.steps, read.added, read.published) == (2, 2, False)
+    assert read.psnr_change == pytest.approx([report["differences"][m]["psnr_hole"][0] for m in ("center", "strokes")],
+                                             abs=0.006)
 
 
 def test_a_sitting_that_wins_replaces_the_weights_whole_with_the_encoder_trained_on(sitting, tiny_config, monkeypatch):
@@ -185,3 +189,17 @@ def test_a_run_without_run_json_is_described_by_its_models_card(tmp_path, tiny_w
     write_json(run / "model" / MODEL_JSON, meta)
     assert recipe(run) == "batch_size 32, r1_gamma 0.005, output_blur 0.5, on NVIDIA H100 80GB HBM3"
     assert recipe(tmp_path / "nothing") == ""
+
+
+def test_the_shipped_cards_sittings_read_back_and_end_at_the_shipped_model(tmp_path):
+    """Every row of the shipped card's table reads back; the last published sitting is the model that ships."""
+    from PIL import Image
+
+    from core.curves import plot_sittings
+
+    weights = Path(__file__).parent.parent / "weights"
+    rows = card_rows((weights / "MODEL_CARD.md").read_text())
+    assert len(rows) >= 19 and all(0 < row.added <= row.steps for row in rows)
+    assert [row for row in rows if row.published][-1].steps == read_model_json(weights)["card"]["steps"]
+    plot_sittings(weights, tmp_path / "sittings.png")
+    assert Image.open(tmp_path / "sittings.png").size == (800, 600)
