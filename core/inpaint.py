@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import time
 from dataclasses import dataclass, field
+from functools import cached_property, partial
 from typing import Callable, Sequence
 
 import cv2
@@ -39,8 +40,15 @@ class FaceResult:
     completed: np.ndarray  # the aligned face with its hole filled and blended
     loss: float
     iterations: int  # fewer than asked when the time budget ran out
-    pasted: np.ndarray | None = None  # the photo with the hole filled at its own resolution
+    # Pastes the fill back into the photo, once, when pasted is first asked for: the page shows one fill's photo at a
+    # time, so the fills not picked are never pasted (each is a Poisson solve and a detail transfer at the photo's size).
+    paste: Callable[[], np.ndarray] | None = None
     frames: list[np.ndarray] = field(default_factory=list)  # the completion as the optimiser went
+
+    @cached_property
+    def pasted(self) -> np.ndarray | None:
+        """The photo with the hole filled at its own resolution; None for an aligned face without a photo."""
+        return None if self.paste is None else self.paste()
 
     def gif(self, scale: int = 4) -> bytes:
         """The optimisation as an animated GIF, ending on the blended result."""
@@ -174,15 +182,14 @@ def complete_faces(
 def face_result(request: FillRequest, completion: Completion, row: int, config: CompletionConfig,
                 frames: list[np.ndarray] | None = None) -> FaceResult:
     """What is shown or saved of one fill: completion's row, a fill of request's face, blended into the aligned face
-    and pasted back into its photo."""
+    and, once asked for (FaceResult.pasted), pasted back into its photo."""
     generated = completion.generated[row]
-    pasted = None
-    if request.photo is not None:
-        pasted = paste_back(request.photo, request.alignment, (generated + 1) * 127.5, request.mask, config,
-                            fill=request.photo_fill)
+    paste = None if request.photo is None else partial(
+        paste_back, request.photo, request.alignment, (generated + 1) * 127.5, request.mask, config,
+        fill=request.photo_fill)
     return FaceResult(masked_preview(request.face, request.mask), to_uint8(generated),
                       blend_in(request.face, generated, request.mask, config), float(completion.loss[row]),
-                      completion.iterations, pasted, frames or [])
+                      completion.iterations, paste, frames or [])
 
 
 def blend_in(face: np.ndarray, generated: np.ndarray, mask: Mask, config: CompletionConfig) -> np.ndarray:

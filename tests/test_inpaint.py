@@ -155,6 +155,7 @@ def test_fills_to_choose_from_are_other_faces_pasted_into_the_same_hole(tiny_mod
     (fills,) = complete_faces(filler, [FillRequest(face, mask, astronaut, small)], FAST, 3,
                               on_first=shown_first.append)
     assert len(fills) == 3 and shown_first == [[fills[0]]]  # the first is shown before the others are made
+    assert not any("pasted" in vars(fill) for fill in fills)  # a fill is pasted into the photo when it is shown
     hole = photo_fill(astronaut.shape, small, mask)
     for fill in fills:
         np.testing.assert_array_equal(fill.pasted[~hole], astronaut[~hole])
