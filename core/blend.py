@@ -21,6 +21,8 @@ import scipy.sparse
 import scipy.sparse.linalg
 
 from core.config import CompletionConfig
+from core.images import to_uint8
+from core.masks import Mask
 
 # The four neighbours (dy, dx) of a pixel.
 _NEIGHBOURS = ((-1, 0), (1, 0), (0, -1), (0, 1))
@@ -45,35 +47,38 @@ def blendable(fill: np.ndarray) -> np.ndarray:
 def poisson_blend(image: np.ndarray, generated: np.ndarray, fill: np.ndarray, guidance: float = 1.0) -> np.ndarray:
     """Blend generated into image over fill (H x W, True or 1 = fill); returns uint8 RGB.
 
-    image and generated are (H, W, 3) uint8 or float in [0, 255]; the result equals image
-    bit for bit wherever fill is off.
+    image is (H, W, 3) uint8 or float in [0, 255]; generated is (H, W, 3), or a stack of them (N, H, W, 3) blended
+    into the same image and hole with one factorisation (the fills to choose from). The result has generated's
+    shape and equals image bit for bit wherever fill is off.
     """
     if not 0.0 <= guidance <= 1.0:
         raise ValueError(f"guidance must be in [0, 1], got {guidance}")
     image, generated = np.asarray(image), np.asarray(generated, np.float64)
     fill = np.asarray(fill) > 0.5
-    if image.shape != generated.shape or image.shape[:2] != fill.shape:
+    if image.shape != generated.shape[-3:] or generated.ndim not in (3, 4) or image.shape[:2] != fill.shape:
         raise ValueError(f"Shapes differ: image {image.shape}, generated {generated.shape}, fill {fill.shape}.")
-    out = np.array(image, dtype=np.uint8)
+    stack = generated.reshape(-1, *image.shape)
+    out = np.repeat(np.array(image, dtype=np.uint8)[None], len(stack), axis=0)
     solve = blendable(fill)
-    out[fill & ~solve] = np.clip(np.round(generated[fill & ~solve]), 0, 255)
+    out[:, fill & ~solve] = np.clip(np.round(stack[:, fill & ~solve]), 0, 255)
     n = int(solve.sum())
     if n == 0:
-        return out
+        return out.reshape(generated.shape)
 
     index = np.full(fill.shape, -1, np.int64)
     index[solve] = np.arange(n)
     known = image.astype(np.float64)
     degree = np.zeros(fill.shape)
-    rhs = np.zeros(image.shape)
+    rhs = np.zeros(stack.shape)
     rows, cols = [], []
     for dy, dx in _NEIGHBOURS:
         here, there = neighbour_slices(fill.shape, dy, dx)
         inside = solve[here]  # p in the solved set; its neighbour q = p + (dy, dx) is in the image
         degree[here] += inside
-        rhs[here] += inside[..., None] * guidance * (generated[here] - generated[there])
+        rhs[(slice(None), *here)] += inside[..., None] * guidance * (stack[(slice(None), *here)] -
+                                                                     stack[(slice(None), *there)])
         boundary = inside & ~fill[there]
-        rhs[here] += boundary[..., None] * known[there]
+        rhs[(slice(None), *here)] += boundary[..., None] * known[there]
         linked = inside & solve[there]
         rows.append(index[here][linked])
         cols.append(index[there][linked])
@@ -83,9 +88,10 @@ def poisson_blend(image: np.ndarray, generated: np.ndarray, fill: np.ndarray, gu
          (np.concatenate([np.arange(n), rows]), np.concatenate([np.arange(n), cols]))),
         shape=(n, n),
     )
-    values = scipy.sparse.linalg.splu(matrix).solve(rhs[solve])
-    out[solve] = np.clip(np.round(values), 0, 255)
-    return out
+    right = rhs[:, solve].transpose(1, 0, 2).reshape(n, -1)  # (n, N * 3): every fill's channels share the matrix
+    values = scipy.sparse.linalg.splu(matrix).solve(right).reshape(n, len(stack), 3).transpose(1, 0, 2)
+    out[:, solve] = np.clip(np.round(values), 0, 255)
+    return out.reshape(generated.shape)
 
 
 def match_colours(generated: np.ndarray, image: np.ndarray, fill: np.ndarray, ring: int = COLOUR_RING) -> np.ndarray:
@@ -110,9 +116,11 @@ def match_colours(generated: np.ndarray, image: np.ndarray, fill: np.ndarray, ri
 
 
 def blend_fill(image: np.ndarray, generated: np.ndarray, fill: np.ndarray, config: CompletionConfig) -> np.ndarray:
-    """generated (uint8 or float in [0, 255]) blended into image (uint8) over fill, as config says."""
+    """generated (uint8 or float in [0, 255]; one image or a stack of them) blended into image (uint8) over fill, as
+    config says."""
     if config.colour_fit:
-        generated = match_colours(generated, image, fill)
+        generated = (match_colours(generated, image, fill) if np.ndim(generated) == 3 else
+                     np.stack([match_colours(each, image, fill) for each in generated]))
     return poisson_blend(image, generated, fill, config.guidance)
 
 
@@ -133,3 +141,35 @@ def keep_colours(image: np.ndarray, original: np.ndarray, low: np.ndarray, high:
     # float Lab has a* and b* as they are; uint8 Lab (colour_range, own) adds 128
     lab[..., 1:] = np.clip(lab[..., 1:], np.minimum(low, own) - 128, np.maximum(high, own) - 128)
     return cv2.cvtColor(lab, cv2.COLOR_LAB2RGB) * 255
+
+
+def within_photo_colours(drawn: np.ndarray, first: np.ndarray, face: np.ndarray, fill: np.ndarray) -> np.ndarray:
+    """Fills drawn (N, H, W, 3, float in [0, 255]) for face's hole (fill, H x W) with each hole pixel's colour (a*,
+    b*) brought within the colours of the face's known pixels round the hole (a tenth of its side wide), or as far
+    as the first fill (uint8) went at that pixel (keep_colours): another fill may smile, not paint magenta lips.
+    Pixels outside the hole, which the colour fit compares with the photo, are returned unchanged."""
+    fill = np.asarray(fill) > 0.5
+    side = 2 * max(1, fill.shape[0] // 10) + 1
+    ring = (cv2.dilate(fill.astype(np.uint8), np.ones((side, side), np.uint8)) > 0) & ~fill
+    if not ring.any():
+        return np.asarray(drawn, np.float32)
+    low, high = colour_range(face, ring)
+    return np.stack([np.where(fill[..., None], keep_colours(each, first, low, high), each)
+                     for each in np.asarray(drawn, np.float32)])
+
+
+def blend_in(face: np.ndarray, generated: np.ndarray, mask: Mask, config: CompletionConfig) -> np.ndarray:
+    """The aligned face (uint8) with mask's hole filled by generated (in [-1, 1]; one fill, or a stack of them for the
+    same face and hole), Poisson-blended unless config.blend is off or the mask is a low-resolution one (which keeps
+    no pixel as it was). A fill smaller than the face (a model smaller than the faces core.evaluate compares it on)
+    is enlarged to it first."""
+    face, generated = np.asarray(face), np.asarray(generated, np.float32)
+    if generated.shape[-3:-1] == face.shape[:2]:
+        drawn = to_uint8(generated)
+    else:  # float in [0, 255], enlarged: blend_fill rounds once, after the solve
+        def enlarge(fill: np.ndarray) -> np.ndarray:
+            return cv2.resize((fill + 1) * 127.5, face.shape[1::-1], interpolation=cv2.INTER_CUBIC)
+        drawn = enlarge(generated) if generated.ndim == 3 else np.stack([enlarge(fill) for fill in generated])
+    if not (config.blend and mask.lowres_factor == 1):
+        return np.where(mask.fill[..., None], np.clip(np.round(drawn), 0, 255).astype(np.uint8), face)
+    return blend_fill(face, drawn, mask.fill, config)

@@ -31,7 +31,6 @@ import numpy as np
 import tensorflow as tf
 
 from core.align import FaceAligner, find_images, load_faces
-from core.blend import neighbour_slices
 from core.cli import argument_parser
 from core.face_filler import FaceFiller
 from core.config import COMPLETION_PRESETS, SEED_COMPLETION, CompletionConfig, completion_preset
@@ -39,7 +38,8 @@ from core.detail import detail_in_place, detail_ratio, without_checkerboard
 from core.directions import Directions, load_directions
 from core.images import image_grid, save_png, to_uint8
 from core.masks import PRESETS, Mask, masked_preview, preset_mask
-from core.inpaint import FillRequest, blend_in, complete_faces, paste_back, photo_fill
+from core.blend import blend_in, neighbour_slices
+from core.inpaint import FillRequest, complete_faces, paste_back, photo_fill
 from core.realism import faces_found, swd
 from core.weights import TrainedModel, WeightsError, load_models
 

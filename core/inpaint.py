@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 
 from core.align import Alignment
-from core.blend import blend_fill
+from core.blend import blend_fill, blend_in
 from core.face_filler import FaceFiller, Completion, ProgressCallback
 from core.config import CompletionConfig
 from core.detail import add_photo_detail
@@ -190,18 +190,3 @@ def face_result(request: FillRequest, completion: Completion, row: int, config: 
     return FaceResult(masked_preview(request.face, request.mask), to_uint8(generated),
                       blend_in(request.face, generated, request.mask, config), float(completion.loss[row]),
                       completion.iterations, paste, frames or [])
-
-
-def blend_in(face: np.ndarray, generated: np.ndarray, mask: Mask, config: CompletionConfig) -> np.ndarray:
-    """The aligned face (uint8) with mask's hole filled by generated (in [-1, 1]), Poisson-blended (core.blend) unless
-    config.blend is off or the mask is a low-resolution one (which keeps no pixel as it was). A fill smaller than the
-    face (a model smaller than the faces core.evaluate compares it on) is enlarged to it first."""
-    face = np.asarray(face)
-    if generated.shape[:2] == face.shape[:2]:
-        drawn = to_uint8(generated)
-    else:  # float in [0, 255], enlarged: blend_fill rounds once, after the solve
-        drawn = cv2.resize((np.asarray(generated, np.float32) + 1) * 127.5, face.shape[1::-1],
-                           interpolation=cv2.INTER_CUBIC)
-    if not (config.blend and mask.lowres_factor == 1):
-        return np.where(mask.fill[..., None], np.clip(np.round(drawn), 0, 255).astype(np.uint8), face)
-    return blend_fill(face, drawn, mask.fill, config)

@@ -1,4 +1,5 @@
 """Poisson blending and paste-back: exact on cases with a known answer, and never touching known pixels."""
+import cv2
 import numpy as np
 import pytest
 
@@ -75,3 +76,35 @@ def test_bad_arguments_are_refused():
         poisson_blend(image, image, np.ones((8, 8)), guidance=2.0)
     with pytest.raises(ValueError, match="Shapes differ"):
         poisson_blend(image, np.zeros((9, 8, 3)), np.ones((8, 8)))
+
+
+def test_a_stack_of_fills_blends_each_as_it_would_alone():
+    """The fills to choose from are blended into one face and hole with one factorisation."""
+    rng = np.random.default_rng(3)
+    image = rng.integers(0, 256, (32, 32, 3)).astype(np.uint8)
+    fills = rng.uniform(0, 255, (3, 32, 32, 3))
+    for mask in (center_mask(32), stroke_mask(32, 5), Mask(np.ones((32, 32), np.float32))):  # no hole: nothing solved
+        stacked = poisson_blend(image, fills, mask.fill, 0.9)
+        assert stacked.shape == fills.shape and stacked.dtype == np.uint8
+        for fill, alone in zip(fills, stacked):
+            np.testing.assert_array_equal(alone, poisson_blend(image, fill, mask.fill, 0.9))
+
+
+def test_other_fills_keep_to_the_colours_round_the_hole_or_the_first_fills():
+    from core.blend import within_photo_colours
+
+    mask = center_mask(32).fill
+    face = np.full((32, 32, 3), (180, 140, 120), np.uint8)  # skin all round the hole
+    first = face.copy()
+    first[14:18, 10:22] = (200, 60, 90)  # the first fill's red lips
+    magenta = np.tile(np.array((230, 30, 220), np.float32), (2, 32, 32, 1))
+    kept = within_photo_colours(magenta, first, face, mask)
+    np.testing.assert_array_equal(kept[:, ~mask], magenta[:, ~mask])  # outside the hole: as drawn
+    skin_chroma = cv2.cvtColor(face, cv2.COLOR_RGB2LAB)[0, 0, 1:].astype(int)
+    chroma = cv2.cvtColor(np.round(kept[0]).astype(np.uint8), cv2.COLOR_RGB2LAB)[..., 1:].astype(int)
+    where_skin = mask & ~(first != face).any(axis=-1)  # where the first fill drew skin: the skin's colours, +- 4
+    assert np.abs(chroma[where_skin] - skin_chroma).max() <= 6
+    assert np.abs(cv2.cvtColor(magenta[0].astype(np.uint8), cv2.COLOR_RGB2LAB)[0, 0, 1:] - skin_chroma).max() > 50
+    red = np.tile(np.array((200, 60, 90), np.float32), (1, 32, 32, 1))  # as red as the first fill where it was red
+    np.testing.assert_allclose(within_photo_colours(red, first, face, mask)[0, 14:18, 10:22], red[0, 14:18, 10:22],
+                               atol=2)
