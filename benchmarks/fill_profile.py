@@ -33,6 +33,7 @@ STAGES = [
     (GTuner, "tuned_generate", "  G tuned to the face"),
     (FaceFiller, "other_fills", "other fills (search, drawn by G')"),
     (ZSearch, "iterate", "search steps, first and other fills"),
+    (FaceFiller, "_edited_fills", "  edits drawn, kept to the photo's colours, blended, scored by D"),
     (GTuner, "generate_with", "  other fills drawn by G'"),
     (inpaint, "blend_in", "blend into the aligned face"),
     (inpaint, "paste_back", "paste-back into the photo"),

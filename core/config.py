@@ -162,16 +162,20 @@ class CompletionConfig:
     # farthest in the hole from the first fill and from each other (core.search.spread_starts); else the best fits.
     start_candidates: int = 0
     # Where the model has measured directions (core.directions), the other fills are its first fill edited this far
-    # along each of variant_directions, both ways, and drawn by its G': of those, the ones farthest apart in the hole
-    # (FaceFiller.other_fills). As different and as plausible as searched ones on lfw-dev, at a tenth of the time
-    # (docs/performance.md). 0: always searched for. Mouth open and head turn are left out: G draws an open mouth as a
-    # dark hole, and a turned face no longer lines up with the photo round the hole.
+    # along each of variant_directions, both ways, and along each pair of them at once (variant_directions_per_edit),
+    # drawn by its G' in colours the photo has (FaceFiller.other_fills): of those, the ones farthest apart in the
+    # blended hole among the share variant_realism that D finds most real. On lfw-dev 1.25x as different as one
+    # direction at a time, and as plausible (docs/performance.md). 0: always searched for. Mouth open and head turn
+    # are left out: G draws an open mouth as a dark hole, and a turned face no longer lines up with the photo round
+    # the hole.
     variant_edit: float = 2.0
     variant_directions: tuple[str, ...] = ("smile", "eyes_closed", "brows_raised", "age", "female")
     # An edit moves along up to this many of variant_directions at once (each by variant_edit, either way): 2 adds
-    # every pair (a smile and older, ...) to the ten single edits. On lfw-dev those fills differ 1.2-1.3x as much but
-    # some are smears or have magenta lips (docs/performance.md), so one at a time is the default.
-    variant_directions_per_edit: int = 1
+    # every pair (a smile and older, ...) to the ten single edits.
+    variant_directions_per_edit: int = 2
+    # The other fills are chosen among this share of the edits, those D scores most real in the blended face:
+    # choosing farthest apart alone favours the smears and torn moustaches that the larger edits bring.
+    variant_realism: float = 0.5
     # >0: start from the best of this many random z (forward passes only); with the encoder's guess in the pool, 64 fill
     # lfw-dev as well as 256 at a quarter of the cost (0.08 s against 0.3 s a face).
     init_pool: int = 64
@@ -210,7 +214,7 @@ class CompletionConfig:
         if self.learning_rate is None:
             object.__setattr__(self, "learning_rate", STEP_SIZES[self.optimizer])
         for name in ("lam", "learning_rate", "beta1", "beta2", "momentum", "tune_learning_rate", "guidance", "diversity",
-                     "variant_edit"):
+                     "variant_edit", "variant_realism"):
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and value == value and abs(value) != float("inf")):
                 raise ValueError(f"{name} must be a finite number, got {value!r}")
@@ -228,6 +232,8 @@ class CompletionConfig:
             raise ValueError(f"learning rates must be > 0, got {self.learning_rate} and {self.tune_learning_rate}")
         if not 0 <= self.guidance <= 1:
             raise ValueError(f"guidance must be from 0 to 1, got {self.guidance}")
+        if not 0 < self.variant_realism <= 1:
+            raise ValueError(f"variant_realism must be above 0 and at most 1, got {self.variant_realism}")
         for name, most in LIMITS.items():
             value = getattr(self, name)
             least = 0 if name in ("init_pool", "tune_steps", "start_candidates") else 1
@@ -252,8 +258,9 @@ COMPLETION_PRESETS: dict[str, dict[str, Any]] = {
     "short-variants": {"variant_iterations": 10},
     # The other fills searched for, as before they were edits of the first fill (docs/performance.md).
     "searched-variants": {"variant_edit": 0.0},
-    # The other fills chosen among edits along one or two directions at once (docs/performance.md).
-    "paired-variants": {"variant_directions_per_edit": 2},
+    # The other fills as they were chosen until 7 December: among edits along one direction at a time, whatever D
+    # thought of them (docs/performance.md).
+    "single-variants": {"variant_directions_per_edit": 1, "variant_realism": 1.0},
     # 50 search steps, the 128 px model's default until its card set 30 (weights/MODEL_CARD.md, "Search length").
     "long-search": {"iterations": 50},
 }

@@ -4,9 +4,10 @@
     G' = G fine-tuned for a few steps on the known pixels of this image, from z^
     fill = G'(z^), which core.inpaint blends into the hole and pastes back into the photo
 
-Fills to choose from (other_fills) are the first fill edited along the model's measured directions (a smile, none,
-older...), drawn by the first fill's G' and chosen farthest apart in the hole. Without directions they start at
-other z of the first fill's pool and search a few steps with a reward for lying apart in the hole.
+Fills to choose from (other_fills) are the first fill edited along the model's measured directions, one or two at
+once (a smile, none, older and a smile...), drawn by the first fill's G' in the photo's colours, and of those that D
+finds most real, the ones farthest apart in the blended hole. Without directions they start at other z of the first
+fill's pool and search a few steps with a reward for lying apart in the hole.
 
 The command-line tool is core.complete; the Inpaint page and the tool share core.inpaint.
 """
@@ -20,6 +21,7 @@ from typing import Callable, Sequence
 import numpy as np
 import tensorflow as tf
 
+from core.blend import blend_in, within_photo_colours
 from core.config import CompletionConfig
 from core.directions import Directions
 from core.encoder import encoder_input
@@ -230,11 +232,12 @@ class FaceFiller:
         Completion holds N * count fills, each face's in a row.
 
         Each is drawn by the first fill's G', so it fits the known pixels as closely. With directions (and
-        config.variant_edit), they are the first fill's z edited along them, the edits farthest apart in the hole
-        (_edited_fills); searching on from the edits (10 steps) made them less different for 0.2 dB closer to the
-        truth (docs/performance.md). Else each starts at another of the first fill's pool's best fits (never the encoder's
-        guess, which the first fill had) and searches config.variant_iterations steps pushed apart in the hole
-        (config.diversity) from the face's first fill and its other fills: they need only be plausible and different.
+        config.variant_edit), they are the first fill's z edited along them, the edits farthest apart in the blended
+        hole among those D finds most real (_edited_fills); searching on from the edits (10 steps) made them less
+        different for 0.2 dB closer to the truth (docs/performance.md). Else each starts at another of the first
+        fill's pool's best fits (never the encoder's guess, which the first fill had) and searches
+        config.variant_iterations steps pushed apart in the hole (config.diversity) from the face's first fill and its
+        other fills: they need only be plausible and different.
         """
         config = self.model.completion if config is None else config
         if not isinstance(count, int) or count < 1:
@@ -249,7 +252,7 @@ class FaceFiller:
         y_c, w_c = tf.repeat(y, count, axis=0), tf.repeat(w, count, axis=0)
         edits = self.variant_edits(config)
         if len(edits) >= count:
-            z, drawn = self._edited_fills(masks, first, count, config, edits)
+            z, drawn = self._edited_fills(to_uint8(y.numpy()), masks, first, count, config, edits)
             loss, contextual, perceptual, _ = (
                 a.numpy() for a in self.search.evaluate(z, y_c, w_c, config.lam, factor, config.precision))
             return Completion(z.numpy(), drawn, loss, contextual, perceptual, loss[:, None], 0)
@@ -304,22 +307,25 @@ class FaceFiller:
                 for chosen in itertools.combinations(names, count)
                 for signs in itertools.product((1, -1), repeat=count)]
 
-    def _edited_fills(self, masks: list[Mask], first: Completion, count: int, config: CompletionConfig,
-                       edits: list[dict[str, float]]) -> tuple[tf.Tensor, np.ndarray]:
-        """Each face's first z moved by every edit, drawn by its G' (or G), and of those the count farthest apart in
-        the hole from the first fill and each other, one by one: (N * count, z) and their drawings. A hole is
-        compared less its mean colour, which the colour fit and the Poisson blend replace with the photo's."""
-        chosen_z, drawn = [], []
+    def _edited_fills(self, faces: np.ndarray, masks: list[Mask], first: Completion, count: int,
+                      config: CompletionConfig, edits: list[dict[str, float]]) -> tuple[tf.Tensor, np.ndarray]:
+        """Each face's first z moved by every edit and drawn by its G' (or G), in colours the photo has round the hole
+        (core.blend.within_photo_colours); of those whose blended face D scores among the most real
+        (config.variant_realism), the count farthest apart in the blended hole from the first fill and each other,
+        one by one (core.search.spread_starts): (N * count, z) and their drawings, in [-1, 1]."""
+        discriminator = self.search.networks(config.precision)[1]
+        chosen_z, chosen = [], []
         for i, mask in enumerate(masks):
-            z = np.stack([first.z[i], *(self.directions.edit(first.z[i], edit) for edit in edits)])
-            candidates = self.generate_with(first.tuned[i] if config.tune_steps else None, z)
-            hole = candidates[:, mask.fill > 0]
-            hole = hole - hole.mean(axis=1, keepdims=True)
-            picked = [0]  # the first fill
-            for _ in range(count):
-                apart = [min(np.abs(hole[j] - hole[k]).mean() for k in picked) if j not in picked else -1.0
-                         for j in range(len(candidates))]
-                picked.append(int(np.argmax(apart)))
-            chosen_z.append(z[picked[1:]])
-            drawn.append(candidates[picked[1:]])
-        return tf.constant(np.concatenate(chosen_z)), np.concatenate(drawn)
+            z = np.stack([self.directions.edit(first.z[i], edit) for edit in edits])
+            drawn = (self.generate_with(first.tuned[i] if config.tune_steps else None, z) + 1) * 127.5
+            drawn = within_photo_colours(drawn, to_uint8(first.generated[i]), faces[i], mask.fill)
+            drawn = drawn / 127.5 - 1
+            shown = blend_in(faces[i], drawn, mask, config)
+            realism = tf.cast(discriminator(tf.constant(to_model(shown)), training=False), tf.float32).numpy()[:, 0]
+            kept = np.sort(np.argsort(-realism)[: max(count, int(np.ceil(config.variant_realism * len(z))))])
+            first_shown = blend_in(faces[i], first.generated[i], mask, config)
+            hole = mask.fill > 0
+            picked = kept[spread_starts(shown[kept][:, hole].astype(np.float32), first_shown[hole], count)]
+            chosen_z.append(z[picked])
+            chosen.append(drawn[picked])
+        return tf.constant(np.concatenate(chosen_z)), np.concatenate(chosen).astype(np.float32)

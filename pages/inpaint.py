@@ -59,8 +59,9 @@ def completion_settings(defaults: CompletionConfig) -> tuple[CompletionConfig, i
         tune_steps = st.slider("Fine-tuning steps on G", 0, 100, defaults.tune_steps, 5)
         fills = st.slider("Fills to choose from", 1, MAX_VARIANTS, FILLS_OFFERED, key="variants",
                           help="The first is the single best-measured fill, on screen as soon as it is ready; the "
-                               "others are it with another expression, age or look (the model's measured "
-                               "directions), those that differ most in the hole.")
+                               "others are it with another expression, age or look, or two at once (the model's "
+                               "measured directions): of those the model finds most real, the ones that differ "
+                               "most in the hole.")
         photo_detail = st.checkbox("The photo's own fine detail in the hole", defaults.photo_detail,
                                    help="The fill's finest detail is copied from where the photo looks like it: its "
                                         "skin, grain and edges.")

@@ -17,8 +17,9 @@ from dataclasses import replace
 from core.config import CompletionConfig
 from core.masks import center_mask
 from core.model import sample_z
-from core.images import to_uint8
-from core.inpaint import MAX_VARIANTS, FillRequest, blend_in, complete_faces, paste_back, photo_fill
+from core.images import to_model, to_uint8
+from core.blend import blend_in, within_photo_colours
+from core.inpaint import MAX_VARIANTS, FillRequest, complete_faces, paste_back, photo_fill
 
 FAST = CompletionConfig(iterations=10, report_every=5, init_pool=16, tune_steps=2)
 
@@ -332,24 +333,53 @@ def test_with_directions_the_other_fills_are_the_first_edited_and_farthest_apart
     filler = FaceFiller(tiny_model, axis_directions(z_dim, ("smile", "age", "yaw")))
     faces = to_uint8(tiny_model.generator(sample_z(2, z_dim, seed=5)).numpy())
     mask = center_mask(16)
-    config = replace(FAST, tune_steps=3, variant_edit=1.5, variant_directions=("smile", "age", "mouth_open"))
+    config = replace(FAST, tune_steps=3, variant_edit=1.5, variant_directions=("smile", "age", "mouth_open"),
+                     variant_realism=0.5)
     first = filler.complete(faces, mask, config, keep_tuned=True)
     others = filler.other_fills(faces, mask, first, 2, config)
     assert others.z.shape == (4, z_dim) and others.iterations == 0  # edits: no search
+    axes = np.eye(z_dim, dtype=np.float32)
+    # the candidates: smile and age (yaw is not asked for, mouth_open not measured), both ways, and both at once
+    moves = 1.5 * np.stack([axes[0], -axes[0], axes[1], -axes[1], *(s * axes[0] + t * axes[1]
+                                                                   for s in (1, -1) for t in (1, -1))])
     for face in range(2):
-        # the candidates: smile and age (yaw is not asked for, mouth_open not measured), both ways, from the first z
-        axes = np.eye(z_dim, dtype=np.float32)
-        candidates = first.z[face] + 1.5 * np.stack([axes[0], -axes[0], axes[1], -axes[1]])
+        candidates = first.z[face] + moves
         rows = others.z[2 * face : 2 * face + 2]
-        assert all(np.abs(candidates - row).max(axis=1).min() < 1e-5 for row in rows) and not np.allclose(*rows)
-        drawn = filler.generate_with(first.tuned[face], np.concatenate([first.z[face : face + 1], candidates]))
-        np.testing.assert_allclose(others.generated[2 * face : 2 * face + 2],
-                                   filler.generate_with(first.tuned[face], rows), atol=1e-5)
-        hole = drawn[:, mask.fill]
-        hole = hole - hole.mean(axis=1, keepdims=True)
-        from_first = [np.abs(h - hole[0]).mean() for h in hole[1:]]  # the first one picked is the farthest from it
-        picked = int(np.argmin(np.abs(candidates - rows[0]).max(axis=1)))
-        assert from_first[picked] == max(from_first)
+        index = [int(np.argmin(np.abs(candidates - row).max(axis=1))) for row in rows]
+        np.testing.assert_allclose(candidates[index], rows, atol=1e-5)
+        assert index[0] != index[1]
+        # each drawn by the first fill's G', in the hole in colours the photo has
+        drawn = filler.generate_with(first.tuned[face], candidates)
+        kept = within_photo_colours((drawn + 1) * 127.5, to_uint8(first.generated[face]), faces[face], mask.fill)
+        np.testing.assert_allclose(others.generated[2 * face : 2 * face + 2], kept[index] / 127.5 - 1, atol=1e-4)
+        # chosen among the half of them D finds most real, the first the farthest from the first fill, as blended
+        shown = blend_in(faces[face], kept / 127.5 - 1, mask, config)
+        realism = tiny_model.discriminator(to_model(shown), training=False).numpy()[:, 0]
+        real = set(np.argsort(-realism)[:4])
+        assert set(index) <= real
+        first_shown = blend_in(faces[face], first.generated[face], mask, config)[mask.fill > 0].astype(float)
+        apart = {j: np.abs(shown[j][mask.fill > 0] - first_shown).mean() for j in real}
+        assert apart[index[0]] == max(apart.values())
+
+
+def test_d_decides_which_edits_the_other_fills_are_chosen_among(tiny_model):
+    """With the share D keeps no larger than the fills asked for, they are the edits D scores highest."""
+    z_dim = tiny_model.config.z_dim
+    filler = FaceFiller(tiny_model, axis_directions(z_dim, ("smile", "age", "yaw")))
+    face = to_uint8(tiny_model.generator(sample_z(1, z_dim, seed=6)).numpy())
+    mask = center_mask(16)
+    config = replace(FAST, tune_steps=0, variant_edit=1.5, variant_directions=("smile", "age", "yaw"),
+                     variant_realism=0.01)
+    first = filler.complete(face, mask, config)
+    others = filler.other_fills(face, mask, first, 2, config)
+    edits = filler.variant_edits(config)
+    candidates = np.stack([filler.directions.edit(first.z[0], edit) for edit in edits])
+    drawn = filler.generate_with(None, candidates)
+    kept = within_photo_colours((drawn + 1) * 127.5, to_uint8(first.generated[0]), face[0], mask.fill)
+    realism = tiny_model.discriminator(to_model(blend_in(face[0], kept / 127.5 - 1, mask, config)),
+                                       training=False).numpy()[:, 0]
+    best = candidates[np.argsort(-realism)[:2]]
+    assert all(np.abs(best - row).max(axis=1).min() < 1e-5 for row in others.z)
 
 
 def test_without_directions_or_with_variant_edit_off_the_other_fills_are_searched_for(tiny_model):
@@ -368,7 +398,8 @@ def test_the_edits_the_other_fills_choose_among_are_checked_settings():
     assert CompletionConfig(variant_directions=["smile", "age"]).variant_directions == ("smile", "age")  # a card's list
     for wrong in ({"variant_directions": "smile"}, {"variant_directions": [1]}, {"variant_edit": -1.0},
                   {"variant_edit": float("nan")}, {"variant_directions_per_edit": 0},
-                  {"variant_directions_per_edit": 1.5}):
+                  {"variant_directions_per_edit": 1.5}, {"variant_realism": 0.0}, {"variant_realism": 1.5},
+                  {"variant_realism": float("nan")}):
         with pytest.raises(ValueError, match="variant_"):
             CompletionConfig(**wrong)
 
@@ -377,7 +408,7 @@ def test_edits_along_two_directions_at_once_add_every_pair_every_way(tiny_model)
     z_dim = tiny_model.config.z_dim
     filler = FaceFiller(tiny_model, axis_directions(z_dim, ("smile", "age", "yaw")))
     config = replace(FAST, variant_edit=1.5, variant_directions=("smile", "age", "yaw", "mouth_open"))
-    singles = filler.variant_edits(config)
+    singles = filler.variant_edits(replace(config, variant_directions_per_edit=1))
     edits = filler.variant_edits(replace(config, variant_directions_per_edit=2))
     assert edits[: len(singles)] == singles and len(singles) == 6  # the single edits first, as before
     pairs = edits[len(singles) :]
