@@ -164,8 +164,8 @@ class CompletionConfig:
     # Where the model has measured directions (core.directions), the other fills are its first fill edited this far
     # along each of variant_directions, both ways, and along each pair of them at once (variant_directions_per_edit),
     # drawn by its G' in colours the photo has (FaceFiller.other_fills): of those, the ones farthest apart in the
-    # blended hole among the share variant_realism that D finds most real. On lfw-dev 1.25x as different as one
-    # direction at a time, and as plausible (docs/performance.md). 0: always searched for. Mouth open and head turn
+    # blended hole among those with detail (variant_detail) that D finds most real (variant_realism). On lfw-dev 1.25x
+    # as different as one direction at a time, and as plausible (docs/performance.md). 0: always searched for. Mouth open and head turn
     # are left out: G draws an open mouth as a dark hole, and a turned face no longer lines up with the photo round
     # the hole.
     variant_edit: float = 2.0
@@ -173,8 +173,10 @@ class CompletionConfig:
     # An edit moves along up to this many of variant_directions at once (each by variant_edit, either way): 2 adds
     # every pair (a smile and older, ...) to the ten single edits.
     variant_directions_per_edit: int = 2
-    # The other fills are chosen among this share of the edits, those D scores most real in the blended face:
-    # choosing farthest apart alone favours the smears and torn moustaches that the larger edits bring.
+    # The other fills are chosen among the edits with at least this share of the first fill's fine detail in the
+    # blended hole (core.detail.high_band's energy; a smear has a fifth), and of those, among the share
+    # variant_realism that D scores most real: choosing farthest apart alone favours smears and torn moustaches.
+    variant_detail: float = 0.5
     variant_realism: float = 0.5
     # >0: start from the best of this many random z (forward passes only); with the encoder's guess in the pool, 64 fill
     # lfw-dev as well as 256 at a quarter of the cost (0.08 s against 0.3 s a face).
@@ -214,7 +216,7 @@ class CompletionConfig:
         if self.learning_rate is None:
             object.__setattr__(self, "learning_rate", STEP_SIZES[self.optimizer])
         for name in ("lam", "learning_rate", "beta1", "beta2", "momentum", "tune_learning_rate", "guidance", "diversity",
-                     "variant_edit", "variant_realism"):
+                     "variant_edit", "variant_realism", "variant_detail"):
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and value == value and abs(value) != float("inf")):
                 raise ValueError(f"{name} must be a finite number, got {value!r}")
@@ -234,6 +236,8 @@ class CompletionConfig:
             raise ValueError(f"guidance must be from 0 to 1, got {self.guidance}")
         if not 0 < self.variant_realism <= 1:
             raise ValueError(f"variant_realism must be above 0 and at most 1, got {self.variant_realism}")
+        if self.variant_detail < 0:
+            raise ValueError(f"variant_detail must be >= 0, got {self.variant_detail}")
         for name, most in LIMITS.items():
             value = getattr(self, name)
             least = 0 if name in ("init_pool", "tune_steps", "start_candidates") else 1
@@ -259,8 +263,8 @@ COMPLETION_PRESETS: dict[str, dict[str, Any]] = {
     # The other fills searched for, as before they were edits of the first fill (docs/performance.md).
     "searched-variants": {"variant_edit": 0.0},
     # The other fills as they were chosen until 7 December: among edits along one direction at a time, whatever D
-    # thought of them (docs/performance.md).
-    "single-variants": {"variant_directions_per_edit": 1, "variant_realism": 1.0},
+    # thought of them and however smooth (docs/performance.md).
+    "single-variants": {"variant_directions_per_edit": 1, "variant_realism": 1.0, "variant_detail": 0.0},
     # 50 search steps, the 128 px model's default until its card set 30 (weights/MODEL_CARD.md, "Search length").
     "long-search": {"iterations": 50},
 }

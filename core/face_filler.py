@@ -23,6 +23,7 @@ import tensorflow as tf
 
 from core.blend import blend_in, within_photo_colours
 from core.config import CompletionConfig
+from core.detail import high_band
 from core.directions import Directions
 from core.encoder import encoder_input
 from core.images import to_model, to_uint8
@@ -310,21 +311,26 @@ class FaceFiller:
     def _edited_fills(self, faces: np.ndarray, masks: list[Mask], first: Completion, count: int,
                       config: CompletionConfig, edits: list[dict[str, float]]) -> tuple[tf.Tensor, np.ndarray]:
         """Each face's first z moved by every edit and drawn by its G' (or G), in colours the photo has round the hole
-        (core.blend.within_photo_colours); of those whose blended face D scores among the most real
-        (config.variant_realism), the count farthest apart in the blended hole from the first fill and each other,
+        (core.blend.within_photo_colours), and blended in as it will be shown. Of those with at least
+        config.variant_detail of the first fill's fine detail in the hole (no smears), the share config.variant_realism
+        that D scores most real; of those, the count farthest apart in the hole from the first fill and each other,
         one by one (core.search.spread_starts): (N * count, z) and their drawings, in [-1, 1]."""
         discriminator = self.search.networks(config.precision)[1]
         chosen_z, chosen = [], []
         for i, mask in enumerate(masks):
             z = np.stack([self.directions.edit(first.z[i], edit) for edit in edits])
             drawn = (self.generate_with(first.tuned[i] if config.tune_steps else None, z) + 1) * 127.5
-            drawn = within_photo_colours(drawn, to_uint8(first.generated[i]), faces[i], mask.fill)
-            drawn = drawn / 127.5 - 1
+            drawn = within_photo_colours(drawn, to_uint8(first.generated[i]), faces[i], mask.fill) / 127.5 - 1
             shown = blend_in(faces[i], drawn, mask, config)
-            realism = tf.cast(discriminator(tf.constant(to_model(shown)), training=False), tf.float32).numpy()[:, 0]
-            kept = np.sort(np.argsort(-realism)[: max(count, int(np.ceil(config.variant_realism * len(z))))])
             first_shown = blend_in(faces[i], first.generated[i], mask, config)
             hole = mask.fill > 0
+            detail = np.array([(high_band(each)[hole] ** 2).mean() for each in shown])
+            sharp = np.flatnonzero(detail >= config.variant_detail * (high_band(first_shown)[hole] ** 2).mean())
+            if len(sharp) < count:
+                sharp = np.argsort(-detail)[:count]
+            realism = tf.cast(discriminator(tf.constant(to_model(shown[sharp])), training=False), tf.float32)
+            kept = np.sort(sharp[np.argsort(-realism.numpy()[:, 0])[: max(count, int(np.ceil(
+                config.variant_realism * len(sharp))))]])
             picked = kept[spread_starts(shown[kept][:, hole].astype(np.float32), first_shown[hole], count)]
             chosen_z.append(z[picked])
             chosen.append(drawn[picked])

@@ -15,6 +15,7 @@ from core.search import other_starts, spread_starts
 from dataclasses import replace
 
 from core.config import CompletionConfig
+from core.detail import high_band
 from core.masks import center_mask
 from core.model import sample_z
 from core.images import to_model, to_uint8
@@ -352,13 +353,18 @@ def test_with_directions_the_other_fills_are_the_first_edited_and_farthest_apart
         drawn = filler.generate_with(first.tuned[face], candidates)
         kept = within_photo_colours((drawn + 1) * 127.5, to_uint8(first.generated[face]), faces[face], mask.fill)
         np.testing.assert_allclose(others.generated[2 * face : 2 * face + 2], kept[index] / 127.5 - 1, atol=1e-4)
-        # chosen among the half of them D finds most real, the first the farthest from the first fill, as blended
+        # chosen among the half of those with detail that D finds most real, the first the farthest from the first
+        # fill, as blended
         shown = blend_in(faces[face], kept / 127.5 - 1, mask, config)
-        realism = tiny_model.discriminator(to_model(shown), training=False).numpy()[:, 0]
-        real = set(np.argsort(-realism)[:4])
+        first_shown = blend_in(faces[face], first.generated[face], mask, config)
+        hole = mask.fill > 0
+        detail = np.array([(high_band(each)[hole] ** 2).mean() for each in shown])
+        sharp = np.flatnonzero(detail >= 0.5 * (high_band(first_shown)[hole] ** 2).mean())
+        assert len(sharp) >= 2
+        realism = tiny_model.discriminator(to_model(shown[sharp]), training=False).numpy()[:, 0]
+        real = set(sharp[np.argsort(-realism)[: max(2, int(np.ceil(len(sharp) / 2)))]])
         assert set(index) <= real
-        first_shown = blend_in(faces[face], first.generated[face], mask, config)[mask.fill > 0].astype(float)
-        apart = {j: np.abs(shown[j][mask.fill > 0] - first_shown).mean() for j in real}
+        apart = {j: np.abs(shown[j][hole] - first_shown[hole].astype(float)).mean() for j in real}
         assert apart[index[0]] == max(apart.values())
 
 
@@ -369,7 +375,7 @@ def test_d_decides_which_edits_the_other_fills_are_chosen_among(tiny_model):
     face = to_uint8(tiny_model.generator(sample_z(1, z_dim, seed=6)).numpy())
     mask = center_mask(16)
     config = replace(FAST, tune_steps=0, variant_edit=1.5, variant_directions=("smile", "age", "yaw"),
-                     variant_realism=0.01)
+                     variant_realism=0.01, variant_detail=0.0)
     first = filler.complete(face, mask, config)
     others = filler.other_fills(face, mask, first, 2, config)
     edits = filler.variant_edits(config)
@@ -380,6 +386,29 @@ def test_d_decides_which_edits_the_other_fills_are_chosen_among(tiny_model):
                                        training=False).numpy()[:, 0]
     best = candidates[np.argsort(-realism)[:2]]
     assert all(np.abs(best - row).max(axis=1).min() < 1e-5 for row in others.z)
+
+
+def test_the_other_fills_offered_are_not_smoother_than_the_first_allows(tiny_model):
+    """An edit with less than variant_detail of the first fill's fine detail in the hole is a smear: not offered
+    while enough others have it; when too few have it, the most detailed are."""
+    z_dim = tiny_model.config.z_dim
+    filler = FaceFiller(tiny_model, axis_directions(z_dim, ("smile", "age", "yaw")))
+    face = to_uint8(tiny_model.generator(sample_z(1, z_dim, seed=7)).numpy())
+    mask = center_mask(16)
+    hole = mask.fill > 0
+    base = replace(FAST, tune_steps=0, variant_edit=1.5, variant_directions=("smile", "age", "yaw"),
+                   variant_realism=1.0)
+    first = filler.complete(face, mask, base)
+    first_detail = (high_band(blend_in(face[0], first.generated[0], mask, base))[hole] ** 2).mean()
+    candidates = np.stack([filler.directions.edit(first.z[0], edit) for edit in filler.variant_edits(base)])
+    kept = within_photo_colours((filler.generate_with(None, candidates) + 1) * 127.5, to_uint8(first.generated[0]),
+                                face[0], mask.fill)
+    detail = np.array([(high_band(each)[hole] ** 2).mean() for each in blend_in(face[0], kept / 127.5 - 1, mask, base)])
+    share = float(np.sort(detail)[-3] / first_detail)  # three candidates have at least this share of the detail
+    for variant_detail, wanted in ((share, detail >= share * first_detail), (1e9, detail >= np.sort(detail)[-2])):
+        others = filler.other_fills(face, mask, first, 2, replace(base, variant_detail=variant_detail))
+        index = [int(np.argmin(np.abs(candidates - row).max(axis=1))) for row in others.z]
+        assert all(wanted[index]), (variant_detail, detail[index], first_detail)
 
 
 def test_without_directions_or_with_variant_edit_off_the_other_fills_are_searched_for(tiny_model):
@@ -399,7 +428,8 @@ def test_the_edits_the_other_fills_choose_among_are_checked_settings():
     for wrong in ({"variant_directions": "smile"}, {"variant_directions": [1]}, {"variant_edit": -1.0},
                   {"variant_edit": float("nan")}, {"variant_directions_per_edit": 0},
                   {"variant_directions_per_edit": 1.5}, {"variant_realism": 0.0}, {"variant_realism": 1.5},
-                  {"variant_realism": float("nan")}):
+                  {"variant_realism": float("nan")}, {"variant_detail": -0.1},
+                  {"variant_detail": float("inf")}):
         with pytest.raises(ValueError, match="variant_"):
             CompletionConfig(**wrong)
 
