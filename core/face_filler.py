@@ -128,6 +128,7 @@ class FaceFiller:
                 z, z, z, spec(), z, spec(None), y, w, steps, spec(7), config.optimizer, 1, precision, away)
               for away in [None] + [Repulsion(y, w)] * (not self.variant_edits(config))),  # other fills searched for
             lambda: self.search.draw.get_concrete_function(z, precision),
+            *([lambda: self.search.realism.get_concrete_function(y, precision)] * bool(self.variant_edits(config))),
             lambda: self.search.evaluate.get_concrete_function(z, y, w, config.lam, 1, precision),
             lambda: self.tuner.steps.get_concrete_function(z, y, w, steps, spec(), 1),
             run_once,
@@ -315,7 +316,6 @@ class FaceFiller:
         config.variant_detail of the first fill's fine detail in the hole (no smears), the share config.variant_realism
         that D scores most real; of those, the count farthest apart in the hole from the first fill and each other,
         one by one (core.search.spread_starts): (N * count, z) and their drawings, in [-1, 1]."""
-        discriminator = self.search.networks(config.precision)[1]
         chosen_z, chosen = [], []
         for i, mask in enumerate(masks):
             z = np.stack([self.directions.edit(first.z[i], edit) for edit in edits])
@@ -328,9 +328,8 @@ class FaceFiller:
             sharp = np.flatnonzero(detail >= config.variant_detail * (high_band(first_shown)[hole] ** 2).mean())
             if len(sharp) < count:
                 sharp = np.argsort(-detail)[:count]
-            realism = tf.cast(discriminator(tf.constant(to_model(shown[sharp])), training=False), tf.float32)
-            kept = np.sort(sharp[np.argsort(-realism.numpy()[:, 0])[: max(count, int(np.ceil(
-                config.variant_realism * len(sharp))))]])
+            realism = self.search.realism(tf.constant(to_model(shown[sharp])), config.precision).numpy()
+            kept = np.sort(sharp[np.argsort(-realism)[: max(count, int(np.ceil(config.variant_realism * len(sharp))))]])
             picked = kept[spread_starts(shown[kept][:, hole].astype(np.float32), first_shown[hole], count)]
             chosen_z.append(z[picked])
             chosen.append(drawn[picked])

@@ -220,6 +220,11 @@ class ZSearch:
         return self._generate(z, precision)
 
     @tf.function(reduce_retracing=True)
+    def realism(self, images, precision: str):
+        """D's logit for each image (in [-1, 1]), compiled: how the other fills to choose from are scored."""
+        return tf.cast(self.networks(precision)[1](images, training=False), tf.float32)[:, 0]
+
+    @tf.function(reduce_retracing=True)
     def fit_only(self, z, y, w, factor: int, precision: str):
         """Contextual loss alone: G forward passes only, for scoring the starting pool."""
         return contextual_loss(self._generate(z, precision), y, w, factor)

@@ -7,6 +7,8 @@ import pytest
 from PIL import Image
 
 from core import complete as complete_cli
+from core.attributes import ATTRIBUTES
+from core.directions import Directions
 from core.face_filler import FaceFiller
 from core.search import contextual_weights
 from core.config import STEP_SIZES, CompletionConfig
@@ -190,11 +192,17 @@ def test_complete_cli_refuses_missing_weights(tmp_path):
     assert result.returncode == 2 and "model.json is missing" in result.stderr
 
 
-def test_warm_up_traces_what_a_users_first_fill_runs(tiny_model):
-    filler = FaceFiller(tiny_model)
+@pytest.mark.parametrize("with_directions", [False, True])
+def test_warm_up_traces_what_a_users_first_fill_runs(tiny_model, with_directions):
+    """Without directions the other fills are searched for; with them they are edits, scored by D."""
+    z_dim = tiny_model.config.z_dim
+    names = ["smile", "age", "female"]
+    directions = Directions(names, np.eye(z_dim, dtype=np.float32)[:3], np.zeros((4, z_dim), np.float32),
+                            np.full((4, len(ATTRIBUTES)), np.nan)) if with_directions else None
+    filler = FaceFiller(tiny_model, directions)
     filler.warm_up()
     compiled = {"iterate": filler.search.iterate, "fit_only": filler.search.fit_only, "draw": filler.search.draw,
-                "evaluate": filler.search.evaluate, "tune": filler.tuner.steps}
+                "evaluate": filler.search.evaluate, "tune": filler.tuner.steps, "realism": filler.search.realism}
     traced = {name: function.experimental_get_tracing_count() for name, function in compiled.items()}
     face = (np.random.default_rng(0).random((16, 16, 3)) * 255).astype(np.uint8)
     for fills in (1, 4):  # the page's single fill and its four fills to choose from, with previews
