@@ -165,9 +165,9 @@ class CompletionConfig:
     # along each of variant_directions, both ways, and along each pair of them at once (variant_directions_per_edit),
     # drawn by its G' in colours the photo has (FaceFiller.other_fills): of those, the ones farthest apart in the
     # blended hole among those with detail (variant_detail) that D finds most real (variant_realism). On lfw-dev 1.25x
-    # as different as one direction at a time, and as plausible (docs/performance.md). 0: always searched for. Mouth open and head turn
-    # are left out: G draws an open mouth as a dark hole, and a turned face no longer lines up with the photo round
-    # the hole.
+    # as different as one direction at a time, and as plausible (docs/performance.md). 0: always searched for. Mouth
+    # open and head turn are left out: G draws an open mouth as a dark hole, and a turned face no longer lines up with
+    # the photo round the hole.
     variant_edit: float = 2.0
     variant_directions: tuple[str, ...] = ("smile", "eyes_closed", "brows_raised", "age", "female")
     # An edit moves along up to this many of variant_directions at once (each by variant_edit, either way): 2 adds
@@ -262,8 +262,8 @@ COMPLETION_PRESETS: dict[str, dict[str, Any]] = {
     "short-variants": {"variant_iterations": 10},
     # The other fills searched for, as before they were edits of the first fill (docs/performance.md).
     "searched-variants": {"variant_edit": 0.0},
-    # The other fills as they were chosen until 7 December: among edits along one direction at a time, whatever D
-    # thought of them and however smooth (docs/performance.md).
+    # The other fills among edits along one direction at a time, whatever D thinks of them and however smooth, as
+    # until 7 December (though chosen on the blended hole, in the photo's colours; docs/performance.md).
     "single-variants": {"variant_directions_per_edit": 1, "variant_realism": 1.0, "variant_detail": 0.0},
     # 50 search steps, the 128 px model's default until its card set 30 (weights/MODEL_CARD.md, "Search length").
     "long-search": {"iterations": 50},

@@ -5,8 +5,8 @@
     fill = G'(z^), which core.inpaint blends into the hole and pastes back into the photo
 
 Fills to choose from (other_fills) are the first fill edited along the model's measured directions, one or two at
-once (a smile, none, older and a smile...), drawn by the first fill's G' in the photo's colours, and of those that D
-finds most real, the ones farthest apart in the blended hole. Without directions they start at other z of the first
+once (a smile, none, older and a smile...), drawn by the first fill's G' in the photo's colours, and of those with
+fine detail that D finds most real, the ones farthest apart in the blended hole. Without directions they start at other z of the first
 fill's pool and search a few steps with a reward for lying apart in the hole.
 
 The command-line tool is core.complete; the Inpaint page and the tool share core.inpaint.
@@ -235,7 +235,7 @@ class FaceFiller:
 
         Each is drawn by the first fill's G', so it fits the known pixels as closely. With directions (and
         config.variant_edit), they are the first fill's z edited along them, the edits farthest apart in the blended
-        hole among those D finds most real (_edited_fills); searching on from the edits (10 steps) made them less
+        hole among those with detail that D finds most real (_edited_fills); searching on from the edits (10 steps) made them less
         different for 0.2 dB closer to the truth (docs/performance.md). Else each starts at another of the first
         fill's pool's best fits (never the encoder's guess, which the first fill had) and searches
         config.variant_iterations steps pushed apart in the hole (config.diversity) from the face's first fill and its
