@@ -60,10 +60,14 @@ def without_checkerboard(image: np.ndarray) -> np.ndarray:
     return cv2.sepFilter2D(np.asarray(image, np.float32), -1, kernel, kernel, borderType=cv2.BORDER_REFLECT_101)
 
 
+def detail_energy(image: np.ndarray, fill: np.ndarray) -> float:
+    """Mean energy of image's high band inside the hole (fill, H x W): how much fine detail it holds there."""
+    return float((high_band(image)[np.asarray(fill, bool)] ** 2).mean())
+
+
 def detail_ratio(result: np.ndarray, truth: np.ndarray, fill: np.ndarray) -> float:
     """Energy of result's high band inside the hole over truth's there: 1.0 = as detailed as the truth."""
-    fill = np.asarray(fill, bool)
-    ours, theirs = (float((high_band(image)[fill] ** 2).mean()) for image in (result, truth))
+    ours, theirs = detail_energy(result, fill), detail_energy(truth, fill)
     return ours / theirs if theirs > 0 else float("nan")
 
 

@@ -23,7 +23,7 @@ import tensorflow as tf
 
 from core.blend import blend_in, within_photo_colours
 from core.config import CompletionConfig
-from core.detail import high_band
+from core.detail import detail_energy
 from core.directions import Directions
 from core.encoder import encoder_input
 from core.images import to_model, to_uint8
@@ -324,8 +324,8 @@ class FaceFiller:
             shown = blend_in(faces[i], drawn, mask, config)
             first_shown = blend_in(faces[i], first.generated[i], mask, config)
             hole = mask.fill > 0
-            detail = np.array([(high_band(each)[hole] ** 2).mean() for each in shown])
-            sharp = np.flatnonzero(detail >= config.variant_detail * (high_band(first_shown)[hole] ** 2).mean())
+            detail = np.array([detail_energy(each, hole) for each in shown])
+            sharp = np.flatnonzero(detail >= config.variant_detail * detail_energy(first_shown, hole))
             if len(sharp) < count:
                 sharp = np.argsort(-detail)[:count]
             realism = self.search.realism(tf.constant(to_model(shown[sharp])), config.precision).numpy()

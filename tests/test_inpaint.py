@@ -15,7 +15,7 @@ from core.search import other_starts, spread_starts
 from dataclasses import replace
 
 from core.config import CompletionConfig
-from core.detail import high_band
+from core.detail import detail_energy
 from core.masks import center_mask
 from core.model import sample_z
 from core.images import to_model, to_uint8
@@ -329,6 +329,15 @@ def axis_directions(z_dim: int, names: tuple[str, ...]) -> Directions:
                       np.full((20, len(ATTRIBUTES)), np.nan))
 
 
+def edits_as_shown(filler: FaceFiller, first, row: int, face: np.ndarray, mask, config: CompletionConfig,
+                   candidates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """What other_fills makes of each candidate z for face (first's row): drawn by the first fill's G' (G without
+    tuning) in the photo's colours, in [0, 255], and blended into the face (uint8)."""
+    drawn = filler.generate_with(first.tuned[row] if config.tune_steps else None, candidates)
+    kept = within_photo_colours((drawn + 1) * 127.5, to_uint8(first.generated[row]), face, mask.fill)
+    return kept, blend_in(face, kept / 127.5 - 1, mask, config)
+
+
 def test_with_directions_the_other_fills_are_the_first_edited_and_farthest_apart(tiny_model):
     z_dim = tiny_model.config.z_dim
     filler = FaceFiller(tiny_model, axis_directions(z_dim, ("smile", "age", "yaw")))
@@ -350,16 +359,14 @@ def test_with_directions_the_other_fills_are_the_first_edited_and_farthest_apart
         np.testing.assert_allclose(candidates[index], rows, atol=1e-5)
         assert index[0] != index[1]
         # each drawn by the first fill's G', in the hole in colours the photo has
-        drawn = filler.generate_with(first.tuned[face], candidates)
-        kept = within_photo_colours((drawn + 1) * 127.5, to_uint8(first.generated[face]), faces[face], mask.fill)
+        kept, shown = edits_as_shown(filler, first, face, faces[face], mask, config, candidates)
         np.testing.assert_allclose(others.generated[2 * face : 2 * face + 2], kept[index] / 127.5 - 1, atol=1e-4)
         # chosen among the half of those with detail that D finds most real, the first the farthest from the first
         # fill, as blended
-        shown = blend_in(faces[face], kept / 127.5 - 1, mask, config)
         first_shown = blend_in(faces[face], first.generated[face], mask, config)
         hole = mask.fill > 0
-        detail = np.array([(high_band(each)[hole] ** 2).mean() for each in shown])
-        sharp = np.flatnonzero(detail >= 0.5 * (high_band(first_shown)[hole] ** 2).mean())
+        detail = np.array([detail_energy(each, hole) for each in shown])
+        sharp = np.flatnonzero(detail >= 0.5 * detail_energy(first_shown, hole))
         assert len(sharp) >= 2
         realism = tiny_model.discriminator(to_model(shown[sharp]), training=False).numpy()[:, 0]
         real = set(sharp[np.argsort(-realism)[: max(2, int(np.ceil(len(sharp) / 2)))]])
@@ -380,10 +387,8 @@ def test_d_decides_which_edits_the_other_fills_are_chosen_among(tiny_model):
     others = filler.other_fills(face, mask, first, 2, config)
     edits = filler.variant_edits(config)
     candidates = np.stack([filler.directions.edit(first.z[0], edit) for edit in edits])
-    drawn = filler.generate_with(None, candidates)
-    kept = within_photo_colours((drawn + 1) * 127.5, to_uint8(first.generated[0]), face[0], mask.fill)
-    realism = tiny_model.discriminator(to_model(blend_in(face[0], kept / 127.5 - 1, mask, config)),
-                                       training=False).numpy()[:, 0]
+    _, shown = edits_as_shown(filler, first, 0, face[0], mask, config, candidates)
+    realism = tiny_model.discriminator(to_model(shown), training=False).numpy()[:, 0]
     best = candidates[np.argsort(-realism)[:2]]
     assert all(np.abs(best - row).max(axis=1).min() < 1e-5 for row in others.z)
 
@@ -399,11 +404,10 @@ def test_the_other_fills_offered_are_not_smoother_than_the_first_allows(tiny_mod
     base = replace(FAST, tune_steps=0, variant_edit=1.5, variant_directions=("smile", "age", "yaw"),
                    variant_realism=1.0)
     first = filler.complete(face, mask, base)
-    first_detail = (high_band(blend_in(face[0], first.generated[0], mask, base))[hole] ** 2).mean()
+    first_detail = detail_energy(blend_in(face[0], first.generated[0], mask, base), hole)
     candidates = np.stack([filler.directions.edit(first.z[0], edit) for edit in filler.variant_edits(base)])
-    kept = within_photo_colours((filler.generate_with(None, candidates) + 1) * 127.5, to_uint8(first.generated[0]),
-                                face[0], mask.fill)
-    detail = np.array([(high_band(each)[hole] ** 2).mean() for each in blend_in(face[0], kept / 127.5 - 1, mask, base)])
+    _, shown = edits_as_shown(filler, first, 0, face[0], mask, base, candidates)
+    detail = np.array([detail_energy(each, hole) for each in shown])
     share = float(np.sort(detail)[-3] / first_detail)  # three candidates have at least this share of the detail
     for variant_detail, wanted in ((share, detail >= share * first_detail), (1e9, detail >= np.sort(detail)[-2])):
         others = filler.other_fills(face, mask, first, 2, replace(base, variant_detail=variant_detail))
